@@ -1,0 +1,59 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+export interface WalkOptions {
+  /** Called for a directory or root that cannot be read; the walk goes on. */
+  onError?: (path: string, error: NodeJS.ErrnoException) => void;
+}
+
+/**
+ * Yields the regular files below `roots` in a stable order (entries sorted by name,
+ * depth first). Symbolic links below a root are never followed, files or directories,
+ * so the walk cannot leave the roots; a root that is itself a link is followed, since
+ * the caller named it. Each directory is entered once even if reachable twice (bind mounts).
+ */
+export function* walkFiles(roots: readonly string[], options: WalkOptions = {}): Generator<string> {
+  const seen = new Set<string>();
+  const report = (path: string, e: unknown) => {
+    if (options.onError) options.onError(path, e as NodeJS.ErrnoException);
+    else throw e;
+  };
+  for (const root of roots) {
+    let st;
+    try {
+      st = statSync(root, { bigint: true });
+    } catch (e) {
+      report(root, e);
+      continue;
+    }
+    if (st.isFile()) {
+      yield root;
+      continue;
+    }
+    if (!st.isDirectory()) continue;
+    // An explicit stack keeps deep trees from exhausting the call stack.
+    const stack: string[] = [root];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      let entries;
+      try {
+        const ds = statSync(dir, { bigint: true });
+        const key = `${ds.dev}:${ds.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch (e) {
+        report(dir, e);
+        continue;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const subdirs: string[] = [];
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isFile()) yield path;
+        else if (e.isDirectory()) subdirs.push(path);
+      }
+      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+    }
+  }
+}

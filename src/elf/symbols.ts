@@ -1,0 +1,80 @@
+import { Decoder } from "./bytes.js";
+import { nameTable } from "./names.js";
+
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+export const STB_GNU_UNIQUE = 10;
+
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_SECTION = 3;
+export const STT_FILE = 4;
+export const STT_COMMON = 5;
+export const STT_TLS = 6;
+export const STT_GNU_IFUNC = 10;
+
+export const STV_DEFAULT = 0;
+export const STV_INTERNAL = 1;
+export const STV_HIDDEN = 2;
+export const STV_PROTECTED = 3;
+
+export const symbolBindName = nameTable("STB", {
+  [STB_LOCAL]: "LOCAL",
+  [STB_GLOBAL]: "GLOBAL",
+  [STB_WEAK]: "WEAK",
+  [STB_GNU_UNIQUE]: "GNU_UNIQUE",
+});
+
+export const symbolTypeName = nameTable("STT", {
+  [STT_NOTYPE]: "NOTYPE",
+  [STT_OBJECT]: "OBJECT",
+  [STT_FUNC]: "FUNC",
+  [STT_SECTION]: "SECTION",
+  [STT_FILE]: "FILE",
+  [STT_COMMON]: "COMMON",
+  [STT_TLS]: "TLS",
+  [STT_GNU_IFUNC]: "GNU_IFUNC",
+});
+
+export const symbolVisibilityName = (st_other: number): string =>
+  (["DEFAULT", "INTERNAL", "HIDDEN", "PROTECTED"] as const)[st_other & 3]!;
+
+/** One entry of a symbol table, fields under their spec names. */
+export interface RawSymbol {
+  readonly st_name: number;
+  readonly st_value: bigint;
+  readonly st_size: bigint;
+  readonly st_info: number;
+  readonly st_other: number;
+  readonly st_shndx: number;
+}
+
+export const symbolEntrySize = (is64: boolean): number => (is64 ? 24 : 16);
+
+export function decodeSymbol(d: Decoder, index: number, is64: boolean): RawSymbol {
+  if (is64) {
+    const o = index * 24;
+    return {
+      st_name: d.u32(o),
+      st_info: d.u8(o + 4),
+      st_other: d.u8(o + 5),
+      st_shndx: d.u16(o + 6),
+      st_value: d.u64(o + 8),
+      st_size: d.u64(o + 16),
+    };
+  }
+  const o = index * 16;
+  return {
+    st_name: d.u32(o),
+    st_value: BigInt(d.u32(o + 4)),
+    st_size: BigInt(d.u32(o + 8)),
+    st_info: d.u8(o + 12),
+    st_other: d.u8(o + 13),
+    st_shndx: d.u16(o + 14),
+  };
+}
+
+export const symbolBind = (st_info: number): number => st_info >> 4;
+export const symbolType = (st_info: number): number => st_info & 0xf;

@@ -1,0 +1,128 @@
+import {
+  dynamicFlag1Names,
+  dynamicFlagNames,
+  machineName,
+  osabiName,
+  typeName,
+  VER_FLG_BASE,
+  type DynamicSymbol,
+  type ElfFile,
+} from "../elf/index.js";
+
+/** The file-level facts shared by `inspect` and `scan` records. */
+export interface ElfSummary {
+  path: string;
+  class: 32 | 64;
+  endian: "little" | "big";
+  /** Short machine name, or the e_machine number when unknown. */
+  machine: string | number;
+  /** EXEC, DYN, REL, CORE (or ET_0x… for others). */
+  type: string;
+  osabi: string;
+  e_flags: number;
+  interpreter: string | null;
+  soname: string | null;
+  needed: string[];
+  rpath: string[];
+  runpath: string[];
+  /** DT_FLAGS and DT_FLAGS_1 bit names. */
+  flags: string[];
+  flags1: string[];
+}
+
+export interface DefinedSymbol {
+  name: string;
+  version: string | null;
+  /** True for `name@@version`: the version a new link binds to. */
+  default: boolean;
+  type: string;
+  bind: string;
+  visibility: string;
+  size: number;
+}
+
+export interface UndefinedSymbol {
+  name: string;
+  version: string | null;
+  /** The library the version is required from (.gnu.version_r), when versioned. */
+  library: string | null;
+  weak: boolean;
+  type: string;
+}
+
+export interface VersionsSummary {
+  defined: { name: string; base: boolean; parents: string[] }[];
+  required: { library: string; versions: string[] }[];
+}
+
+export interface ElfInspection extends ElfSummary {
+  versions: VersionsSummary;
+  defined: DefinedSymbol[];
+  undefined: UndefinedSymbol[];
+}
+
+export function summarize(elf: ElfFile, path: string): ElfSummary {
+  const h = elf.header;
+  const dyn = elf.dynamic;
+  return {
+    path,
+    class: h.class,
+    endian: h.little ? "little" : "big",
+    machine: machineName(h.e_machine),
+    type: typeName(h.e_type),
+    osabi: osabiName(h.ei_osabi),
+    e_flags: h.e_flags,
+    interpreter: elf.interpreter,
+    soname: dyn?.soname ?? null,
+    needed: dyn?.needed ?? [],
+    rpath: dyn?.rpath ?? [],
+    runpath: dyn?.runpath ?? [],
+    flags: dynamicFlagNames(dyn?.flags ?? 0),
+    flags1: dynamicFlag1Names(dyn?.flags1 ?? 0),
+  };
+}
+
+/** A symbol size as a number; sizes above 2^53 are not real and are reported as such. */
+function symbolSize(s: DynamicSymbol): number {
+  return s.st_size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s.st_size) : Number.MAX_SAFE_INTEGER;
+}
+
+export function inspectElf(elf: ElfFile, path: string): ElfInspection {
+  const defined: DefinedSymbol[] = [];
+  const undefined_: UndefinedSymbol[] = [];
+  for (const s of elf.dynamicSymbols) {
+    if (s.defined) {
+      if (s.bind === "LOCAL") continue;
+      defined.push({
+        name: s.name,
+        version: s.version?.name ?? null,
+        default: s.version !== null && s.version.library === null && !s.version.hidden,
+        type: s.type,
+        bind: s.bind,
+        visibility: s.visibility,
+        size: symbolSize(s),
+      });
+    } else {
+      undefined_.push({
+        name: s.name,
+        version: s.version?.name ?? null,
+        library: s.version?.library ?? null,
+        weak: s.bind === "WEAK",
+        type: s.type,
+      });
+    }
+  }
+  return {
+    ...summarize(elf, path),
+    versions: {
+      defined: elf.versionDefinitions.map((d) => ({
+        name: d.name,
+        base: (d.vd_flags & VER_FLG_BASE) !== 0,
+        parents: d.parents,
+      })),
+      required: elf.versionRequirements.map((r) => ({ library: r.file, versions: r.versions.map((v) => v.name) })),
+    },
+    defined,
+    undefined: undefined_,
+  };
+}

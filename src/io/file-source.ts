@@ -1,0 +1,93 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { TruncatedError, type ByteSource } from "../elf/index.js";
+
+const BLOCK = 16 * 1024;
+const MAX_BLOCKS = 32;
+
+/**
+ * A ByteSource over an open file descriptor. Small reads go through a little block
+ * cache (the reader makes many of them for version records); large reads go straight
+ * to the file. Nothing reads the whole file unless a table really spans it.
+ */
+export class FileSource implements ByteSource {
+  readonly size: number;
+  /** Bytes actually read from the file, for tests and benchmarks. */
+  bytesRead = 0;
+  private readonly blocks = new Map<number, Uint8Array>();
+  private closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    readonly path: string,
+  ) {
+    this.size = fstatSync(fd).size;
+  }
+
+  static open(path: string): FileSource {
+    const fd = openSync(path, "r");
+    try {
+      return new FileSource(fd, path);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    const first = Math.floor(offset / BLOCK);
+    const last = Math.floor((offset + length - 1) / BLOCK);
+    if (length > 0 && first === last && length < BLOCK) {
+      const block = this.block(first);
+      const start = offset - first * BLOCK;
+      if (start + length > block.length) {
+        throw new TruncatedError(`file shrank while being read: ${this.path}`, offset);
+      }
+      return block.subarray(start, start + length);
+    }
+    return this.readExact(offset, length);
+  }
+
+  private block(index: number): Uint8Array {
+    let b = this.blocks.get(index);
+    if (b) {
+      // Refresh its place in the insertion order, which serves as LRU order.
+      this.blocks.delete(index);
+      this.blocks.set(index, b);
+      return b;
+    }
+    const start = index * BLOCK;
+    b = this.readExact(start, Math.min(BLOCK, this.size - start));
+    if (this.blocks.size >= MAX_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+    this.blocks.set(index, b);
+    return b;
+  }
+
+  private readExact(offset: number, length: number): Uint8Array {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new TruncatedError(`file shrank while being read: ${this.path}`, offset + done);
+      done += n;
+    }
+    this.bytesRead += length;
+    return buf;
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      closeSync(this.fd);
+    }
+  }
+}
+
+/** Opens `path`, runs `use` and always closes the file. */
+export function withFileSource<T>(path: string, use: (source: FileSource) => T): T {
+  const source = FileSource.open(path);
+  try {
+    return use(source);
+  } finally {
+    source.close();
+  }
+}
