@@ -1,5 +1,4 @@
 import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 
 export interface WalkOptions {
   /** Called for a directory or root that cannot be read; the walk goes on. */
@@ -49,7 +48,7 @@ export function* walkFiles(roots: readonly string[], options: WalkOptions = {}):
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const subdirs: string[] = [];
       for (const e of entries) {
-        const path = join(dir, e.name);
+        const path = dir.endsWith("/") ? dir + e.name : `${dir}/${e.name}`;
         if (e.isFile()) yield path;
         else if (e.isDirectory()) subdirs.push(path);
       }

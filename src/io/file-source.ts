@@ -20,7 +20,9 @@ export class FileSource implements ByteSource {
     private readonly fd: number,
     readonly path: string,
   ) {
-    this.size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(`not a regular file: ${path}`), { code: "EINVAL" });
+    this.size = st.size;
   }
 
   static open(path: string): FileSource {
@@ -31,6 +33,11 @@ export class FileSource implements ByteSource {
       closeSync(fd);
       throw e;
     }
+  }
+
+  /** Wraps a descriptor the caller opened; `close()` closes it. */
+  static fromFd(fd: number, path: string): FileSource {
+    return new FileSource(fd, path);
   }
 
   read(offset: number, length: number): Uint8Array {

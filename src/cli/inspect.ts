@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { inspectFile } from "../inspect/inspect.js";
+import type { ElfInspection } from "../inspect/summary.js";
+import { describeError } from "../closure/scan.js";
+import { exitForFailures } from "./exit-codes.js";
+import { out, warn } from "./output.js";
+import { renderInspection } from "./render.js";
+
+export interface InspectFlags {
+  json?: boolean;
+}
+
+/** `abilink inspect FILE... [--json]`; returns the exit status. */
+export function runInspect(files: string[], flags: InspectFlags): number {
+  const results: ElfInspection[] = [];
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const r = inspectFile(file);
+      if (flags.json) results.push(r);
+      else out(renderInspection(r));
+    } catch (e) {
+      failures++;
+      warn(file, describeError(e));
+    }
+  }
+  if (flags.json) out(JSON.stringify(files.length === 1 ? (results[0] ?? null) : results, null, 2) + "\n");
+  return exitForFailures(failures);
+}
+
+export function registerInspect(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("inspect")
+    .summary("print the ELF facts of files: interpreter, SONAME, NEEDED, RPATH/RUNPATH, symbols and versions")
+    .description(
+      "Read each FILE (ELF32/ELF64, either endianness, any machine) and print its header facts, " +
+        "dynamic table and dynamic symbols with their versions. Only the byte ranges needed are read.",
+    )
+    .argument("<file...>", "ELF files to read")
+    .option("--json", "one JSON document per file (an array when several files are given)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  abilink inspect /bin/ls
+  abilink inspect --json /lib/x86_64-linux-gnu/libc.so.6 | jq '.defined | length'
+
+Exit status: 0 all files read; 1 a file was unreadable or not valid ELF (the others are still reported); 2 usage error.`,
+    )
+    .action((files: string[], flags: InspectFlags) => setExit(runInspect(files, flags)));
+}

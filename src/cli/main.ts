@@ -1,0 +1,53 @@
+import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { registerInspect } from "./inspect.js";
+import { registerScan } from "./scan.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+export async function main(argv: string[]): Promise<number> {
+  let exit = EXIT_OK;
+  const setExit = (code: number) => {
+    exit = code;
+  };
+  const program = new Command()
+    .name("abilink")
+    .description("Shared-library indirection for ELF systems: read ELF files, manifests and stable ABI hashes, relink without recompiling.")
+    .version(pkg.version, "-V, --version")
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  abilink inspect /bin/ls
+  abilink scan --json /usr/lib > elf-files.jsonl
+
+Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usage error.`,
+    );
+  registerInspect(program, setExit);
+  registerScan(program, setExit);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help"
+        ? EXIT_OK
+        : EXIT_USAGE;
+    }
+    throw e;
+  }
+  return exit;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`abilink: internal error: ${(e as Error)?.stack ?? e}\n`);
+    process.exitCode = 70;
+  },
+);

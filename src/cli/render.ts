@@ -1,0 +1,54 @@
+import type { ElfInspection, ElfSummary } from "../inspect/summary.js";
+import type { ScanRecord } from "../inspect/inspect.js";
+
+const list = (xs: readonly string[]): string => (xs.length > 0 ? xs.join(" ") : "-");
+
+function describeKind(s: ElfSummary): string {
+  const pie = s.flags1.includes("PIE") ? " (PIE)" : "";
+  return `ELF${s.class} ${s.endian}-endian ${s.machine} ${s.type}${pie}, OS/ABI ${s.osabi}, e_flags 0x${s.e_flags.toString(16)}`;
+}
+
+/** The human-readable `inspect` report of one file. */
+export function renderInspection(r: ElfInspection): string {
+  const lines: string[] = [`${r.path}:`, `  ${describeKind(r)}`];
+  const field = (name: string, value: string) => lines.push(`  ${name.padEnd(13)}${value}`);
+  field("interpreter", r.interpreter ?? "-");
+  field("soname", r.soname ?? "-");
+  field("needed", list(r.needed));
+  field("rpath", list(r.rpath));
+  field("runpath", list(r.runpath));
+  field("flags", list(r.flags));
+  field("flags_1", list(r.flags1));
+  if (r.versions.defined.length > 0) {
+    field(
+      "versions",
+      r.versions.defined
+        .map((v) => (v.base ? `${v.name} (base)` : v.parents.length > 0 ? `${v.name} (<- ${v.parents.join(", ")})` : v.name))
+        .join(", "),
+    );
+  }
+  for (const req of r.versions.required) field("requires", `${req.library}: ${req.versions.join(" ")}`);
+  lines.push(`  defined symbols (${r.defined.length}):`);
+  for (const s of r.defined) {
+    const v = s.version === null ? "" : `${s.default ? "@@" : "@"}${s.version}`;
+    lines.push(`    ${s.type.padEnd(9)} ${s.bind.padEnd(10)} ${s.visibility.padEnd(9)} ${String(s.size).padStart(6)}  ${s.name}${v}`);
+  }
+  lines.push(`  undefined symbols (${r.undefined.length}):`);
+  for (const s of r.undefined) {
+    const v = s.version === null ? "" : `@${s.version}`;
+    const from = s.library ? ` (${s.library})` : "";
+    lines.push(`    ${s.type.padEnd(9)} ${(s.weak ? "WEAK" : "GLOBAL").padEnd(10)} ${s.name}${v}${from}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** One line per file for `scan` without --json. */
+export function renderScanRecord(r: ScanRecord): string {
+  const parts = [r.path, `ELF${r.class}`, r.endian === "little" ? "LE" : "BE", String(r.machine), r.type];
+  if (r.interpreter) parts.push(`interp=${r.interpreter}`);
+  if (r.soname) parts.push(`soname=${r.soname}`);
+  if (r.needed.length > 0) parts.push(`needed=${r.needed.join(",")}`);
+  if (r.rpath.length > 0) parts.push(`rpath=${r.rpath.join(":")}`);
+  if (r.runpath.length > 0) parts.push(`runpath=${r.runpath.join(":")}`);
+  return parts.join(" ") + "\n";
+}
