@@ -41,7 +41,7 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       "Walk each DIR (never following symbolic links, never leaving the given roots), recognise ELF files " +
         "by content and print one record per file: class, endianness, machine, type, interpreter, SONAME, " +
         "NEEDED, RPATH, RUNPATH and size. Non-ELF files are skipped silently; unreadable or malformed " +
-        "files are reported on stderr. Output is in a stable order (names sorted, depth first).",
+        "files are reported on stderr. Output is in a stable order: each directory's files by name, then its subdirectories.",
     )
     .argument("<dir...>", "directories (or files) to scan")
     .option("--json", "JSON Lines: one JSON object per ELF file")

@@ -25,7 +25,7 @@ export interface ScanBatchResult {
 export interface ScanOptions {
   /** Worker threads; 1 runs everything on the calling thread. Defaults to the number of cores. */
   jobs?: number;
-  /** Called once per ELF file, in walk order (sorted by name, depth first). */
+  /** Called once per ELF file, in walk order (see walkFiles). */
   onRecord: (record: ScanRecord) => void;
   /** Called for unreadable files or directories and malformed ELF files. */
   onError: (path: string, message: string) => void;

@@ -6,8 +6,8 @@ export interface WalkOptions {
 }
 
 /**
- * Yields the regular files below `roots` in a stable order (entries sorted by name,
- * depth first). Symbolic links below a root are never followed, files or directories,
+ * Yields the regular files below `roots` in a stable order: each directory's files
+ * by name, then its subdirectories by name, depth first. Symbolic links below a root are never followed, files or directories,
  * so the walk cannot leave the roots; a root that is itself a link is followed, since
  * the caller named it. Each directory is entered once even if reachable twice (bind mounts).
  */

@@ -68,6 +68,7 @@ import {
   resolveVersion,
   type SymbolVersion,
   type VersionDefinition,
+  type VersionReadContext,
   type VersionRequirement,
   type VersionRequirementAux,
 } from "./versions.js";
@@ -391,27 +392,32 @@ export class ElfFile {
     });
   }
 
-  private readStr = (offset: number, at: number): string => this.dynamicStrings.get(offset, at);
-
   private versionTable<T>(
     addrTag: number,
     numTag: number,
     sectionType: number,
-    parse: (read: (o: number, l: number) => Decoder, str: typeof this.readStr, start: number, count: number, size: number) => T[],
+    parse: (ctx: VersionReadContext, start: number, count: number) => T[],
   ): T[] {
-    const read = (o: number, l: number) => this.readAt(o, l, "version table");
+    const ctx: VersionReadContext = {
+      read: (o, l) => this.readAt(o, l, "version table"),
+      str: (offset, at) => this.dynamicStrings.get(offset, at),
+      fileSize: this.source.size,
+      is32: !this.is64,
+    };
     const addr = this.dynamicValue(addrTag);
     if (addr !== undefined) {
       const num = this.dynamicValue(numTag);
-      if (num === undefined) throw new MalformedError(`dynamic table has tag 0x${addrTag.toString(16)} without its count`);
-      const count = checkedNumber(num, "version count");
+      if (num === undefined) {
+        throw new MalformedError(`dynamic table has tag 0x${addrTag.toString(16)} without its count`, this.dynamicTable?.offset);
+      }
+      const count = checkedNumber(num, "version count", this.dynamicTable?.offset);
       if (count === 0) return [];
-      return parse(read, this.readStr, this.addressToOffset(addr, 1, "version table"), count, this.source.size);
+      return parse(ctx, this.addressToOffset(addr, 1, "version table"), count);
     }
     if (this.dynamicTable?.origin === "sections") {
       const s = this.sectionOfType(sectionType);
       if (s && s.sh_info > 0) {
-        return parse(read, this.readStr, checkedRange(s.sh_offset, 1, this.source.size, "version section").offset, s.sh_info, this.source.size);
+        return parse(ctx, checkedRange(s.sh_offset, 1, this.source.size, "version section").offset, s.sh_info);
       }
     }
     return [];

@@ -47,6 +47,15 @@ export interface VersionRequirement {
 type Read = (offset: number, length: number) => Decoder;
 type Str = (offset: number, at: number) => string;
 
+/** How to read version records: file access, the dynamic string table, and the file's shape. */
+export interface VersionReadContext {
+  read: Read;
+  str: Str;
+  fileSize: number;
+  /** ELF32: `next` offsets wrap at 2^32 as they do for a 32-bit loader. */
+  is32: boolean;
+}
+
 /**
  * Follows a `next` chain of records starting at `start`. Stops after `count` records
  * or a zero `next`; a record visited twice is a loop and is rejected, so the walk
@@ -56,6 +65,7 @@ function walkChain(
   start: number,
   count: number,
   what: string,
+  wrap32: boolean,
   visit: (offset: number) => number,
 ): void {
   const seen = new Set<number>();
@@ -68,7 +78,8 @@ function walkChain(
       if (i + 1 < count) throw new MalformedError(`${what} chain ends after ${i + 1} of ${count} entries`, at);
       return;
     }
-    at += next;
+    // A 32-bit consumer adds the 32-bit `next` with wrap-around, so a large value steps backwards.
+    at = wrap32 ? (at + next) % 2 ** 32 : at + next;
   }
 }
 
@@ -79,23 +90,18 @@ function checkCount(count: number, recordSize: number, fileSize: number, what: s
   }
 }
 
-export function parseVersionDefinitions(
-  read: Read,
-  str: Str,
-  start: number,
-  count: number,
-  fileSize: number,
-): VersionDefinition[] {
+export function parseVersionDefinitions(ctx: VersionReadContext, start: number, count: number): VersionDefinition[] {
+  const { read, str, fileSize, is32 } = ctx;
   checkCount(count, VERDEF_SIZE, fileSize, "DT_VERDEFNUM", start);
   const out: VersionDefinition[] = [];
-  walkChain(start, count, "verdef", (at) => {
+  walkChain(start, count, "verdef", is32, (at) => {
     const d = read(at, VERDEF_SIZE);
     const vd_cnt = d.u16(6);
     const vd_aux = d.u32(12);
     checkCount(vd_cnt, VERDAUX_SIZE, fileSize, "vd_cnt", at);
     const names: string[] = [];
     if (vd_cnt > 0) {
-      walkChain(at + vd_aux, vd_cnt, "verdaux", (aux) => {
+      walkChain(at + vd_aux, vd_cnt, "verdaux", is32, (aux) => {
         const a = read(aux, VERDAUX_SIZE);
         names.push(str(a.u32(0), aux));
         return a.u32(4);
@@ -115,22 +121,17 @@ export function parseVersionDefinitions(
   return out;
 }
 
-export function parseVersionRequirements(
-  read: Read,
-  str: Str,
-  start: number,
-  count: number,
-  fileSize: number,
-): VersionRequirement[] {
+export function parseVersionRequirements(ctx: VersionReadContext, start: number, count: number): VersionRequirement[] {
+  const { read, str, fileSize, is32 } = ctx;
   checkCount(count, VERNEED_SIZE, fileSize, "DT_VERNEEDNUM", start);
   const out: VersionRequirement[] = [];
-  walkChain(start, count, "verneed", (at) => {
+  walkChain(start, count, "verneed", is32, (at) => {
     const d = read(at, VERNEED_SIZE);
     const vn_cnt = d.u16(2);
     checkCount(vn_cnt, VERNAUX_SIZE, fileSize, "vn_cnt", at);
     const versions: VersionRequirementAux[] = [];
     if (vn_cnt > 0) {
-      walkChain(at + d.u32(8), vn_cnt, "vernaux", (aux) => {
+      walkChain(at + d.u32(8), vn_cnt, "vernaux", is32, (aux) => {
         const a = read(aux, VERNAUX_SIZE);
         versions.push({
           vna_hash: a.u32(0),
