@@ -48,7 +48,7 @@ describe("abilink inspect", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
       // 13 program headers of 56 bytes each, per readelf -h.
-      expect(r.stderr).toBe(`abilink: ${cut}: program header table (728 bytes at 0x40) extends past the end of the file (100 bytes) (at offset 0x40)\n`);
+      expect(r.stderr).toBe(`abilink: ${cut}: program header table (728 bytes at 0x40) extends past the end of the file (100 bytes) (at offset 0x40)`);
     } finally {
       await d.cleanup();
     }

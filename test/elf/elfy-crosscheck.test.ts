@@ -135,7 +135,7 @@ describe("elfy cross-check: committed fixtures (elfy must parse every one)", () 
 describe(`elfy cross-check: ${systemFiles.length} system files`, () => {
   it("found a real sample of system ELF files", () => expect(systemFiles.length).toBeGreaterThanOrEqual(20));
 
-  it.each(systemFiles)("%s", (path, ctx) => {
+  it.for(systemFiles)("%s", (path, ctx) => {
     const bytes = readFileSync(path);
     const ours = ElfFile.parse(new BufferSource(bytes));
     let theirs: ElfyFile;
