@@ -135,15 +135,17 @@ describe("elfy cross-check: committed fixtures (elfy must parse every one)", () 
 describe(`elfy cross-check: ${systemFiles.length} system files`, () => {
   it("found a real sample of system ELF files", () => expect(systemFiles.length).toBeGreaterThanOrEqual(20));
 
-  it.for(systemFiles)("%s", (path, ctx) => {
+  it.for(systemFiles)("%s", (path) => {
     const bytes = readFileSync(path);
     const ours = ElfFile.parse(new BufferSource(bytes));
     let theirs: ElfyFile;
     try {
       theirs = elfy.parse(bytes);
     } catch (e) {
+      // elfy's own limits (not ours): record and read the file with our reader only.
       elfyThrew.push(`${path}: ${(e as Error).message}`);
-      return ctx.skip(`elfy threw: ${(e as Error).message}`);
+      expect(ours.programHeaders.length).toBeGreaterThan(0);
+      return;
     }
     expect(elfyView(theirs)).toEqual(ourView(ours, ours.header.e_shnum !== 0));
   });
