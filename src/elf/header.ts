@@ -63,8 +63,12 @@ const machineNames: Record<number, string> = {
   [EM_ALPHA]: "alpha",
 };
 
-/** The machine's short name (`x86_64`, `aarch64`, …), or the number itself when unknown. */
-export function machineName(e_machine: number): string | number {
+/**
+ * The machine's short name (`x86_64`, `aarch64`, …), or the number itself when unknown.
+ * EM_S390 covers both s390 and s390x; the class tells them apart, as users name them.
+ */
+export function machineName(e_machine: number, elfClass?: 32 | 64): string | number {
+  if (e_machine === EM_S390 && elfClass === 64) return "s390x";
   return machineNames[e_machine] ?? e_machine;
 }
 

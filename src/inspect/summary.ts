@@ -68,7 +68,7 @@ export function summarize(elf: ElfFile, path: string): ElfSummary {
     path,
     class: h.class,
     endian: h.little ? "little" : "big",
-    machine: machineName(h.e_machine),
+    machine: machineName(h.e_machine, h.class),
     type: typeName(h.e_type),
     osabi: osabiName(h.ei_osabi),
     e_flags: h.e_flags,

@@ -23,7 +23,7 @@ describe("abilink inspect", () => {
     const r = await abilink(["inspect", "--json", fx("ppc64/libvers.so.1"), "/etc/hostname", "/nonexistent/x", fx("s390x/prog")]);
     expect(r.code).toBe(1);
     const docs = JSON.parse(r.stdout);
-    expect(docs.map((d: { machine: string }) => d.machine)).toEqual(["ppc64", "s390"]);
+    expect(docs.map((d: { machine: string }) => d.machine)).toEqual(["ppc64", "s390x"]);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^abilink: \/etc\/hostname: not an ELF file/);

@@ -16,7 +16,7 @@ const arches = [
   { arch: "aarch64", class: 64, endian: "little", machine: "aarch64", libc: true },
   { arch: "riscv64", class: 64, endian: "little", machine: "riscv", libc: true },
   { arch: "ppc64", class: 64, endian: "big", machine: "ppc64", libc: true },
-  { arch: "s390x", class: 64, endian: "big", machine: "s390", libc: true },
+  { arch: "s390x", class: 64, endian: "big", machine: "s390x", libc: true },
 ] as const;
 
 describe.each(arches)("$arch fixtures", (a) => {
@@ -92,6 +92,7 @@ describe("files without section headers", () => {
 describe("names", () => {
   it("pass unknown machines through as numbers", () => {
     expect(machineName(62)).toBe("x86_64");
+    expect([machineName(22, 64), machineName(22, 32)]).toEqual(["s390x", "s390"]);
     expect(machineName(0x4242)).toBe(0x4242);
   });
   it("musl programs use the musl loader and carry no libc versions", () => {
