@@ -282,7 +282,7 @@ export class ElfFile {
         throw new TruncatedError(`DT_STRSZ ${size} exceeds the file size`, this.dynamicTable?.offset);
       }
       const offset = this.addressToOffset(addr, size, "DT_STRTAB");
-      return new StringTable(this.source.read(offset, Number(size)), offset, "dynamic string table");
+      return new StringTable(this.source, offset, Number(size), "dynamic string table");
     });
   }
 

@@ -1,40 +1,75 @@
-import { decodeString } from "./bytes.js";
+import { decodeString, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 
-/** A string table (`.dynstr`, `.shstrtab`): NUL-terminated strings addressed by offset. */
+const CHUNK = 256;
+/** Tables up to this size are read whole at once. */
+const SMALL = 64 * 1024;
+/** After this many look-ups the whole table is read once (symbol names come in hash order). */
+const MANY = 32;
+
+/**
+ * A string table (`.dynstr`): NUL-terminated strings addressed by offset. A large table
+ * is read string by string while only a few are wanted, so finding four NEEDED names in
+ * a library with a 10 MB `.dynstr` reads a few hundred bytes; once many are wanted (all
+ * symbol names), it is read whole, once.
+ */
 export class StringTable {
   constructor(
-    readonly bytes: Uint8Array,
-    /** File offset of bytes[0], for error messages. */
+    private readonly source: ByteSource,
+    /** File offset of the table; the caller has checked that `size` bytes fit in the file. */
     readonly fileOffset: number,
+    readonly size: number,
     readonly what = "string table",
   ) {}
 
-  get size(): number {
-    return this.bytes.length;
-  }
+  private whole: Uint8Array | null = null;
+  private lookups = 0;
 
-  /** End (exclusive) of the string at `offset`; `referencedAt` names the field that pointed here. */
-  end(offset: number, referencedAt?: number): number {
-    if (!Number.isInteger(offset) || offset < 0 || offset >= this.bytes.length) {
+  /** The raw bytes of the string at `offset`, without the NUL; `referencedAt` names the field that pointed here. */
+  raw(offset: number, referencedAt?: number): Uint8Array {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.size) {
       throw new MalformedError(
-        `${this.what} offset ${offset} is past its end (${this.bytes.length} bytes)`,
+        `${this.what} offset ${offset} is past its end (${this.size} bytes)`,
         referencedAt ?? this.fileOffset,
       );
     }
-    const end = this.bytes.indexOf(0, offset);
-    if (end < 0) {
-      throw new MalformedError(`${this.what} has no terminating NUL after offset ${offset}`, this.fileOffset + offset);
+    if (!this.whole && (this.size <= SMALL || ++this.lookups > MANY)) {
+      this.whole = this.source.read(this.fileOffset, this.size);
     }
-    return end;
+    if (this.whole) {
+      const end = this.whole.indexOf(0, offset);
+      if (end < 0) {
+        throw new MalformedError(`${this.what} has no terminating NUL after offset ${offset}`, this.fileOffset + offset);
+      }
+      return this.whole.subarray(offset, end);
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (let at = offset; at < this.size; ) {
+      const n = Math.min(CHUNK, this.size - at);
+      const chunk = this.source.read(this.fileOffset + at, n);
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        if (parts.length === 0) return chunk.subarray(0, nul);
+        parts.push(chunk.subarray(0, nul));
+        total += nul;
+        const out = new Uint8Array(total);
+        let o = 0;
+        for (const p of parts) {
+          out.set(p, o);
+          o += p.length;
+        }
+        return out;
+      }
+      parts.push(chunk);
+      total += n;
+      at += n;
+    }
+    throw new MalformedError(`${this.what} has no terminating NUL after offset ${offset}`, this.fileOffset + offset);
   }
 
   get(offset: number, referencedAt?: number): string {
-    return decodeString(this.bytes, offset, this.end(offset, referencedAt));
-  }
-
-  /** The raw bytes of the string at `offset`, without the NUL. */
-  raw(offset: number, referencedAt?: number): Uint8Array {
-    return this.bytes.subarray(offset, this.end(offset, referencedAt));
+    const b = this.raw(offset, referencedAt);
+    return decodeString(b, 0, b.length);
   }
 }

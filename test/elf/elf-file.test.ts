@@ -101,3 +101,34 @@ describe("names", () => {
     expect(p.undefined.filter((u) => u.version?.startsWith("GLIBC"))).toEqual([]);
   });
 });
+
+describe("extended numbering (gABI: counts that overflow the ELF header live in section 0)", () => {
+  it("e_shnum = 0 and e_shstrndx = SHN_XINDEX read their values from section 0", () => {
+    const bytes = new Uint8Array(readFileSync(path("x86_64/libvers.so.1")));
+    const dv = new DataView(bytes.buffer);
+    const shoff = Number(dv.getBigUint64(40, true));
+    const shnum = dv.getUint16(60, true);
+    const shstrndx = dv.getUint16(62, true);
+    dv.setUint16(60, 0, true); // e_shnum
+    dv.setUint16(62, 0xffff, true); // e_shstrndx = SHN_XINDEX
+    dv.setBigUint64(shoff + 32, BigInt(shnum), true); // section 0 sh_size
+    dv.setUint32(shoff + 40, shstrndx, true); // section 0 sh_link
+    const elf = ElfFile.parse(new BufferSource(bytes));
+    expect(elf.shnum).toBe(shnum);
+    expect(elf.shstrndx).toBe(shstrndx);
+    expect(elf.sectionHeaders.map((s) => s.name)).toContain(".gnu.version_d");
+    expect(elf.warnings).toEqual([]);
+  });
+
+  it("e_phnum = PN_XNUM reads the program header count from section 0's sh_info", () => {
+    const bytes = new Uint8Array(readFileSync(path("x86_64/prog")));
+    const dv = new DataView(bytes.buffer);
+    const shoff = Number(dv.getBigUint64(40, true));
+    const phnum = dv.getUint16(56, true);
+    dv.setUint16(56, 0xffff, true);
+    dv.setUint32(shoff + 44, phnum, true);
+    const elf = ElfFile.parse(new BufferSource(bytes));
+    expect(elf.programHeaders).toHaveLength(phnum);
+    expect(elf.interpreter).toBe("/lib64/ld-linux-x86-64.so.2");
+  });
+});
