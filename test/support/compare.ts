@@ -30,6 +30,11 @@ export async function compareWithReadelf(path: string): Promise<string[]> {
         rpath: dyn?.rpath ?? [],
         runpath: dyn?.runpath ?? [],
         symbols: elf.dynamicSymbols,
+        verdef: elf.versionDefinitions.map((d) => ({ index: d.vd_ndx, name: d.name, parents: d.parents })),
+        verneed: elf.versionRequirements.map((r) => ({
+          file: r.file,
+          versions: r.versions.map((a) => ({ name: a.name, index: a.vna_other })),
+        })),
       };
     });
   } catch (e) {
@@ -48,6 +53,9 @@ export async function compareWithReadelf(path: string): Promise<string[]> {
   eq("needed", mine.needed, re.needed);
   eq("rpath", mine.rpath, re.rpath);
   eq("runpath", mine.runpath, re.runpath);
+  // readelf -V reads the version sections; a file without them prints nothing to compare.
+  if (re.verdef !== null) eq("version definitions", mine.verdef, re.verdef);
+  if (re.verneed !== null) eq("version requirements", mine.verneed, re.verneed);
   if (!re.hasDynsym && mine.symbols.length > 0) re = { ...re, symbols: (await readelf(path, { useDynamic: true })).symbols };
   if (mine.symbols.length !== re.symbols.length) {
     out.push(`${path}: dynamic symbol count: abilink ${mine.symbols.length} readelf ${re.symbols.length}`);
