@@ -19,6 +19,7 @@ export function renderInspection(r: ElfInspection): string {
   field("runpath", list(r.runpath));
   field("flags", list(r.flags));
   field("flags_1", list(r.flags1));
+  for (const w of r.warnings) field("warning", w);
   if (r.versions.defined.length > 0) {
     field(
       "versions",

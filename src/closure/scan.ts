@@ -59,6 +59,7 @@ export function scanOne(path: string): ScanOutcome {
 
 const BATCH = 128;
 const PER_WORKER = 4;
+const INLINE_FILES = 2000;
 const MAX_AHEAD = 16;
 
 /**
@@ -85,13 +86,15 @@ export async function scan(roots: readonly string[], options: ScanOptions): Prom
   const jobs = Math.max(1, Math.floor(options.jobs ?? availableParallelism()));
   const files = walkFiles(roots, { onError: walkError });
 
-  if (jobs === 1) {
-    let n = 0;
-    for (const path of files) {
-      deliver(scanOne(path));
-      if (++n % 1024 === 0) options.onProgress?.(totals);
-    }
-    return totals;
+  // Small trees finish on this thread before worker threads would have started; a large
+  // one carries on in workers from where this thread stopped, so the order is unchanged.
+  const inline = jobs === 1 ? Infinity : INLINE_FILES;
+  let n = 0;
+  while (n < inline) {
+    const r = files.next();
+    if (r.done) return totals;
+    deliver(scanOne(r.value));
+    if (++n % 1024 === 0) options.onProgress?.(totals);
   }
 
   const workers = Array.from(

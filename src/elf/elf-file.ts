@@ -240,6 +240,11 @@ export class ElfFile {
     return this.memo("interp", () => {
       const p = this.programHeaders.find((h) => h.p_type === PT_INTERP);
       if (!p) return null;
+      // A separate debug file keeps the program headers but none of the loaded bytes.
+      if (p.p_filesz === 0n) {
+        this.warnings.push("PT_INTERP has no bytes in the file (p_filesz 0; a separate debug file?)");
+        return null;
+      }
       const d = this.readAt(p.p_offset, p.p_filesz, "PT_INTERP");
       const end = d.bytes.indexOf(0);
       if (end < 0) throw new MalformedError("PT_INTERP path has no terminating NUL", d.base);

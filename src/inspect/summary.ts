@@ -28,6 +28,8 @@ export interface ElfSummary {
   /** DT_FLAGS and DT_FLAGS_1 bit names. */
   flags: string[];
   flags1: string[];
+  /** Oddities that did not stop the reading (unusable section headers, an empty PT_INTERP…). */
+  warnings: string[];
 }
 
 export interface DefinedSymbol {
@@ -79,6 +81,7 @@ export function summarize(elf: ElfFile, path: string): ElfSummary {
     runpath: dyn?.runpath ?? [],
     flags: dynamicFlagNames(dyn?.flags ?? 0),
     flags1: dynamicFlag1Names(dyn?.flags1 ?? 0),
+    warnings: elf.warnings,
   };
 }
 
