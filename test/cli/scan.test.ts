@@ -51,10 +51,11 @@ describe("abilink scan", () => {
     const one = await abilink(["scan", "--json", "--jobs", "1", root]);
     const four = await abilink(["scan", "--json", "--jobs", "4", root]);
     expect(four.stdout).toBe(one.stdout);
-    const big1 = await abilink(["scan", "--json", "--jobs", "1", "/usr/lib/x86_64-linux-gnu"]);
-    const big2 = await abilink(["scan", "--json", "--jobs", "2", "/usr/lib/x86_64-linux-gnu"]);
+    // /usr/lib holds tens of thousands of files: past the first 2,000 the scan moves to workers.
+    const big1 = await abilink(["scan", "--json", "--jobs", "1", "/usr/lib"]);
+    const big2 = await abilink(["scan", "--json", "--jobs", "2", "/usr/lib"]);
     expect(big2.stdout).toBe(big1.stdout);
-    expect(big1.stdout.split("\n").length).toBeGreaterThan(100);
+    expect(big1.stdout.split("\n").length).toBeGreaterThan(500);
   });
 
   it("text output: one line per ELF file", async () => {

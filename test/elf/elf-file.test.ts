@@ -89,6 +89,19 @@ describe("files without section headers", () => {
   });
 });
 
+describe("separate debug files", () => {
+  it("an empty PT_INTERP (p_filesz 0) reads as no interpreter, with a warning", () => {
+    const bytes = new Uint8Array(readFileSync(path("x86_64/prog")));
+    const elf0 = ElfFile.parse(new BufferSource(bytes));
+    const i = elf0.programHeaders.findIndex((p) => p.p_type === 3); // PT_INTERP
+    const phoff = Number(elf0.header.e_phoff);
+    new DataView(bytes.buffer).setBigUint64(phoff + i * 56 + 32, 0n, true); // p_filesz
+    const elf = ElfFile.parse(new BufferSource(bytes));
+    expect(elf.interpreter).toBeNull();
+    expect(inspectElf(elf, "x").warnings).toEqual([expect.stringMatching(/PT_INTERP has no bytes in the file/)]);
+  });
+});
+
 describe("names", () => {
   it("pass unknown machines through as numbers", () => {
     expect(machineName(62)).toBe("x86_64");
