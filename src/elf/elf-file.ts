@@ -139,6 +139,7 @@ export class ElfFile {
 
   private memo<T>(key: string, compute: () => T): T {
     let m = this.memos.get(key) as Memo<T> | undefined;
+    if (m && !m.done) throw new Error(`internal: ${key} depends on itself`);
     if (!m) {
       m = { done: false };
       this.memos.set(key, m as Memo<unknown>);
