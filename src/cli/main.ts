@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { registerAbi } from "./abi.js";
+import { registerDiff } from "./diff.js";
+import { registerHash } from "./hash.js";
 import { registerInspect } from "./inspect.js";
 import { registerScan } from "./scan.js";
 
@@ -29,6 +32,9 @@ Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usag
     );
   registerInspect(program, setExit);
   registerScan(program, setExit);
+  registerAbi(program, setExit);
+  registerHash(program, setExit);
+  registerDiff(program, setExit);
   try {
     await program.parseAsync(argv);
   } catch (e) {

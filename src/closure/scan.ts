@@ -41,7 +41,7 @@ export interface ScanTotals {
 
 /** One line describing a failure: the ELF error's own message, or the system error code and text. */
 export function describeError(e: unknown): string {
-  if (e instanceof ElfError) return e.message;
+  if (e instanceof ElfError || (e instanceof Error && e.name === "ManifestError")) return e.message;
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === "string") return `${err.code}: ${err.message.replace(/^\w+: /, "")}`;
   return String((e as Error)?.message ?? e);

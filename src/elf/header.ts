@@ -63,6 +63,13 @@ const machineNames: Record<number, string> = {
   [EM_ALPHA]: "alpha",
 };
 
+/** The e_machine value for a short name from `machineName` (`s390x` too), or undefined. */
+export function machineFromName(name: string): number | undefined {
+  if (name === "s390x") return EM_S390;
+  for (const [k, v] of Object.entries(machineNames)) if (v === name) return Number(k);
+  return undefined;
+}
+
 /**
  * The machine's short name (`x86_64`, `aarch64`, …), or the number itself when unknown.
  * EM_S390 covers both s390 and s390x; the class tells them apart, as users name them.

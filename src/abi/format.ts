@@ -1,0 +1,316 @@
+import { machineFromName, machineName, osabiName } from "../elf/index.js";
+import {
+  compareSymbols,
+  symbolId,
+  symbolKey,
+  type AbiBinding,
+  type AbiManifest,
+  type AbiSymbol,
+  type AbiSymbolType,
+} from "./manifest.js";
+
+/**
+ * The manifest's text form: a versioned header line, then one fact per line in a fixed
+ * order, symbols sorted, single spaces. Reviewed in pull requests like glibc's .abilist.
+ *
+ *   abilink-abi 1
+ *   soname libvers.so.1
+ *   class 64
+ *   data little
+ *   machine x86_64
+ *   osabi SYSV
+ *   flags 0x0
+ *   base-version libvers.so.1
+ *   version VERS_1.0
+ *   symbol vers_compute@VERS_1.0 FUNC GLOBAL
+ *   symbol vers_counter@@VERS_1.0 OBJECT GLOBAL size=16 align=16 writable
+ *   symbol vers_protected@@VERS_1.0 FUNC GLOBAL other=0x3
+ *   hint-needed libc.so.6                (only with --hints; never hashed)
+ */
+export const MANIFEST_HEADER = "abilink-abi 1";
+
+/** A manifest that cannot be parsed; `line` is 1-based. */
+export class ManifestError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly file?: string,
+  ) {
+    super(`${file ? `${file}:` : "line "}${line}: ${message}`);
+    this.name = "ManifestError";
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder("utf-8", { fatal: false });
+
+/** Escapes bytes outside printable ASCII, and `%` and `@`, as %XX so names stay one token. */
+export function escapeName(s: string): string {
+  if (/^[\x21-\x24\x26-\x3f\x41-\x7e]+$/.test(s)) return s;
+  let out = "";
+  for (const b of utf8.encode(s)) {
+    out += b > 0x20 && b < 0x7f && b !== 0x25 && b !== 0x40 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+export function unescapeName(s: string): string {
+  if (!s.includes("%")) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "%" && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...utf8.encode(s[i]!));
+    }
+  }
+  return utf8d.decode(new Uint8Array(bytes));
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+function symbolLine(s: AbiSymbol): string {
+  const key = s.version === null ? escapeName(s.name) : `${escapeName(s.name)}${s.default ? "@@" : "@"}${escapeName(s.version)}`;
+  const parts = ["symbol", key, s.type, s.bind];
+  if (s.other !== 0) parts.push(`other=${hex(s.other)}`);
+  if (s.data) {
+    parts.push(`size=${s.data.size}`, `align=${s.data.align}`, s.data.readonly ? "readonly" : "writable");
+    if (s.data.alias !== undefined) parts.push(`alias=${escapeAlias(s.data.alias)}`);
+  }
+  return parts.join(" ");
+}
+
+/** Alias keys are `name@version` ids; escape each half so `@` stays the separator. */
+function escapeAlias(id: string): string {
+  const at = id.indexOf("@");
+  return at < 0 ? escapeName(id) : `${escapeName(id.slice(0, at))}@${escapeName(id.slice(at + 1))}`;
+}
+
+function unescapeAlias(s: string): string {
+  const at = s.indexOf("@");
+  return at < 0 ? unescapeName(s) : `${unescapeName(s.slice(0, at))}@${unescapeName(s.slice(at + 1))}`;
+}
+
+export interface PrintOptions {
+  /** Print the link hints too (default: when present). */
+  hints?: boolean;
+}
+
+/** The canonical text of a manifest. Printing a parsed manifest gives the same bytes back. */
+export function printManifest(m: AbiManifest, options: PrintOptions = {}): string {
+  const lines = [
+    MANIFEST_HEADER,
+    `soname ${m.soname === null ? "-" : escapeName(m.soname)}`,
+    `class ${m.class}`,
+    `data ${m.data}`,
+    `machine ${machineName(m.e_machine, m.class)}`,
+    `osabi ${osabiName(m.ei_osabi)}`,
+    `flags ${hex(m.e_flags)}`,
+  ];
+  if (m.baseVersion !== null) lines.push(`base-version ${escapeName(m.baseVersion)}`);
+  for (const v of [...m.versions].sort()) lines.push(`version ${escapeName(v)}`);
+  for (const s of [...m.symbols].sort(compareSymbols)) lines.push(symbolLine(s));
+  if (m.hints && options.hints !== false) {
+    for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
+    for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+
+const osabiNumbers = new Map<string, number>();
+for (let v = 0; v < 256; v++) osabiNumbers.set(osabiName(v), v);
+
+const symbolTypes: readonly AbiSymbolType[] = ["FUNC", "OBJECT", "TLS", "NOTYPE"];
+const bindings: readonly AbiBinding[] = ["GLOBAL", "WEAK", "GNU_UNIQUE"];
+
+/** True when the text starts like a manifest (after optional comments). */
+export function looksLikeManifest(text: string): boolean {
+  for (const line of text.split("\n", 50)) {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#")) continue;
+    return t.startsWith("abilink-abi ");
+  }
+  return false;
+}
+
+/**
+ * Parses a manifest. Blank lines and `#` comments are allowed anywhere; facts may come
+ * in any order (printing puts them back in canonical order). Errors name the line.
+ */
+export function parseManifest(text: string, file?: string): AbiManifest {
+  const fail = (line: number, msg: string): never => {
+    throw new ManifestError(msg, line, file);
+  };
+  const m: Partial<AbiManifest> & { versions: string[]; symbols: AbiSymbol[] } = { versions: [], symbols: [] };
+  const seen = new Set<string>();
+  const symbolIds = new Map<string, number>();
+  let header = false;
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  lines.forEach((raw, i) => {
+    const n = i + 1;
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "" || line.trimStart().startsWith("#")) return;
+    const words = line.split(" ");
+    if (words.some((w) => w === "")) fail(n, "fields must be separated by single spaces");
+    if (!header) {
+      if (line !== MANIFEST_HEADER) {
+        fail(n, line.startsWith("abilink-abi ") ? `unsupported manifest format "${line}" (expected "${MANIFEST_HEADER}")` : `expected "${MANIFEST_HEADER}"`);
+      }
+      header = true;
+      return;
+    }
+    const [key, ...args] = words as [string, ...string[]];
+    const single = () => {
+      if (args.length !== 1) fail(n, `"${key}" takes one value`);
+      if (seen.has(key)) fail(n, `"${key}" given twice`);
+      seen.add(key);
+      return args[0]!;
+    };
+    switch (key) {
+      case "soname": {
+        const v = single();
+        m.soname = v === "-" ? null : unescapeName(v);
+        break;
+      }
+      case "class": {
+        const v = single();
+        if (v !== "32" && v !== "64") fail(n, `class must be 32 or 64, not "${v}"`);
+        m.class = Number(v) as 32 | 64;
+        break;
+      }
+      case "data": {
+        const v = single();
+        if (v !== "little" && v !== "big") fail(n, `data must be "little" or "big", not "${v}"`);
+        m.data = v as "little" | "big";
+        break;
+      }
+      case "machine": {
+        const v = single();
+        const em = /^\d+$/.test(v) ? Number(v) : machineFromName(v);
+        if (em === undefined || em > 0xffff) fail(n, `unknown machine "${v}"`);
+        m.e_machine = em!;
+        break;
+      }
+      case "osabi": {
+        const v = single();
+        const o = osabiNumbers.get(v);
+        if (o === undefined) fail(n, `unknown osabi "${v}"`);
+        m.ei_osabi = o!;
+        break;
+      }
+      case "flags": {
+        const v = single();
+        if (!/^0x[0-9a-f]+$/.test(v) || parseInt(v, 16) > 0xffffffff) fail(n, `flags must be lower-case hex like 0x0, not "${v}"`);
+        m.e_flags = parseInt(v, 16);
+        break;
+      }
+      case "base-version":
+        m.baseVersion = unescapeName(single());
+        break;
+      case "version": {
+        if (args.length !== 1) fail(n, `"version" takes one name`);
+        const v = unescapeName(args[0]!);
+        if (m.versions.includes(v)) fail(n, `version "${v}" listed twice`);
+        m.versions.push(v);
+        break;
+      }
+      case "symbol": {
+        const s = parseSymbol(args, (msg) => fail(n, msg));
+        const id = symbolId(s);
+        if (symbolIds.has(id)) fail(n, `symbol "${symbolKey(s)}" listed twice (first on line ${symbolIds.get(id)})`);
+        symbolIds.set(id, n);
+        m.symbols.push(s);
+        break;
+      }
+      case "hint-needed":
+        if (args.length !== 1) fail(n, `"hint-needed" takes one name`);
+        (m.hints ??= { needed: [], imports: [] }).needed.push(unescapeName(args[0]!));
+        break;
+      case "hint-import":
+        if (args.length !== 1) fail(n, `"hint-import" takes one symbol`);
+        (m.hints ??= { needed: [], imports: [] }).imports.push(unescapeAlias(args[0]!));
+        break;
+      default:
+        fail(n, `unknown fact "${key}"`);
+    }
+  });
+  if (!header) fail(1, `expected "${MANIFEST_HEADER}"`);
+  for (const [k, field] of [["class", "class"], ["data", "data"], ["machine", "e_machine"]] as const) {
+    if (m[field] === undefined) fail(lines.length || 1, `missing "${k}"`);
+  }
+  for (const s of m.symbols) {
+    if (s.version !== null && s.version !== m.baseVersion && !m.versions.includes(s.version)) {
+      fail(symbolIds.get(symbolId(s))!, `symbol "${symbolKey(s)}" uses version "${s.version}", which no "version" line defines`);
+    }
+  }
+  m.versions.sort();
+  m.symbols.sort(compareSymbols);
+  return {
+    soname: m.soname ?? null,
+    class: m.class!,
+    data: m.data!,
+    e_machine: m.e_machine!,
+    ei_osabi: m.ei_osabi ?? 0,
+    e_flags: m.e_flags ?? 0,
+    baseVersion: m.baseVersion ?? null,
+    versions: m.versions,
+    symbols: m.symbols,
+    ...(m.hints ? { hints: m.hints } : {}),
+  };
+}
+
+function parseSymbol(args: string[], fail: (msg: string) => never): AbiSymbol {
+  if (args.length < 3) fail(`"symbol" needs a name, a type and a binding`);
+  const [key, type, bind, ...rest] = args as [string, string, string, ...string[]];
+  const at2 = key.indexOf("@@");
+  const at1 = key.indexOf("@");
+  let name: string;
+  let version: string | null = null;
+  let isDefault = false;
+  if (at2 >= 0) {
+    name = key.slice(0, at2);
+    version = key.slice(at2 + 2);
+    isDefault = true;
+  } else if (at1 >= 0) {
+    name = key.slice(0, at1);
+    version = key.slice(at1 + 1);
+  } else {
+    name = key;
+  }
+  if (name === "" || version === "" || (version !== null && version.includes("@"))) fail(`bad symbol "${key}"`);
+  if (!symbolTypes.includes(type as AbiSymbolType)) fail(`unknown symbol type "${type}" (expected ${symbolTypes.join(", ")})`);
+  if (!bindings.includes(bind as AbiBinding)) fail(`unknown binding "${bind}" (expected ${bindings.join(", ")})`);
+  const s: AbiSymbol = {
+    name: unescapeName(name),
+    version: version === null ? null : unescapeName(version),
+    default: isDefault,
+    type: type as AbiSymbolType,
+    bind: bind as AbiBinding,
+    other: 0,
+  };
+  const isData = type === "OBJECT" || type === "TLS";
+  let size: number | undefined;
+  let align: number | undefined;
+  let readonly: boolean | undefined;
+  let alias: string | undefined;
+  for (const f of rest) {
+    const [k, v] = f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
+    if (k === "other" && v !== undefined && /^0x[0-9a-f]+$/.test(v) && parseInt(v, 16) <= 0xff && parseInt(v, 16) !== 0) s.other = parseInt(v, 16);
+    else if (isData && k === "size" && v !== undefined && /^(0|[1-9]\d*)$/.test(v) && Number.isSafeInteger(Number(v))) size = Number(v);
+    else if (isData && k === "align" && v !== undefined && /^[1-9]\d*$/.test(v) && (Number(v) & (Number(v) - 1)) === 0) align = Number(v);
+    else if (isData && (k === "readonly" || k === "writable") && v === undefined) readonly = k === "readonly";
+    else if (isData && k === "alias" && v) alias = unescapeAlias(v);
+    else fail(`bad field "${f}" for a ${type} symbol`);
+  }
+  if (isData) {
+    if (size === undefined || align === undefined || readonly === undefined) {
+      fail(`a ${type} symbol needs size=, align= and readonly or writable`);
+    }
+    s.data = { size: size!, align: align!, readonly: readonly! };
+    if (alias !== undefined) s.data.alias = alias;
+  }
+  return s;
+}

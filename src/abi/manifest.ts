@@ -1,0 +1,229 @@
+import {
+  PF_W,
+  PT_GNU_RELRO,
+  PT_LOAD,
+  PT_TLS,
+  SHF_WRITE,
+  SHN_ABS,
+  SHN_COMMON,
+  SHN_LORESERVE,
+  SHN_UNDEF,
+  STV_HIDDEN,
+  STV_INTERNAL,
+  VER_FLG_BASE,
+  type DynamicSymbol,
+  type ElfFile,
+} from "../elf/index.js";
+
+/** The ELF-level interface of a shared library: what a consumer links and binds against. */
+export interface AbiManifest {
+  soname: string | null;
+  class: 32 | 64;
+  data: "little" | "big";
+  e_machine: number;
+  ei_osabi: number;
+  e_flags: number;
+  /** The base version (VER_FLG_BASE, normally the SONAME), or null without .gnu.version_d. */
+  baseVersion: string | null;
+  /** Every other version name defined, sorted. */
+  versions: string[];
+  /** Exported symbols, in canonical order (see `compareSymbols`). */
+  symbols: AbiSymbol[];
+  /** Link hints, never hashed: present only when asked for. */
+  hints?: LinkHints;
+}
+
+export type AbiSymbolType = "FUNC" | "OBJECT" | "TLS" | "NOTYPE";
+export type AbiBinding = "GLOBAL" | "WEAK" | "GNU_UNIQUE";
+
+export interface AbiSymbol {
+  name: string;
+  /** Version name, or null for an unversioned symbol. */
+  version: string | null;
+  /** `name@@version` (true) or hidden `name@version` (false); false when unversioned. */
+  default: boolean;
+  /** GNU_IFUNC is recorded as FUNC: consumers cannot tell them apart. */
+  type: AbiSymbolType;
+  bind: AbiBinding;
+  /** The whole st_other byte: visibility plus processor flags (e.g. STO_AARCH64_VARIANT_PCS). */
+  other: number;
+  /** OBJECT and TLS only. */
+  data?: AbiData;
+}
+
+export interface AbiData {
+  size: number;
+  /** Observed alignment, as GNU ld derives it for a copy relocation. */
+  align: number;
+  readonly: boolean;
+  /** Key (`name@version`) of the first member of the group of names at this address, when there are several. */
+  alias?: string;
+}
+
+export interface LinkHints {
+  needed: string[];
+  /** `name@version` of every imported symbol, or `name` when unversioned. */
+  imports: string[];
+}
+
+/** `name@version`, `name@@version` or `name`: how readelf and the manifest write a symbol. */
+export function symbolKey(s: Pick<AbiSymbol, "name" | "version" | "default">): string {
+  return s.version === null ? s.name : `${s.name}${s.default ? "@@" : "@"}${s.version}`;
+}
+
+/** Identity of a symbol for comparisons: the name and version, not the @/@@ flag. */
+export function symbolId(s: Pick<AbiSymbol, "name" | "version">): string {
+  return s.version === null ? s.name : `${s.name}@${s.version}`;
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export function compareSymbols(a: AbiSymbol, b: AbiSymbol): number {
+  return cmp(a.name, b.name) || cmp(a.version ?? "", b.version ?? "") || Number(a.default) - Number(b.default);
+}
+
+function abiType(t: string): AbiSymbolType | null {
+  switch (t) {
+    case "FUNC":
+    case "GNU_IFUNC":
+      return "FUNC";
+    case "OBJECT":
+    case "COMMON":
+      return "OBJECT";
+    case "TLS":
+      return "TLS";
+    case "NOTYPE":
+      return "NOTYPE";
+    default:
+      return null;
+  }
+}
+
+function isExported(s: DynamicSymbol): boolean {
+  if (!s.defined || s.bind === "LOCAL") return false;
+  const vis = s.st_other & 3;
+  return vis !== STV_HIDDEN && vis !== STV_INTERNAL;
+}
+
+/** Largest power of two dividing `v` (v > 0), as a bigint. */
+function lowBit(v: bigint): bigint {
+  return v & -v;
+}
+
+/**
+ * Alignment as GNU ld observes it for a copy relocation (_bfd_elf_adjust_dynamic_copy):
+ * the containing section's alignment, halved while the symbol's offset in the section is
+ * not a multiple of it. Without section headers the segment gives the bound.
+ */
+function observedAlignment(elf: ElfFile, s: DynamicSymbol, address: bigint): number {
+  const sections = elf.sectionsIfUsable();
+  let bound: bigint | null = null;
+  let base = 0n;
+  if (sections && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < sections.length) {
+    const sec = sections[s.st_shndx]!;
+    bound = sec.sh_addralign > 0n ? sec.sh_addralign : 1n;
+    base = sec.sh_addr;
+  } else if (s.type === "TLS") {
+    const tls = elf.programHeaders.find((p) => p.p_type === PT_TLS);
+    bound = tls && tls.p_align > 0n ? tls.p_align : 1n;
+    base = tls?.p_vaddr ?? 0n;
+  } else {
+    // No section to ask: the address itself, capped at a cache line.
+    bound = 64n;
+  }
+  let align = bound;
+  // A power-of-two bound is the normal case; anything else is treated as its low bit.
+  if (lowBit(align) !== align) align = lowBit(align);
+  const offset = address - base;
+  while (align > 1n && offset % align !== 0n) align >>= 1n;
+  return Number(align > 1n << 30n ? 1n << 30n : align);
+}
+
+function isReadOnly(elf: ElfFile, s: DynamicSymbol, address: bigint): boolean {
+  const relro = elf.programHeaders.filter((p) => p.p_type === PT_GNU_RELRO);
+  if (relro.some((p) => address >= p.p_vaddr && address < p.p_vaddr + p.p_memsz)) return true;
+  const sections = elf.sectionsIfUsable();
+  if (sections && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < sections.length) {
+    return (sections[s.st_shndx]!.sh_flags & BigInt(SHF_WRITE)) === 0n;
+  }
+  const load = elf.programHeaders.find(
+    (p) => p.p_type === PT_LOAD && address >= p.p_vaddr && address < p.p_vaddr + p.p_memsz,
+  );
+  return load ? (load.p_flags & PF_W) === 0 : false;
+}
+
+export interface ExtractOptions {
+  /** Add NEEDED and the imported symbols as link hints (never hashed). */
+  hints?: boolean;
+}
+
+/** Extracts the manifest of a shared library (or any ELF file with dynamic symbols). */
+export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): AbiManifest {
+  const defs = elf.versionDefinitions;
+  const base = defs.find((d) => (d.vd_flags & VER_FLG_BASE) !== 0);
+  const versionNames = new Set(defs.filter((d) => d !== base).map((d) => d.name));
+  const tls = elf.programHeaders.find((p) => p.p_type === PT_TLS);
+
+  const symbols: AbiSymbol[] = [];
+  const byAddress = new Map<string, AbiSymbol[]>();
+  for (const s of elf.dynamicSymbols) {
+    if (!isExported(s)) continue;
+    const type = abiType(s.type);
+    if (type === null) continue;
+    const version = s.version && s.version.library === null ? s.version.name : null;
+    // The linker's own marker for a version definition: `VERS_1.0` in ABS, named after its version.
+    if (s.st_shndx === SHN_ABS && version !== null && s.name === version && s.st_size === 0n) continue;
+    const sym: AbiSymbol = {
+      name: s.name,
+      version,
+      default: version !== null && !s.version!.hidden,
+      type,
+      bind: s.bind === "WEAK" ? "WEAK" : s.bind === "GNU_UNIQUE" ? "GNU_UNIQUE" : "GLOBAL",
+      other: s.st_other,
+    };
+    if (type === "OBJECT" || type === "TLS") {
+      const address = type === "TLS" ? (tls?.p_vaddr ?? 0n) + s.st_value : s.st_value;
+      sym.data = {
+        size: s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size),
+        align: s.st_shndx === SHN_COMMON ? Number(s.st_value) || 1 : observedAlignment(elf, s, address),
+        readonly: type === "TLS" ? false : isReadOnly(elf, s, address),
+      };
+      const key = `${type}:${address}`;
+      const group = byAddress.get(key);
+      if (group) group.push(sym);
+      else byAddress.set(key, [sym]);
+    }
+    symbols.push(sym);
+  }
+  symbols.sort(compareSymbols);
+  for (const group of byAddress.values()) {
+    if (group.length < 2) continue;
+    const first = group.map(symbolId).sort(cmp)[0]!;
+    for (const s of group) s.data!.alias = first;
+  }
+
+  const manifest: AbiManifest = {
+    soname: elf.dynamic?.soname ?? null,
+    class: elf.header.class,
+    data: elf.header.little ? "little" : "big",
+    e_machine: elf.header.e_machine,
+    ei_osabi: elf.header.ei_osabi,
+    e_flags: elf.header.e_flags,
+    baseVersion: base?.name ?? null,
+    versions: [...versionNames].sort(cmp),
+    symbols,
+  };
+  if (options.hints) {
+    manifest.hints = {
+      needed: elf.dynamic?.needed ?? [],
+      imports: [
+        ...new Set(
+          elf.dynamicSymbols
+            .filter((s) => !s.defined && s.index > 0 && s.name !== "")
+            .map((s) => (s.version ? `${s.name}@${s.version.name}` : s.name)),
+        ),
+      ].sort(cmp),
+    };
+  }
+  return manifest;
+}

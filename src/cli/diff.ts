@@ -1,0 +1,80 @@
+import type { Command } from "commander";
+import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../abi/diff.js";
+import { loadManifest } from "../abi/load.js";
+import { describeError } from "../closure/scan.js";
+import { out, warn } from "./output.js";
+
+export interface DiffFlags {
+  json?: boolean;
+  ignoreSymbol?: string[];
+  ignoreVersion?: string[];
+}
+
+function renderChanges(oldPath: string, newPath: string, changes: AbiChange[]): string {
+  if (changes.length === 0) return `${oldPath} -> ${newPath}: no ABI change\n`;
+  const bad = changes.filter((c) => !c.compatible).length;
+  const lines = [`${oldPath} -> ${newPath}: ${changes.length} change${changes.length === 1 ? "" : "s"}, ${bad} incompatible`];
+  const sorted = [...changes].sort((x, y) => Number(x.compatible) - Number(y.compatible));
+  for (const c of sorted) {
+    const detail = c.old !== null && c.new !== null ? ` (${c.old} -> ${c.new})` : "";
+    lines.push(`  ${c.compatible ? "compatible  " : "INCOMPATIBLE"}  ${c.kind.padEnd(24)} ${c.subject}${detail}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** `abilink diff OLD NEW`: exit 0 equal, 4 compatible changes, 12 incompatible, 1 error. */
+export function runDiff(oldPath: string, newPath: string, flags: DiffFlags): number {
+  let a, b;
+  try {
+    a = loadManifest(oldPath).manifest;
+  } catch (e) {
+    warn(oldPath, describeError(e));
+    return DIFF_ERROR;
+  }
+  try {
+    b = loadManifest(newPath).manifest;
+  } catch (e) {
+    warn(newPath, describeError(e));
+    return DIFF_ERROR;
+  }
+  const changes = diffManifests(a, b, { ignoreSymbols: flags.ignoreSymbol, ignoreVersions: flags.ignoreVersion });
+  const status = diffExitStatus(changes);
+  if (flags.json) {
+    out(JSON.stringify({ old: oldPath, new: newPath, status, soname: { old: a.soname, new: b.soname }, changes }, null, 2) + "\n");
+  } else {
+    out(renderChanges(oldPath, newPath, changes));
+  }
+  return status;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerDiff(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("diff")
+    .summary("compare the ABI of two libraries or manifests and classify every change")
+    .description(
+      "Report every ELF-level interface change from OLD to NEW (libraries or manifests, in any combination), " +
+        "each judged by what a binary linked against OLD experiences with NEW: compatible (added symbols, " +
+        "versions, aliases; a new default version beside the old one; GLOBAL<->WEAK; writable->read-only; " +
+        "lower alignment) or incompatible (anything removed; type, size, SONAME, class or machine changed; " +
+        "alignment raised; read-only->writable; visibility made protected).",
+    )
+    .argument("<old>", "old library or manifest")
+    .argument("<new>", "new library or manifest")
+    .option("--json", "print {old, new, status, changes: [{kind, subject, old, new, compatible}]}")
+    .option("--ignore-symbol <glob>", "leave out symbols whose name (or name@version) matches; repeatable", collect)
+    .option("--ignore-version <glob>", "leave out a version namespace and its symbols (e.g. GLIBC_PRIVATE); repeatable", collect)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  abilink diff libfoo.abi build/libfoo.so.1
+  abilink diff --ignore-version 'GLIBC_PRIVATE' old/libc.so.6 new/libc.so.6
+  abilink diff --json old.so new.so | jq '.changes[] | select(.compatible | not)'
+
+Exit status (abidiff-compatible bits): 0 no change; 4 ABI changed, all compatible; 12 (4|8) an
+incompatible change; 1 error reading an input; 2 usage error.`,
+    )
+    .action((o: string, n: string, flags: DiffFlags) => setExit(runDiff(o, n, flags)));
+}
