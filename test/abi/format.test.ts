@@ -1,0 +1,152 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ManifestError, parseManifest, printManifest } from "../../src/abi/format.js";
+import { compareSymbols, symbolId, type AbiManifest, type AbiSymbol } from "../../src/abi/manifest.js";
+
+// Names with the characters that need escaping: spaces, %, @, control bytes, non-ASCII.
+const nameArb = fc.oneof(
+  fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_.$]{0,20}$/),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 12 }),
+  fc.constantFrom("a b", "50%", "x@y", "naïve", "\t", "%41", "@@"),
+);
+
+const manifestArb: fc.Arbitrary<AbiManifest> = fc
+  .record({
+    soname: fc.option(nameArb, { nil: null }),
+    class: fc.constantFrom(32 as const, 64 as const),
+    data: fc.constantFrom("little" as const, "big" as const),
+    e_machine: fc.constantFrom(3, 8, 20, 21, 22, 40, 62, 183, 243, 0x4242),
+    ei_osabi: fc.constantFrom(0, 3, 9),
+    e_flags: fc.integer({ min: 0, max: 0xffffffff }),
+    baseVersion: fc.option(nameArb, { nil: null }),
+    versions: fc.uniqueArray(nameArb, { maxLength: 5 }),
+    rawSymbols: fc.array(
+      fc.record({
+        name: nameArb,
+        versionPick: fc.nat(),
+        hasVersion: fc.boolean(),
+        default: fc.boolean(),
+        type: fc.constantFrom("FUNC" as const, "OBJECT" as const, "TLS" as const, "NOTYPE" as const),
+        bind: fc.constantFrom("GLOBAL" as const, "WEAK" as const, "GNU_UNIQUE" as const),
+        other: fc.integer({ min: 0, max: 255 }),
+        size: fc.nat({ max: 1 << 20 }),
+        alignLog: fc.integer({ min: 0, max: 12 }),
+        readonly: fc.boolean(),
+        aliasPick: fc.option(fc.nat(), { nil: undefined }),
+      }),
+      { maxLength: 40 },
+    ),
+    hints: fc.option(fc.record({ needed: fc.array(nameArb, { maxLength: 3 }), imports: fc.array(nameArb, { maxLength: 3 }) }), {
+      nil: undefined,
+    }),
+  })
+  .map((r) => {
+    const versions = r.versions.filter((v) => v !== r.baseVersion);
+    const usable = [...versions, ...(r.baseVersion !== null ? [r.baseVersion] : [])];
+    const seen = new Set<string>();
+    const symbols: AbiSymbol[] = [];
+    for (const x of r.rawSymbols) {
+      const version = x.hasVersion && usable.length > 0 ? usable[x.versionPick % usable.length]! : null;
+      const s: AbiSymbol = { name: x.name, version, default: version !== null && x.default, type: x.type, bind: x.bind, other: x.other };
+      if (seen.has(symbolId(s))) continue;
+      seen.add(symbolId(s));
+      if (x.type === "OBJECT" || x.type === "TLS") s.data = { size: x.size, align: 2 ** x.alignLog, readonly: x.readonly };
+      symbols.push(s);
+    }
+    const data = symbols.filter((s) => s.data);
+    for (const [i, x] of r.rawSymbols.entries()) {
+      const s = symbols[i];
+      if (s?.data && x.aliasPick !== undefined && data.length > 0) s.data.alias = symbolId(data[x.aliasPick % data.length]!);
+    }
+    symbols.sort(compareSymbols);
+    const m: AbiManifest = {
+      soname: r.soname,
+      class: r.class,
+      data: r.data,
+      e_machine: r.e_machine,
+      ei_osabi: r.ei_osabi,
+      e_flags: r.e_flags,
+      baseVersion: r.baseVersion,
+      versions: [...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+      symbols,
+    };
+    // Empty hints print as nothing: the canonical form of "no hints".
+    if (r.hints && r.hints.needed.length + r.hints.imports.length > 0) m.hints = { needed: r.hints.needed, imports: r.hints.imports.map((i) => i.replace(/@/g, "_")) };
+    return m;
+  });
+
+describe("manifest text format", () => {
+  it("parse(print(m)) == m for random manifests, and printing is a fixed point", () => {
+    fc.assert(
+      fc.property(manifestArb, (m) => {
+        const text = printManifest(m);
+        const back = parseManifest(text);
+        expect(back).toEqual(m);
+        expect(printManifest(back)).toBe(text);
+        // One fact per line, single spaces, no trailing blanks.
+        for (const line of text.trimEnd().split("\n")) expect(line).toMatch(/^\S+( \S+)*$/);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("accepts comments, blank lines and any order, and prints canonically", () => {
+    const text = [
+      "# reviewed 2026-11-23",
+      "abilink-abi 1",
+      "symbol b@@V1 FUNC GLOBAL",
+      "",
+      "machine aarch64",
+      "version V1",
+      "symbol a@V1 OBJECT WEAK size=8 align=8 readonly",
+      "class 64",
+      "data little",
+      "soname libx.so.1",
+    ].join("\n");
+    expect(printManifest(parseManifest(text))).toBe(
+      [
+        "abilink-abi 1",
+        "soname libx.so.1",
+        "class 64",
+        "data little",
+        "machine aarch64",
+        "osabi SYSV",
+        "flags 0x0",
+        "version V1",
+        "symbol a@V1 OBJECT WEAK size=8 align=8 readonly",
+        "symbol b@@V1 FUNC GLOBAL",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  const base = "abilink-abi 1\nclass 64\ndata little\nmachine x86_64\nversion V1\n";
+  const bad: [string, number, RegExp][] = [
+    ["abilink-abi 2\n", 1, /unsupported manifest format "abilink-abi 2"/],
+    ["hello\n", 1, /expected "abilink-abi 1"/],
+    [base + "symbol f@V2 FUNC GLOBAL\n", 6, /uses version "V2", which no "version" line defines/],
+    [base + "symbol f@V1 FUNC GLOBAL\nsymbol f@@V1 FUNC WEAK\n", 7, /listed twice \(first on line 6\)/],
+    [base + "symbol x OBJECT GLOBAL size=4\n", 6, /needs size=, align= and readonly or writable/],
+    [base + "symbol x OBJECT GLOBAL size=4 align=3 writable\n", 6, /bad field "align=3"/],
+    [base + "symbol x FUNC GLOBAL size=4\n", 6, /bad field "size=4" for a FUNC symbol/],
+    [base + "symbol x CODE GLOBAL\n", 6, /unknown symbol type "CODE"/],
+    [base + "symbol  x FUNC GLOBAL\n", 6, /single spaces/],
+    [base + "class 32\n", 6, /"class" given twice/],
+    [base + "frobnicate 1\n", 6, /unknown fact "frobnicate"/],
+    ["abilink-abi 1\nclass 64\nmachine x86_64\n", 3, /missing "data"/],
+    [base + "machine vax11\n", 6, /unknown machine "vax11"|"machine" given twice/],
+    [base + "flags 0xFF\n", 6, /flags must be lower-case hex/],
+  ];
+  it.each(bad)("rejects malformed manifests with the line number: %#", (text, line, message) => {
+    let err: unknown;
+    try {
+      parseManifest(text, "x.abi");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ManifestError);
+    expect((err as ManifestError).line).toBe(line);
+    expect((err as Error).message).toMatch(new RegExp(`^x\\.abi:${line}: `));
+    expect((err as Error).message).toMatch(message);
+  });
+});
