@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { registerAbi } from "./abi.js";
+import { registerCompat } from "./compat.js";
 import { registerDiff } from "./diff.js";
 import { registerHash } from "./hash.js";
 import { registerInspect } from "./inspect.js";
@@ -35,6 +36,7 @@ Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usag
   registerAbi(program, setExit);
   registerHash(program, setExit);
   registerDiff(program, setExit);
+  registerCompat(program, setExit);
   try {
     await program.parseAsync(argv);
   } catch (e) {

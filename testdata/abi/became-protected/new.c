@@ -1,0 +1,2 @@
+__attribute__((visibility("protected"))) int shared_counter = 1;
+int bump(void) { return ++shared_counter; }

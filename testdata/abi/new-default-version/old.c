@@ -1,0 +1,2 @@
+int foo(void) { return 1; }
+int bar(void) { return 3; }

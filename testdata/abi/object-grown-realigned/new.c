@@ -1,0 +1,2 @@
+int table[8] = {1, 2, 3, 4};
+int get(int i) { return table[i]; }

@@ -1,0 +1,2 @@
+__thread long t[3];
+long *slot(int i) { return &t[i]; }

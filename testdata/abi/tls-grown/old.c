@@ -1,0 +1,2 @@
+__thread long t[2];
+long *slot(int i) { return &t[i]; }

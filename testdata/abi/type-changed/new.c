@@ -1,0 +1,2 @@
+long thing(void) { return 42; } /* FUNC */
+int other(void) { return 0; }

@@ -1,0 +1,2 @@
+long thing = 42;            /* OBJECT */
+int other(void) { return 0; }
