@@ -1,6 +1,4 @@
 import {
-  PT_TLS,
-  SHN_LORESERVE,
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
@@ -9,6 +7,7 @@ import {
   type ElfFile,
 } from "../elf/index.js";
 import { ALIGNMENT_NOISE } from "./hash.js";
+import { observedAlignment, symbolAddress } from "./manifest.js";
 
 /** What the static linker check needs of one loaded object. */
 export interface CompatObject {
@@ -60,22 +59,6 @@ export interface CopyRef {
 const isTls = (t: string) => t === "TLS";
 const funcLike = (t: string) => (t === "GNU_IFUNC" ? "FUNC" : t);
 
-function alignmentOf(elf: ElfFile, s: DynamicSymbol): number {
-  const sections = elf.sectionsIfUsable();
-  let bound = 16n;
-  let base = 0n;
-  let addr = s.st_value;
-  if (sections && s.st_shndx < SHN_LORESERVE && s.st_shndx < sections.length) {
-    const sec = sections[s.st_shndx]!;
-    bound = sec.sh_addralign > 0n ? sec.sh_addralign : 1n;
-    base = sec.sh_addr;
-    if (s.type === "TLS") addr += elf.programHeaders.find((p) => p.p_type === PT_TLS)?.p_vaddr ?? 0n;
-  }
-  let align = bound & -bound;
-  while (align > 1n && (addr - base) % align !== 0n) align >>= 1n;
-  return Number(align);
-}
-
 /** Reads what `compat` needs from an ELF file. */
 export function compatObject(elf: ElfFile, path: string): CompatObject {
   const dyn = elf.dynamic;
@@ -102,14 +85,14 @@ export function compatObject(elf: ElfFile, path: string): CompatObject {
     const size = s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size);
     // A definition carrying a version from .gnu.version_r is a copy of a library's data.
     if (s.version?.library) {
-      copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align: alignmentOf(elf, s) });
+      copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align: observedAlignment(elf, s, symbolAddress(elf, s)) });
     }
     const def: ExportDef = {
       version: s.version && s.version.library === null ? s.version.name : null,
       hidden: s.version?.hidden ?? false,
       type: s.type,
       size,
-      align: alignmentOf(elf, s),
+      align: observedAlignment(elf, s, symbolAddress(elf, s)),
     };
     const list = exports.get(s.name);
     if (list) list.push(def);

@@ -110,12 +110,17 @@ function lowBit(v: bigint): bigint {
   return v & -v;
 }
 
+/** The address a data symbol stands for: TLS values are offsets in the PT_TLS template. */
+export function symbolAddress(elf: ElfFile, s: DynamicSymbol): bigint {
+  return s.type === "TLS" ? (elf.programHeaders.find((p) => p.p_type === PT_TLS)?.p_vaddr ?? 0n) + s.st_value : s.st_value;
+}
+
 /**
  * Alignment as GNU ld observes it for a copy relocation (_bfd_elf_adjust_dynamic_copy):
  * the containing section's alignment, halved while the symbol's offset in the section is
  * not a multiple of it. Without section headers the segment gives the bound.
  */
-function observedAlignment(elf: ElfFile, s: DynamicSymbol, address: bigint): number {
+export function observedAlignment(elf: ElfFile, s: DynamicSymbol, address: bigint): number {
   const sections = elf.sectionsIfUsable();
   let bound: bigint | null = null;
   let base = 0n;
@@ -162,8 +167,6 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const defs = elf.versionDefinitions;
   const base = defs.find((d) => (d.vd_flags & VER_FLG_BASE) !== 0);
   const versionNames = new Set(defs.filter((d) => d !== base).map((d) => d.name));
-  const tls = elf.programHeaders.find((p) => p.p_type === PT_TLS);
-
   const symbols: AbiSymbol[] = [];
   const byAddress = new Map<string, AbiSymbol[]>();
   for (const s of elf.dynamicSymbols) {
@@ -182,7 +185,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
       other: s.st_other,
     };
     if (type === "OBJECT" || type === "TLS") {
-      const address = type === "TLS" ? (tls?.p_vaddr ?? 0n) + s.st_value : s.st_value;
+      const address = symbolAddress(elf, s);
       sym.data = {
         size: s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size),
         align: s.st_shndx === SHN_COMMON ? Number(s.st_value) || 1 : observedAlignment(elf, s, address),

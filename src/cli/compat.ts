@@ -3,6 +3,7 @@ import type { CompatReport } from "../abi/compat.js";
 import { DIFF_CHANGED, DIFF_ERROR, DIFF_INCOMPATIBLE } from "../abi/diff.js";
 import { describeError } from "../closure/scan.js";
 import { compatCheck } from "../closure/ld-so.js";
+import { collect } from "./options.js";
 import { out, warn } from "./output.js";
 
 export interface CompatFlags {
@@ -46,8 +47,6 @@ export function runCompat(binaries: string[], flags: CompatFlags): number {
   if (failed) return DIFF_ERROR;
   return broken ? DIFF_CHANGED | DIFF_INCOMPATIBLE : 0;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerCompat(program: Command, setExit: (code: number) => void): void {
   program

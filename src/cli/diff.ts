@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
 import { describeError } from "../closure/scan.js";
+import { collect } from "./options.js";
 import { out, warn } from "./output.js";
 
 export interface DiffFlags {
@@ -46,8 +47,6 @@ export function runDiff(oldPath: string, newPath: string, flags: DiffFlags): num
   }
   return status;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerDiff(program: Command, setExit: (code: number) => void): void {
   program
