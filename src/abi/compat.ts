@@ -3,7 +3,6 @@ import {
   STV_INTERNAL,
   VER_FLG_BASE,
   VER_FLG_WEAK,
-  type DynamicSymbol,
   type ElfFile,
 } from "../elf/index.js";
 import { ALIGNMENT_NOISE } from "./hash.js";
