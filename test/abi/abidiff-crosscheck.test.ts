@@ -71,13 +71,14 @@ const beyondAbidiff: Record<string, { abilink: number; abidiff: number; changes:
  * output does not list: the changes abidiff leaves out.
  */
 const finerThanAbidiff: Record<string, string[]> = {
-  // Data alias b of a: abidiff lists b as an added variable symbol; that it aliases a is abilink's.
-  "alias-added": ["alias-added b"],
+  // Data alias b of a: abidiff lists b as an added variable symbol; that b now shares a's
+  // address (abilink's alias-added, subject a) is not in its output.
+  "alias-added": ["alias-added a"],
   // abidiff lists foo@@VERS_1 as removed but not foo@@VERS_2 as added (it pairs symbols by
   // name), and says nothing about version nodes.
   "version-moved": ["symbol-added foo@@VERS_2", "version-added VERS_2"],
   // foo@@V2 removed is abidiff's too; the hidden foo@V1 becoming default and node V2 going are not.
-  "default-version-reverse": ["default-version-changed foo@@V1", "version-removed V2 (incompatible)"],
+  "default-version-reverse": ["default-version-changed foo@V1", "version-removed V2 (incompatible)"],
 };
 
 /** What abidiff printed, parsed. `section` is "function" or "variable" (abidiff's split). */
@@ -246,19 +247,20 @@ describe.skipIf(!tools)("abilink diff vs abidiff (no debug info) on the testdata
         continue;
       }
       // Same verdict: which of abilink's changes has abidiff's output no counterpart for?
-      const listed = (list: { name: string }[]) => list.some.bind(list);
       const unlisted = changes.filter((x) => {
-        const same = (s: { name: string }) => id(s.name) === id(x.subject);
-        if (x.kind === "symbol-removed") return !listed(r.removed)(same);
-        if (x.kind === "symbol-added") return !listed(r.added)(same);
-        if (x.kind === "type-changed") return !(listed(r.removed)(same) && listed(r.added)(same));
+        const listed = (list: { name: string }[]) => list.some((s) => id(s.name) === id(x.subject));
+        if (x.kind === "symbol-removed") return !listed(r.removed);
+        if (x.kind === "symbol-added") return !listed(r.added);
+        if (x.kind === "type-changed") return !(listed(r.removed) && listed(r.added));
         if (x.kind === "soname-changed") return r.soname === null;
         if (x.kind === "target-changed") return !r.architecture;
-        return !listed(r.changed)(same);
+        return !listed(r.changed);
       });
       if (unlisted.length > 0) finer[c] = unlisted.map(show).sort();
     }
-    expect(beyond).toEqual(beyondAbidiff);
-    expect(finer).toEqual(finerThanAbidiff);
+    // `name@@V` and `name@V` are one symbol here too: only the spelling of a subject may differ.
+    const norm = <T>(t: T): T => JSON.parse(JSON.stringify(t).replaceAll("@@", "@"));
+    expect(norm(beyond)).toEqual(norm(beyondAbidiff));
+    expect(norm(finer)).toEqual(norm(finerThanAbidiff));
   });
 });
