@@ -5,3 +5,23 @@ export { inspectFile, summarizeIfElf, type ScanRecord } from "./inspect/inspect.
 export { inspectElf, summarize, type ElfInspection, type ElfSummary, type DefinedSymbol, type UndefinedSymbol } from "./inspect/summary.js";
 export { scan, scanOne, describeError, type ScanOptions, type ScanTotals, type ScanOutcome } from "./closure/scan.js";
 export { walkFiles, type WalkOptions } from "./closure/walk.js";
+// ABI manifests, hashes, diffs and the static ld.so check.
+export {
+  extractManifest,
+  compareSymbols,
+  symbolId,
+  symbolKey,
+  type AbiManifest,
+  type AbiSymbol,
+  type AbiData,
+  type AbiBinding,
+  type AbiSymbolType,
+  type LinkHints,
+} from "./abi/manifest.js";
+export { printManifest, parseManifest, ManifestError, MANIFEST_HEADER } from "./abi/format.js";
+export { abiHash, hashedForm, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
+export { diffManifests, diffExitStatus, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
+export { checkCompat, compatObject, lookup, type CompatReport, type CompatProblem, type CompatObject } from "./abi/compat.js";
+export { loadManifest } from "./abi/load.js";
+export { compatCheck, loadOrder, defaultLibraryDirs, type LoadOptions } from "./closure/ld-so.js";
+export { writeFileAtomic } from "./io/atomic-write.js";
