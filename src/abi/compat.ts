@@ -6,7 +6,7 @@ import {
   type ElfFile,
 } from "../elf/index.js";
 import { ALIGNMENT_NOISE } from "./hash.js";
-import { observedAlignment, symbolAddress } from "./manifest.js";
+import { DataLayout } from "./manifest.js";
 
 /** What the static linker check needs of one loaded object. */
 export interface CompatObject {
@@ -66,6 +66,7 @@ export function compatObject(elf: ElfFile, path: string): CompatObject {
   const exports = new Map<string, ExportDef[]>();
   const imports: ImportRef[] = [];
   const copies: CopyRef[] = [];
+  const layout = new DataLayout(elf);
   for (const s of elf.dynamicSymbols) {
     if (s.name === "") continue;
     if (!s.defined) {
@@ -84,14 +85,14 @@ export function compatObject(elf: ElfFile, path: string): CompatObject {
     const size = s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size);
     // A definition carrying a version from .gnu.version_r is a copy of a library's data.
     if (s.version?.library) {
-      copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align: observedAlignment(elf, s, symbolAddress(elf, s)) });
+      copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align: layout.alignment(s, layout.address(s)) });
     }
     const def: ExportDef = {
       version: s.version && s.version.library === null ? s.version.name : null,
       hidden: s.version?.hidden ?? false,
       type: s.type,
       size,
-      align: observedAlignment(elf, s, symbolAddress(elf, s)),
+      align: layout.alignment(s, layout.address(s)),
     };
     const list = exports.get(s.name);
     if (list) list.push(def);

@@ -1,6 +1,7 @@
 import { machineFromName, machineName, osabiName } from "../elf/index.js";
 import {
   compareSymbols,
+  inCanonicalOrder,
   symbolId,
   symbolKey,
   type AbiBinding,
@@ -110,7 +111,7 @@ export function printManifest(m: AbiManifest, options: PrintOptions = {}): strin
   ];
   if (m.baseVersion !== null) lines.push(`base-version ${escapeName(m.baseVersion)}`);
   for (const v of [...m.versions].sort()) lines.push(`version ${escapeName(v)}`);
-  for (const s of [...m.symbols].sort(compareSymbols)) lines.push(symbolLine(s));
+  for (const s of inCanonicalOrder(m.symbols)) lines.push(symbolLine(s));
   if (m.hints && options.hints !== false) {
     for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
     for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i)}`);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { compareSymbols, type AbiManifest, type AbiSymbol } from "./manifest.js";
+import { inCanonicalOrder, type AbiManifest, type AbiSymbol } from "./manifest.js";
 import { printManifest } from "./format.js";
 
 /** Bumped whenever what is hashed, or how, changes; it prefixes every hash. */
@@ -38,10 +38,9 @@ export function normalizedAlignment(size: number, align: number): number {
  * into SYSV (the linker sets GNU merely because IFUNC or GNU_UNIQUE symbols are present).
  */
 export function hashedForm(m: AbiManifest): AbiManifest {
-  const symbols: AbiSymbol[] = m.symbols.map((s) =>
-    s.data ? { ...s, data: { ...s.data, align: normalizedAlignment(s.data.size, s.data.align) } } : { ...s },
+  const symbols: AbiSymbol[] = inCanonicalOrder(m.symbols).map((s) =>
+    s.data ? { ...s, data: { ...s.data, align: normalizedAlignment(s.data.size, s.data.align) } } : s,
   );
-  symbols.sort(compareSymbols);
   const { hints: _hints, ...rest } = m;
   return { ...rest, ei_osabi: m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi, symbols };
 }

@@ -82,6 +82,14 @@ export function compareSymbols(a: AbiSymbol, b: AbiSymbol): number {
   return cmp(a.name, b.name) || cmp(a.version ?? "", b.version ?? "") || Number(a.default) - Number(b.default);
 }
 
+/** `symbols` in canonical order: the array itself when it already is (manifests are kept sorted). */
+export function inCanonicalOrder(symbols: readonly AbiSymbol[]): readonly AbiSymbol[] {
+  for (let i = 1; i < symbols.length; i++) {
+    if (compareSymbols(symbols[i - 1]!, symbols[i]!) > 0) return [...symbols].sort(compareSymbols);
+  }
+  return symbols;
+}
+
 function abiType(t: string): AbiSymbolType | null {
   switch (t) {
     case "FUNC":
@@ -105,56 +113,77 @@ function isExported(s: DynamicSymbol): boolean {
   return vis !== STV_HIDDEN && vis !== STV_INTERNAL;
 }
 
-/** Largest power of two dividing `v` (v > 0), as a bigint. */
-function lowBit(v: bigint): bigint {
-  return v & -v;
-}
-
-/** The address a data symbol stands for: TLS values are offsets in the PT_TLS template. */
-export function symbolAddress(elf: ElfFile, s: DynamicSymbol): bigint {
-  return s.type === "TLS" ? (elf.programHeaders.find((p) => p.p_type === PT_TLS)?.p_vaddr ?? 0n) + s.st_value : s.st_value;
-}
 
 /**
- * Alignment as GNU ld observes it for a copy relocation (_bfd_elf_adjust_dynamic_copy):
- * the containing section's alignment, halved while the symbol's offset in the section is
- * not a multiple of it. Without section headers the segment gives the bound.
+ * Where data symbols live and what that says about them, computed once per file: the
+ * address a symbol stands for, its observed alignment and whether it is read-only.
  */
-export function observedAlignment(elf: ElfFile, s: DynamicSymbol, address: bigint): number {
-  const sections = elf.sectionsIfUsable();
-  let bound: bigint | null = null;
-  let base = 0n;
-  if (sections && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < sections.length) {
-    const sec = sections[s.st_shndx]!;
-    bound = sec.sh_addralign > 0n ? sec.sh_addralign : 1n;
-    base = sec.sh_addr;
-  } else if (s.type === "TLS") {
-    const tls = elf.programHeaders.find((p) => p.p_type === PT_TLS);
-    bound = tls && tls.p_align > 0n ? tls.p_align : 1n;
-    base = tls?.p_vaddr ?? 0n;
-  } else {
-    // No section to ask: the address itself, capped at a cache line.
-    bound = 64n;
-  }
-  let align = bound;
-  // A power-of-two bound is the normal case; anything else is treated as its low bit.
-  if (lowBit(align) !== align) align = lowBit(align);
-  const offset = address - base;
-  while (align > 1n && offset % align !== 0n) align >>= 1n;
-  return Number(align > 1n << 30n ? 1n << 30n : align);
-}
+export class DataLayout {
+  private readonly sections;
+  private readonly tlsBase: bigint;
+  private readonly tlsAlign: bigint;
+  private readonly relro: { start: bigint; end: bigint }[];
+  private readonly loads: { start: bigint; end: bigint; writable: boolean }[];
 
-function isReadOnly(elf: ElfFile, s: DynamicSymbol, address: bigint): boolean {
-  const relro = elf.programHeaders.filter((p) => p.p_type === PT_GNU_RELRO);
-  if (relro.some((p) => address >= p.p_vaddr && address < p.p_vaddr + p.p_memsz)) return true;
-  const sections = elf.sectionsIfUsable();
-  if (sections && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < sections.length) {
-    return (sections[s.st_shndx]!.sh_flags & BigInt(SHF_WRITE)) === 0n;
+  constructor(elf: ElfFile) {
+    this.sections = elf.sectionsIfUsable();
+    const tls = elf.programHeaders.find((p) => p.p_type === PT_TLS);
+    this.tlsBase = tls?.p_vaddr ?? 0n;
+    this.tlsAlign = tls && tls.p_align > 0n ? tls.p_align : 1n;
+    this.relro = elf.programHeaders
+      .filter((p) => p.p_type === PT_GNU_RELRO)
+      .map((p) => ({ start: p.p_vaddr, end: p.p_vaddr + p.p_memsz }));
+    this.loads = elf.programHeaders
+      .filter((p) => p.p_type === PT_LOAD)
+      .map((p) => ({ start: p.p_vaddr, end: p.p_vaddr + p.p_memsz, writable: (p.p_flags & PF_W) !== 0 }));
   }
-  const load = elf.programHeaders.find(
-    (p) => p.p_type === PT_LOAD && address >= p.p_vaddr && address < p.p_vaddr + p.p_memsz,
-  );
-  return load ? (load.p_flags & PF_W) === 0 : false;
+
+  private section(s: DynamicSymbol) {
+    const secs = this.sections;
+    return secs && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < secs.length ? secs[s.st_shndx]! : null;
+  }
+
+  /** The address a data symbol stands for: TLS values are offsets in the PT_TLS template. */
+  address(s: DynamicSymbol): bigint {
+    return s.type === "TLS" ? this.tlsBase + s.st_value : s.st_value;
+  }
+
+  /**
+   * Alignment as GNU ld observes it for a copy relocation (_bfd_elf_adjust_dynamic_copy):
+   * the containing section's alignment, halved while the symbol's offset in the section is
+   * not a multiple of it. Without section headers the segment gives the bound.
+   */
+  alignment(s: DynamicSymbol, address: bigint): number {
+    if (s.st_shndx === SHN_COMMON) return Number(s.st_value) || 1;
+    const sec = this.section(s);
+    let bound: bigint;
+    let base = 0n;
+    if (sec) {
+      bound = sec.sh_addralign > 0n ? sec.sh_addralign : 1n;
+      base = sec.sh_addr;
+    } else if (s.type === "TLS") {
+      bound = this.tlsAlign;
+      base = this.tlsBase;
+    } else {
+      // No section to ask: the address itself, capped at a cache line.
+      bound = 64n;
+    }
+    // A power-of-two bound is the normal case; anything else counts as its low bit.
+    let align = bound & -bound;
+    const offset = address - base;
+    while (align > 1n && offset % align !== 0n) align >>= 1n;
+    return Number(align > 1n << 30n ? 1n << 30n : align);
+  }
+
+  /** Read-only in the running process: outside writable sections, or inside PT_GNU_RELRO. */
+  readonly(s: DynamicSymbol, address: bigint): boolean {
+    if (s.type === "TLS") return false;
+    if (this.relro.some((r) => address >= r.start && address < r.end)) return true;
+    const sec = this.section(s);
+    if (sec) return (sec.sh_flags & BigInt(SHF_WRITE)) === 0n;
+    const load = this.loads.find((l) => address >= l.start && address < l.end);
+    return load ? !load.writable : false;
+  }
 }
 
 export interface ExtractOptions {
@@ -167,8 +196,10 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const defs = elf.versionDefinitions;
   const base = defs.find((d) => (d.vd_flags & VER_FLG_BASE) !== 0);
   const versionNames = new Set(defs.filter((d) => d !== base).map((d) => d.name));
+  const layout = new DataLayout(elf);
   const symbols: AbiSymbol[] = [];
-  const byAddress = new Map<string, AbiSymbol[]>();
+  // Names at one address form an alias group; OBJECT and TLS addresses are separate spaces.
+  const groups = { OBJECT: new Map<bigint, AbiSymbol[]>(), TLS: new Map<bigint, AbiSymbol[]>() };
   for (const s of elf.dynamicSymbols) {
     if (!isExported(s)) continue;
     const type = abiType(s.type);
@@ -185,21 +216,20 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
       other: s.st_other,
     };
     if (type === "OBJECT" || type === "TLS") {
-      const address = symbolAddress(elf, s);
+      const address = layout.address(s);
       sym.data = {
         size: s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size),
-        align: s.st_shndx === SHN_COMMON ? Number(s.st_value) || 1 : observedAlignment(elf, s, address),
-        readonly: type === "TLS" ? false : isReadOnly(elf, s, address),
+        align: layout.alignment(s, address),
+        readonly: layout.readonly(s, address),
       };
-      const key = `${type}:${address}`;
-      const group = byAddress.get(key);
+      const group = groups[type].get(address);
       if (group) group.push(sym);
-      else byAddress.set(key, [sym]);
+      else groups[type].set(address, [sym]);
     }
     symbols.push(sym);
   }
   symbols.sort(compareSymbols);
-  for (const group of byAddress.values()) {
+  for (const group of [...groups.OBJECT.values(), ...groups.TLS.values()]) {
     if (group.length < 2) continue;
     const first = group.map(symbolId).sort(cmp)[0]!;
     for (const s of group) s.data!.alias = first;

@@ -106,19 +106,17 @@ export class Decoder {
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-/** Decodes bytes as UTF-8 (invalid sequences become U+FFFD), with a fast path for ASCII. */
+/** Decodes bytes as UTF-8; invalid sequences become U+FFFD. */
 export function decodeString(bytes: Uint8Array, start: number, end: number): string {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    if (bytes[i]! >= 0x80) {
-      ascii = false;
-      break;
+  // Short ASCII strings (most symbol names) are quicker to build by hand than to hand to TextDecoder.
+  if (end - start <= 32) {
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = bytes[i]!;
+      if (c >= 0x80) return utf8.decode(bytes.subarray(start, end));
+      s += String.fromCharCode(c);
     }
+    return s;
   }
-  if (!ascii) return utf8.decode(bytes.subarray(start, end));
-  let s = "";
-  for (let i = start; i < end; i += 4096) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
-  }
-  return s;
+  return utf8.decode(bytes.subarray(start, end));
 }

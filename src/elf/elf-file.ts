@@ -458,38 +458,54 @@ export class ElfFile {
     return this.symbolTable?.count ?? 0;
   }
 
-  /** Decodes dynamic symbol `index` on demand. */
-  dynamicSymbol(index: number): DynamicSymbol {
+  /** The tables a symbol is decoded from, fetched once per batch rather than per symbol. */
+  private symbolContext() {
     const d = this.symbolBytes;
-    if (!d || index < 0 || index >= this.dynamicSymbolCount) {
-      throw new Error(`dynamic symbol index ${index} out of range`);
-    }
-    const raw = decodeSymbol(d, index, this.is64);
-    const name = this.dynamicStrings.get(raw.st_name, d.base + index * symbolEntrySize(this.is64));
+    if (!d) return null;
+    return { d, strings: this.dynamicStrings, versym: this.versymBytes, index: this.versionIndex };
+  }
+
+  private decodeDynamicSymbol(ctx: NonNullable<ReturnType<ElfFile["symbolContext"]>>, index: number): DynamicSymbol {
+    const raw = decodeSymbol(ctx.d, index, this.is64);
     const defined = raw.st_shndx !== SHN_UNDEF;
-    const vs = this.versymBytes;
-    const { defs, needs } = this.versionIndex;
-    const version = vs ? resolveVersion(vs.u16(index * 2), defined, defs, needs) : null;
+    // One literal of a fixed shape: many thousands of these are made per library.
     return {
-      ...raw,
+      st_name: raw.st_name,
+      st_value: raw.st_value,
+      st_size: raw.st_size,
+      st_info: raw.st_info,
+      st_other: raw.st_other,
+      st_shndx: raw.st_shndx,
       index,
-      name,
+      name: ctx.strings.get(raw.st_name, ctx.d.base + index * symbolEntrySize(this.is64)),
       bind: symbolBindName(symbolBind(raw.st_info)),
       type: symbolTypeName(symbolType(raw.st_info)),
       visibility: symbolVisibilityName(raw.st_other),
       defined,
-      version,
+      version: ctx.versym ? resolveVersion(ctx.versym.u16(index * 2), defined, ctx.index.defs, ctx.index.needs) : null,
     };
+  }
+
+  /** Decodes dynamic symbol `index` on demand. */
+  dynamicSymbol(index: number): DynamicSymbol {
+    const ctx = this.symbolContext();
+    if (!ctx || index < 0 || index >= this.dynamicSymbolCount) {
+      throw new Error(`dynamic symbol index ${index} out of range`);
+    }
+    return this.decodeDynamicSymbol(ctx, index);
   }
 
   /** Every dynamic symbol after the null entry 0. */
   get dynamicSymbols(): readonly DynamicSymbol[] {
     return this.memo("dynsyms", () => {
+      const ctx = this.symbolContext();
+      const n = this.dynamicSymbolCount;
       const out: DynamicSymbol[] = [];
-      for (let i = 1; i < this.dynamicSymbolCount; i++) out.push(this.dynamicSymbol(i));
+      if (ctx) for (let i = 1; i < n; i++) out.push(this.decodeDynamicSymbol(ctx, i));
       return out;
     });
   }
+
 }
 
 function splitPath(value: string): string[] {
