@@ -19,7 +19,7 @@ export {
   type LinkHints,
 } from "./abi/manifest.js";
 export { printManifest, parseManifest, ManifestError, MANIFEST_HEADER } from "./abi/format.js";
-export { abiHash, hashedForm, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
+export { abiHash, hashedText, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
 export { diffManifests, diffExitStatus, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
 export { checkCompat, compatObject, lookup, type CompatReport, type CompatProblem, type CompatObject } from "./abi/compat.js";
 export { loadManifest } from "./abi/load.js";

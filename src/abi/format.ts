@@ -71,15 +71,16 @@ export function unescapeName(s: string): string {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function symbolLine(s: AbiSymbol): string {
-  const key = s.version === null ? escapeName(s.name) : `${escapeName(s.name)}${s.default ? "@@" : "@"}${escapeName(s.version)}`;
-  const parts = ["symbol", key, s.type, s.bind];
-  if (s.other !== 0) parts.push(`other=${hex(s.other)}`);
+function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number): string {
+  let line = `symbol ${escapeName(s.name)}`;
+  if (s.version !== null) line += `${s.default ? "@@" : "@"}${escapeName(s.version)}`;
+  line += ` ${s.type} ${s.bind}`;
+  if (s.other !== 0) line += ` other=${hex(s.other)}`;
   if (s.data) {
-    parts.push(`size=${s.data.size}`, `align=${s.data.align}`, s.data.readonly ? "readonly" : "writable");
-    if (s.data.alias !== undefined) parts.push(`alias=${escapeAlias(s.data.alias)}`);
+    line += ` size=${s.data.size} align=${align(s.data.size, s.data.align)} ${s.data.readonly ? "readonly" : "writable"}`;
+    if (s.data.alias !== undefined) line += ` alias=${escapeAlias(s.data.alias)}`;
   }
-  return parts.join(" ");
+  return line;
 }
 
 /** Alias keys are `name@version` ids; escape each half so `@` stays the separator. */
@@ -96,7 +97,11 @@ function unescapeAlias(s: string): string {
 export interface PrintOptions {
   /** Print the link hints too (default: when present). */
   hints?: boolean;
+  /** Rewrites each data symbol's alignment as printed (the hash prints normalized values). */
+  alignment?: (size: number, align: number) => number;
 }
+
+const asObserved = (_size: number, align: number) => align;
 
 /** The canonical text of a manifest. Printing a parsed manifest gives the same bytes back. */
 export function printManifest(m: AbiManifest, options: PrintOptions = {}): string {
@@ -111,7 +116,8 @@ export function printManifest(m: AbiManifest, options: PrintOptions = {}): strin
   ];
   if (m.baseVersion !== null) lines.push(`base-version ${escapeName(m.baseVersion)}`);
   for (const v of [...m.versions].sort()) lines.push(`version ${escapeName(v)}`);
-  for (const s of inCanonicalOrder(m.symbols)) lines.push(symbolLine(s));
+  const align = options.alignment ?? asObserved;
+  for (const s of inCanonicalOrder(m.symbols)) lines.push(symbolLine(s, align));
   if (m.hints && options.hints !== false) {
     for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
     for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i)}`);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { inCanonicalOrder, type AbiManifest, type AbiSymbol } from "./manifest.js";
+import type { AbiManifest } from "./manifest.js";
 import { printManifest } from "./format.js";
 
 /** Bumped whenever what is hashed, or how, changes; it prefixes every hash. */
@@ -34,15 +34,13 @@ export function normalizedAlignment(size: number, align: number): number {
 }
 
 /**
- * The manifest as hashed: link hints dropped, alignment normalized, and OS/ABI GNU folded
- * into SYSV (the linker sets GNU merely because IFUNC or GNU_UNIQUE symbols are present).
+ * The text that is hashed: the canonical manifest without link hints, with every
+ * alignment normalized and OS/ABI GNU folded into SYSV (the linker sets GNU merely
+ * because IFUNC or GNU_UNIQUE symbols are present).
  */
-export function hashedForm(m: AbiManifest): AbiManifest {
-  const symbols: AbiSymbol[] = inCanonicalOrder(m.symbols).map((s) =>
-    s.data ? { ...s, data: { ...s.data, align: normalizedAlignment(s.data.size, s.data.align) } } : s,
-  );
-  const { hints: _hints, ...rest } = m;
-  return { ...rest, ei_osabi: m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi, symbols };
+export function hashedText(m: AbiManifest): string {
+  const ei_osabi = m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi;
+  return printManifest({ ...m, ei_osabi }, { hints: false, alignment: normalizedAlignment });
 }
 
 const NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
@@ -73,6 +71,6 @@ function compress(digest: Uint8Array, size: number): Uint8Array {
  * hashed form, folded to 160 bits like a store path hash. Usable in a store path name.
  */
 export function abiHash(m: AbiManifest): string {
-  const digest = createHash("sha256").update(printManifest(hashedForm(m), { hints: false })).digest();
+  const digest = createHash("sha256").update(hashedText(m)).digest();
   return `${HASH_SCHEME}-${nixBase32(compress(digest, 20))}`;
 }

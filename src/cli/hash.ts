@@ -1,30 +1,41 @@
 import type { Command } from "commander";
-import { abiHash } from "../abi/hash.js";
-import { loadManifest } from "../abi/load.js";
-import { describeError } from "../closure/scan.js";
+import { InvalidArgumentError } from "commander";
+import { availableParallelism } from "node:os";
+import { runOrdered } from "../closure/pool.js";
 import { exitForFailures } from "./exit-codes.js";
 import { out, warn } from "./output.js";
 
 export interface HashFlags {
   json?: boolean;
+  jobs?: number;
 }
 
-/** `abilink hash LIB|MANIFEST...`: one `HASH  PATH` line per input. */
-export function runHash(inputs: string[], flags: HashFlags): number {
+/** `abilink hash LIB|MANIFEST...`: one `HASH  PATH` line per input, in input order. */
+export async function runHash(inputs: string[], flags: HashFlags): Promise<number> {
   let failures = 0;
   const results: { path: string; hash: string }[] = [];
-  for (const path of inputs) {
-    try {
-      const r = { path, hash: abiHash(loadManifest(path).manifest) };
-      if (flags.json) results.push(r);
-      else out(`${r.hash}  ${path}\n`);
-    } catch (e) {
-      failures++;
-      warn(path, describeError(e));
-    }
-  }
+  await runOrdered(
+    "hash",
+    inputs[Symbol.iterator](),
+    (r) => {
+      if (r.kind === "error") {
+        failures++;
+        warn(r.path, r.message);
+      } else if (flags.json) results.push({ path: r.path, hash: r.hash });
+      else out(`${r.hash}  ${r.path}\n`);
+    },
+    // Starting a worker costs about a quarter of a second of CPU: below a thousand inputs
+    // (about a second of work) one thread is as fast.
+    { jobs: flags.jobs ?? (inputs.length >= 1000 ? availableParallelism() : 1), inline: 8, batch: 1 },
+  );
   if (flags.json) out(JSON.stringify(results, null, 2) + "\n");
   return exitForFailures(failures);
+}
+
+function parseJobs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("must be a whole number from 1 to 256");
+  return n;
 }
 
 export function registerHash(program: Command, setExit: (code: number) => void): void {
@@ -38,6 +49,7 @@ export function registerHash(program: Command, setExit: (code: number) => void):
     )
     .argument("<input...>", "shared libraries or manifests")
     .option("--json", "print [{path, hash}] as JSON")
+    .option("-j, --jobs <n>", `worker threads (default: 1 below 1000 inputs, else ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(
       "after",
       `
@@ -47,5 +59,5 @@ Examples:
 
 Exit status: 0 every input hashed; 1 some input unreadable or invalid (the others are still printed); 2 usage error.`,
     )
-    .action((inputs: string[], flags: HashFlags) => setExit(runHash(inputs, flags)));
+    .action(async (inputs: string[], flags: HashFlags) => setExit(await runHash(inputs, flags)));
 }

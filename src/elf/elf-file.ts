@@ -52,7 +52,6 @@ import {
 } from "./dynamic.js";
 import { StringTable } from "./strings.js";
 import {
-  decodeSymbol,
   symbolBind,
   symbolBindName,
   symbolEntrySize,
@@ -466,21 +465,39 @@ export class ElfFile {
   }
 
   private decodeDynamicSymbol(ctx: NonNullable<ReturnType<ElfFile["symbolContext"]>>, index: number): DynamicSymbol {
-    const raw = decodeSymbol(ctx.d, index, this.is64);
-    const defined = raw.st_shndx !== SHN_UNDEF;
-    // One literal of a fixed shape: many thousands of these are made per library.
+    const d = ctx.d;
+    // Decoded straight into one literal of a fixed shape: many thousands are made per library.
+    let st_name: number, st_info: number, st_other: number, st_shndx: number, st_value: bigint, st_size: bigint;
+    if (this.is64) {
+      const o = index * 24;
+      st_name = d.u32(o);
+      st_info = d.u8(o + 4);
+      st_other = d.u8(o + 5);
+      st_shndx = d.u16(o + 6);
+      st_value = d.u64(o + 8);
+      st_size = d.u64(o + 16);
+    } else {
+      const o = index * 16;
+      st_name = d.u32(o);
+      st_value = BigInt(d.u32(o + 4));
+      st_size = BigInt(d.u32(o + 8));
+      st_info = d.u8(o + 12);
+      st_other = d.u8(o + 13);
+      st_shndx = d.u16(o + 14);
+    }
+    const defined = st_shndx !== SHN_UNDEF;
     return {
-      st_name: raw.st_name,
-      st_value: raw.st_value,
-      st_size: raw.st_size,
-      st_info: raw.st_info,
-      st_other: raw.st_other,
-      st_shndx: raw.st_shndx,
+      st_name,
+      st_value,
+      st_size,
+      st_info,
+      st_other,
+      st_shndx,
       index,
-      name: ctx.strings.get(raw.st_name, ctx.d.base + index * symbolEntrySize(this.is64)),
-      bind: symbolBindName(symbolBind(raw.st_info)),
-      type: symbolTypeName(symbolType(raw.st_info)),
-      visibility: symbolVisibilityName(raw.st_other),
+      name: ctx.strings.get(st_name, d.base + index * symbolEntrySize(this.is64)),
+      bind: symbolBindName(symbolBind(st_info)),
+      type: symbolTypeName(symbolType(st_info)),
+      visibility: symbolVisibilityName(st_other),
       defined,
       version: ctx.versym ? resolveVersion(ctx.versym.u16(index * 2), defined, ctx.index.defs, ctx.index.needs) : null,
     };
