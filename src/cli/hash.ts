@@ -24,9 +24,7 @@ export async function runHash(inputs: string[], flags: HashFlags): Promise<numbe
       } else if (flags.json) results.push({ path: r.path, hash: r.hash });
       else out(`${r.hash}  ${r.path}\n`);
     },
-    // Starting a worker costs about a quarter of a second of CPU: below a thousand inputs
-    // (about a second of work) one thread is as fast.
-    { jobs: flags.jobs ?? (inputs.length >= 1000 ? availableParallelism() : 1), inline: 8, batch: 1 },
+    { jobs: flags.jobs ?? availableParallelism(), inline: 8, batch: 1 },
   );
   if (flags.json) out(JSON.stringify(results, null, 2) + "\n");
   return exitForFailures(failures);
@@ -49,7 +47,7 @@ export function registerHash(program: Command, setExit: (code: number) => void):
     )
     .argument("<input...>", "shared libraries or manifests")
     .option("--json", "print [{path, hash}] as JSON")
-    .option("-j, --jobs <n>", `worker threads (default: 1 below 1000 inputs, else ${availableParallelism()}, the number of cores)`, parseJobs)
+    .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(
       "after",
       `

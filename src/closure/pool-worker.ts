@@ -8,4 +8,3 @@ parentPort!.on("message", (batch: PoolBatch) => {
   const reply: PoolReply = { seq: batch.seq, results: batch.items.map(run) };
   parentPort!.postMessage(reply);
 });
-parentPort!.postMessage("ready");

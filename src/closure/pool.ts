@@ -13,7 +13,7 @@ export interface PoolReply {
 }
 
 export interface PoolOptions {
-  /** Worker threads; 1 runs everything on the calling thread. */
+  /** Threads at work: the calling thread plus `jobs - 1` workers; 1 runs everything here. */
   jobs: number;
   /** Items done on the calling thread before any worker starts: small inputs never pay for worker start-up. */
   inline?: number;
@@ -50,76 +50,84 @@ export async function runOrdered<T extends TaskName>(
     if (++n % 1024 === 0) options.onBatch?.();
   }
 
-  // A worker takes a few hundred milliseconds to load its modules. Keep working here,
-  // yielding now and then, until one says it is ready; only then hand work over.
-  const workers = Array.from({ length: jobs }, () => new Worker(new URL("./pool-worker.js", import.meta.url)));
-  let ready = false;
-  const onReady = (m: unknown) => {
-    if (m === "ready") ready = true;
-  };
-  for (const w of workers) w.on("message", onReady);
-  try {
-    // One item between looks at the event loop: an expensive item must not keep a ready worker waiting.
-    for (let i = 1; !ready; i++) {
-      const r = items.next();
-      if (r.done) return;
-      deliver(run(r.value));
-      if (i % 64 === 0) options.onBatch?.();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    for (const w of workers) w.off("message", onReady);
-    await new Promise<void>((resolve, reject) => {
-      const pending = new Map<number, unknown[]>();
-      const inflight = new Map<Worker, number>(workers.map((w) => [w, 0]));
-      let nextSeq = 0;
-      let nextToDeliver = 0;
-      let done = false;
+  // This thread works too; `jobs - 1` workers help it. A worker takes a few hundred
+  // milliseconds to load its modules: batches queue for it meanwhile, and this thread
+  // keeps working, so the start-up costs no wall time on an idle core.
+  const workers = Array.from({ length: jobs - 1 }, () => new Worker(new URL("./pool-worker.js", import.meta.url)));
+  const pending = new Map<number, unknown[]>();
+  const inflight = new Map<Worker, number>(workers.map((w) => [w, 0]));
+  let nextSeq = 0;
+  let nextToDeliver = 0;
+  let done = false;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
 
-      const takeBatch = (): PoolBatch | null => {
-        const batch: string[] = [];
-        while (batch.length < (options.batch ?? BATCH)) {
-          const r = items.next();
-          if (r.done) {
-            done = true;
-            break;
-          }
-          batch.push(r.value);
-        }
-        return batch.length > 0 ? { seq: nextSeq++, task, items: batch } : null;
-      };
-      // Keep a few batches queued at every worker so none waits on this thread, dealing
-      // them round-robin so that a short input still reaches every worker.
-      const pump = () => {
-        let dealt = true;
-        while (dealt && !done && nextSeq - nextToDeliver < MAX_AHEAD * jobs) {
-          dealt = false;
-          for (const w of workers) {
-            if (done || inflight.get(w)! >= PER_WORKER) continue;
-            const b = takeBatch();
-            if (!b) break;
-            w.postMessage(b);
-            inflight.set(w, inflight.get(w)! + 1);
-            dealt = true;
-          }
-        }
-        if (done && nextToDeliver === nextSeq) resolve();
-      };
-      for (const w of workers) {
-        w.on("error", reject);
-        w.on("message", (r: PoolReply | "ready") => {
-          if (r === "ready") return;
-          inflight.set(w, inflight.get(w)! - 1);
-          pending.set(r.seq, r.results);
-          while (pending.has(nextToDeliver)) {
-            for (const x of pending.get(nextToDeliver)!) deliver(x as TaskResult<T>);
-            pending.delete(nextToDeliver++);
-          }
-          options.onBatch?.();
-          pump();
-        });
+  const flush = () => {
+    while (pending.has(nextToDeliver)) {
+      for (const x of pending.get(nextToDeliver)!) deliver(x as TaskResult<T>);
+      pending.delete(nextToDeliver++);
+    }
+  };
+  const takeBatch = (): PoolBatch | null => {
+    const batch: string[] = [];
+    while (batch.length < (options.batch ?? BATCH)) {
+      const r = items.next();
+      if (r.done) {
+        done = true;
+        break;
       }
-      pump();
+      batch.push(r.value);
+    }
+    return batch.length > 0 ? { seq: nextSeq++, task, items: batch } : null;
+  };
+  // Bound the reorder buffer: a slow batch holds back at most this many finished ones.
+  const room = () => !done && nextSeq - nextToDeliver < MAX_AHEAD * jobs;
+  // Keep a few batches queued at every worker, dealt round-robin so a short input reaches all.
+  const pump = () => {
+    let dealt = true;
+    while (dealt && room()) {
+      dealt = false;
+      for (const w of workers) {
+        if (!room() || inflight.get(w)! >= PER_WORKER) continue;
+        const b = takeBatch();
+        if (!b) break;
+        w.postMessage(b);
+        inflight.set(w, inflight.get(w)! + 1);
+        dealt = true;
+      }
+    }
+  };
+  for (const w of workers) {
+    w.on("error", (e) => {
+      failure = e;
+      wake?.();
     });
+    w.on("message", (r: PoolReply) => {
+      inflight.set(w, inflight.get(w)! - 1);
+      pending.set(r.seq, r.results);
+      flush();
+      options.onBatch?.();
+      wake?.();
+    });
+  }
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      pump();
+      if (room()) {
+        const b = takeBatch();
+        if (b) {
+          pending.set(b.seq, b.items.map(run));
+          flush();
+        }
+        // A look at the event loop between batches lets finished workers report.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (done && nextToDeliver === nextSeq) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

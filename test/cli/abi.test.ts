@@ -53,6 +53,16 @@ describe("abilink abi / hash", () => {
     expect(j).toEqual([{ path: abiFile, hash: h1 }]);
   });
 
+  it("hash gives the same output, in input order, whatever the number of threads", async () => {
+    const arches = ["x86_64", "i386", "aarch64", "armhf", "riscv64", "ppc64", "s390x", "x86_64-musl"];
+    const files = arches.flatMap((a) => ["libvers.so.1", "libvers-stripped.so.1", "prog"].map((f) => fx(`${a}/${f}`)));
+    const inputs = [...files, ...files, ...files]; // 72 inputs: past the inline start, into the workers
+    const one = await abilink(["hash", "--jobs", "1", ...inputs]);
+    expect(one.code).toBe(0);
+    expect(one.stdout.split("\n").map((l) => l.split("  ")[1])).toEqual(inputs);
+    for (const jobs of ["2", "3"]) expect((await abilink(["hash", "--jobs", jobs, ...inputs])).stdout).toBe(one.stdout);
+  });
+
   it("the same library built for glibc and for musl has the same interface", async () => {
     const r = await abilink(["diff", fx("x86_64/libvers.so.1"), fx("x86_64-musl/libvers.so.1")]);
     expect(r.code).toBe(0);
