@@ -16,11 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..");
-const resultsDir = path.join(here, "results");
+import { fmtKiB, firstLine, have, here, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -58,23 +54,8 @@ const dir = fs.realpathSync(dirArg);
 
 // ---------------------------------------------------------------- helpers
 
-const q = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-function sh(cmd, extra = {}) {
-  return spawnSync("sh", ["-c", cmd], { cwd: repo, encoding: "utf8", maxBuffer: 1 << 30, ...extra });
-}
-function firstLine(cmd) {
-  const r = sh(cmd);
-  return ((r.stdout || "") + (r.stderr || "")).split("\n")[0].trim() || null;
-}
-const have = (cmd) => sh(`command -v ${q(cmd)}`).status === 0;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? null : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const fmtMs = (s) => `${(s * 1000).toFixed(2)} ms`;
-const fmtKiB = (k) => (k == null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
 
 function die(msg) {
   console.error(`bench: ${msg}`);

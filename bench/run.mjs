@@ -16,11 +16,9 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fmtKiB, firstLine, have, here, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..");
-const resultsDir = path.join(here, "results");
+const qa = (list) => list.map(q).join(" ");
 // bench/results/*.tmp is git-ignored: scratch files (ELF list, hyperfine exports, time output).
 const elfListFile = path.join(resultsDir, "elf-files.tmp");
 const elfListRel = path.relative(repo, elfListFile);
@@ -72,25 +70,6 @@ const roots = rootArgs.map((r) => {
 
 // ---------------------------------------------------------------- helpers
 
-const q = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-const qa = (list) => list.map(q).join(" ");
-
-function sh(cmd, extra = {}) {
-  return spawnSync("sh", ["-c", cmd], { cwd: repo, encoding: "utf8", maxBuffer: 1 << 30, ...extra });
-}
-function have(cmd) {
-  return sh(`command -v ${q(cmd)}`).status === 0;
-}
-function firstLine(cmd) {
-  const r = sh(cmd);
-  return ((r.stdout || "") + (r.stderr || "")).split("\n")[0].trim() || null;
-}
-function median(xs) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 function mean(xs) {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
@@ -101,7 +80,6 @@ function stddev(xs) {
 }
 const fmtS = (s) =>
   s == null ? "-" : s < 0.01 ? `${(s * 1000).toFixed(1)} ms` : s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(3)} s`;
-const fmtKiB = (k) => (k == null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
 const fmtRatio = (r) => (r == null ? "-" : `${r.toFixed(2)}x`);
 function table(rows) {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
