@@ -28,8 +28,10 @@ export async function main(argv: string[]): Promise<number> {
 Examples:
   abilink inspect /bin/ls
   abilink scan --json /usr/lib > elf-files.jsonl
+  abilink abi libfoo.so.1 -o libfoo.abi && abilink diff libfoo.abi build/libfoo.so.1
 
-Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usage error.`,
+Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usage error.
+diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.`,
     );
   registerInspect(program, setExit);
   registerScan(program, setExit);

@@ -1,30 +1,20 @@
 import { writeSync } from "node:fs";
 
 /**
- * Writes to stdout synchronously so that output is complete before the process exits,
- * and stops quietly when the reader has gone away (`abilink scan … | head`).
+ * Writes to stdout synchronously, so that output is complete before the process exits,
+ * looping over partial writes (a pipe takes what fits), and stops quietly when the
+ * reader has gone away (`abilink scan … | head`).
  */
 export function out(text: string): void {
-  try {
-    writeSync(1, text);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
-    if ((e as NodeJS.ErrnoException).code === "EAGAIN") {
-      writeBlocking(text);
-      return;
-    }
-    throw e;
-  }
-}
-
-function writeBlocking(text: string): void {
   const buf = Buffer.from(text);
   let done = 0;
   while (done < buf.length) {
     try {
-      done += writeSync(1, buf, done);
+      done += writeSync(1, buf, done, buf.length - done);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") process.exit(0);
+      if (code !== "EAGAIN") throw e;
     }
   }
 }
