@@ -169,10 +169,18 @@ export class DataLayout {
       bound = 64n;
     }
     // A power-of-two bound is the normal case; anything else counts as its low bit.
-    let align = bound & -bound;
+    let low = bound & -bound;
+    if (low > 1n << 30n) low = 1n << 30n;
     const offset = address - base;
-    while (align > 1n && offset % align !== 0n) align >>= 1n;
-    return Number(align > 1n << 30n ? 1n << 30n : align);
+    // Offsets within a section fit a double; BigInt division is slow for tens of thousands of symbols.
+    if (offset >= 0n && offset <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      const off = Number(offset);
+      let align = Number(low);
+      while (align > 1 && off % align !== 0) align /= 2;
+      return align;
+    }
+    while (low > 1n && offset % low !== 0n) low >>= 1n;
+    return Number(low);
   }
 
   /** Read-only in the running process: outside writable sections, or inside PT_GNU_RELRO. */
