@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
 import { exitForFailures } from "./exit-codes.js";
+import { parseJobs } from "./options.js";
 import { out, warn } from "./output.js";
 
 export interface HashFlags {
@@ -30,11 +30,6 @@ export async function runHash(inputs: string[], flags: HashFlags): Promise<numbe
   return exitForFailures(failures);
 }
 
-function parseJobs(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("must be a whole number from 1 to 256");
-  return n;
-}
 
 export function registerHash(program: Command, setExit: (code: number) => void): void {
   program

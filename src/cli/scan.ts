@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { availableParallelism } from "node:os";
 import { scan } from "../closure/scan.js";
 import { exitForFailures } from "./exit-codes.js";
+import { parseJobs } from "./options.js";
 import { StatusLine, out, warn } from "./output.js";
 import { renderScanRecord } from "./render.js";
 
@@ -27,11 +27,6 @@ export async function runScan(roots: string[], flags: ScanFlags): Promise<number
   return exitForFailures(totals.errors);
 }
 
-function parseJobs(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("must be a whole number from 1 to 256");
-  return n;
-}
 
 export function registerScan(program: Command, setExit: (code: number) => void): void {
   program
