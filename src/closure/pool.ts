@@ -31,7 +31,7 @@ const MAX_AHEAD = 16;
  * Runs `task` on every item and delivers the results in input order, whatever order
  * the workers finish in. Items are pulled from the iterator only as workers need them,
  * so a directory walk feeding it runs alongside the work; at most MAX_AHEAD batches per
- * worker wait to be delivered.
+ * thread wait to be delivered.
  */
 export async function runOrdered<T extends TaskName>(
   task: T,
@@ -50,9 +50,9 @@ export async function runOrdered<T extends TaskName>(
     if (++n % 1024 === 0) options.onBatch?.();
   }
 
-  // This thread works too; `jobs - 1` workers help it. A worker takes a few hundred
-  // milliseconds to load its modules: batches queue for it meanwhile, and this thread
-  // keeps working, so the start-up costs no wall time on an idle core.
+  // This thread works too; `jobs - 1` workers help it. A worker needs time to start and
+  // load its modules: batches queue for it meanwhile, and this thread keeps working, so
+  // the start-up costs no wall time on an idle core.
   const workers = Array.from({ length: jobs - 1 }, () => new Worker(new URL("./pool-worker.js", import.meta.url)));
   const pending = new Map<number, unknown[]>();
   const inflight = new Map<Worker, number>(workers.map((w) => [w, 0]));
