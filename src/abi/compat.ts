@@ -1,12 +1,11 @@
 import {
-  STV_HIDDEN,
-  STV_INTERNAL,
   VER_FLG_BASE,
   VER_FLG_WEAK,
+  symbolSize,
   type ElfFile,
 } from "../elf/index.js";
 import { ALIGNMENT_NOISE } from "./hash.js";
-import { DataLayout } from "./manifest.js";
+import { DataLayout, isExported } from "./manifest.js";
 
 /** What the static linker check needs of one loaded object. */
 export interface CompatObject {
@@ -79,20 +78,17 @@ export function compatObject(elf: ElfFile, path: string): CompatObject {
       });
       continue;
     }
-    if (s.bind === "LOCAL") continue;
-    const vis = s.st_other & 3;
-    if (vis === STV_HIDDEN || vis === STV_INTERNAL) continue;
-    const size = s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size);
+    if (!isExported(s)) continue;
+    const size = symbolSize(s.st_size);
+    const align = layout.alignment(s, layout.address(s));
     // A definition carrying a version from .gnu.version_r is a copy of a library's data.
-    if (s.version?.library) {
-      copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align: layout.alignment(s, layout.address(s)) });
-    }
+    if (s.version?.library) copies.push({ name: s.name, version: s.version.name, library: s.version.library, size, align });
     const def: ExportDef = {
       version: s.version && s.version.library === null ? s.version.name : null,
       hidden: s.version?.hidden ?? false,
       type: s.type,
       size,
-      align: layout.alignment(s, layout.address(s)),
+      align,
     };
     const list = exports.get(s.name);
     if (list) list.push(def);

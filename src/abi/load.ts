@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { ElfFile, NotElfError, isElf } from "../elf/index.js";
-import { withFileSource } from "../io/file-source.js";
+import { NotElfError } from "../elf/index.js";
+import { withElfFile } from "../io/file-source.js";
 import { looksLikeManifest, parseManifest } from "./format.js";
 import { extractManifest, type AbiManifest, type ExtractOptions } from "./manifest.js";
 
@@ -12,10 +12,8 @@ export type ManifestSource = "elf" | "manifest";
  * Throws ElfError, ManifestError or a system error.
  */
 export function loadManifest(path: string, options: ExtractOptions = {}): { manifest: AbiManifest; source: ManifestSource } {
-  const isElfFile = withFileSource(path, (src) => src.size >= 4 && isElf(src.read(0, 4)));
-  if (isElfFile) {
-    return { manifest: withFileSource(path, (src) => extractManifest(ElfFile.parse(src), options)), source: "elf" };
-  }
+  const manifest = withElfFile(path, (elf) => extractManifest(elf, options));
+  if (manifest) return { manifest, source: "elf" };
   const text = readFileSync(path, "utf8");
   if (!looksLikeManifest(text)) {
     throw new NotElfError("neither an ELF file nor an abilink manifest (no ELF magic, no \"abilink-abi\" line)", 0);

@@ -11,6 +11,7 @@ import {
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
+  symbolSize,
   type DynamicSymbol,
   type ElfFile,
 } from "../elf/index.js";
@@ -107,7 +108,8 @@ function abiType(t: string): AbiSymbolType | null {
   }
 }
 
-function isExported(s: DynamicSymbol): boolean {
+/** Defined, not LOCAL, and visible outside the object (DEFAULT or PROTECTED). */
+export function isExported(s: DynamicSymbol): boolean {
   if (!s.defined || s.bind === "LOCAL") return false;
   const vis = s.st_other & 3;
   return vis !== STV_HIDDEN && vis !== STV_INTERNAL;
@@ -168,19 +170,13 @@ export class DataLayout {
       // No section to ask: the address itself, capped at a cache line.
       bound = 64n;
     }
-    // A power-of-two bound is the normal case; anything else counts as its low bit.
-    let low = bound & -bound;
-    if (low > 1n << 30n) low = 1n << 30n;
+    // GNU ld halves the section's alignment until it divides the offset: the smaller of
+    // the two low bits. A bound that is not a power of two counts as its low bit.
+    const limit = bound & -bound;
     const offset = address - base;
-    // Offsets within a section fit a double; BigInt division is slow for tens of thousands of symbols.
-    if (offset >= 0n && offset <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      const off = Number(offset);
-      let align = Number(low);
-      while (align > 1 && off % align !== 0) align /= 2;
-      return align;
-    }
-    while (low > 1n && offset % low !== 0n) low >>= 1n;
-    return Number(low);
+    const offsetBit = offset & -offset; // 0 for offset 0: divisible by anything
+    const align = offsetBit === 0n || offsetBit > limit ? limit : offsetBit;
+    return Number(align > 1n << 30n ? 1n << 30n : align);
   }
 
   /** Read-only in the running process: outside writable sections, or inside PT_GNU_RELRO. */
@@ -226,7 +222,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     if (type === "OBJECT" || type === "TLS") {
       const address = layout.address(s);
       sym.data = {
-        size: s.st_size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s.st_size),
+        size: symbolSize(s.st_size),
         align: layout.alignment(s, address),
         readonly: layout.readonly(s, address),
       };

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import picomatch from "picomatch";
 import { checkCompat, compatObject, type CompatObject, type CompatReport } from "../abi/compat.js";
-import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ElfFile, isElf } from "../elf/index.js";
-import { withFileSource } from "../io/file-source.js";
+import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ElfFile } from "../elf/index.js";
+import { withElfFile, withFileSource } from "../io/file-source.js";
 
 /** Debian's multiarch directory name per machine and class. */
 function multiarch(e_machine: number, cls: 32 | 64): string | null {
@@ -88,7 +88,7 @@ function probe(path: string, cache: Map<string, CompatObject | null>): CompatObj
   if (cache.has(path)) return cache.get(path)!;
   let o: CompatObject | null = null;
   try {
-    if (statSync(path).isFile() && withFileSource(path, (src) => src.size >= 4 && isElf(src.read(0, 4)))) o = readObject(path);
+    o = withElfFile(path, (elf) => compatObject(elf, path));
   } catch {
     o = null;
   }

@@ -1,11 +1,12 @@
 import { ElfError } from "../elf/index.js";
+import { ManifestError } from "../abi/format.js";
 import { abiHash } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
 import { summarizeIfElf, type ScanRecord } from "../inspect/inspect.js";
 
 /** One line describing a failure: the library's own message, or the system error code and text. */
 export function describeError(e: unknown): string {
-  if (e instanceof ElfError || (e instanceof Error && e.name === "ManifestError")) return e.message;
+  if (e instanceof ElfError || e instanceof ManifestError) return e.message;
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === "string") return `${err.code}: ${err.message.replace(/^\w+: /, "")}`;
   return String((e as Error)?.message ?? e);

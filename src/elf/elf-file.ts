@@ -54,6 +54,7 @@ import { StringTable } from "./strings.js";
 import {
   symbolBind,
   symbolBindName,
+  decodeSymbol,
   symbolEntrySize,
   symbolType,
   symbolTypeName,
@@ -466,25 +467,7 @@ export class ElfFile {
 
   private decodeDynamicSymbol(ctx: NonNullable<ReturnType<ElfFile["symbolContext"]>>, index: number): DynamicSymbol {
     const d = ctx.d;
-    // Decoded straight into one literal of a fixed shape: many thousands are made per library.
-    let st_name: number, st_info: number, st_other: number, st_shndx: number, st_value: bigint, st_size: bigint;
-    if (this.is64) {
-      const o = index * 24;
-      st_name = d.u32(o);
-      st_info = d.u8(o + 4);
-      st_other = d.u8(o + 5);
-      st_shndx = d.u16(o + 6);
-      st_value = d.u64(o + 8);
-      st_size = d.u64(o + 16);
-    } else {
-      const o = index * 16;
-      st_name = d.u32(o);
-      st_value = BigInt(d.u32(o + 4));
-      st_size = BigInt(d.u32(o + 8));
-      st_info = d.u8(o + 12);
-      st_other = d.u8(o + 13);
-      st_shndx = d.u16(o + 14);
-    }
+    const { st_name, st_value, st_size, st_info, st_other, st_shndx } = decodeSymbol(d, index, this.is64);
     const defined = st_shndx !== SHN_UNDEF;
     return {
       st_name,

@@ -76,5 +76,9 @@ export function decodeSymbol(d: Decoder, index: number, is64: boolean): RawSymbo
   };
 }
 
+/** st_size as a number; a size beyond 2^53 is not real and reads as Number.MAX_SAFE_INTEGER. */
+export const symbolSize = (st_size: bigint): number =>
+  st_size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(st_size) : Number.MAX_SAFE_INTEGER;
+
 export const symbolBind = (st_info: number): number => st_info >> 4;
 export const symbolType = (st_info: number): number => st_info & 0xf;

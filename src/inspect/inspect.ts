@@ -1,6 +1,5 @@
-import { closeSync, constants, openSync, readSync } from "node:fs";
-import { ElfFile, isElf } from "../elf/index.js";
-import { FileSource, withFileSource } from "../io/file-source.js";
+import { ElfFile } from "../elf/index.js";
+import { withElfFile, withFileSource } from "../io/file-source.js";
 import { inspectElf, summarize, type ElfInspection, type ElfSummary } from "./summary.js";
 
 /** A `scan` record: the file summary plus the file's size. */
@@ -12,20 +11,9 @@ export function inspectFile(path: string): ElfInspection {
 }
 
 /**
- * The scan record for `path`, or null when it is not a regular ELF file. Only the
- * first bytes of a non-ELF file are read. Throws ElfError for malformed ELF files.
+ * The scan record for `path`, or null when it is not an ELF file. Only the first bytes
+ * of a non-ELF file are read. Throws ElfError for malformed ELF files.
  */
 export function summarizeIfElf(path: string): ScanRecord | null {
-  // O_NONBLOCK: a FIFO swapped in after the walk saw a regular file must not hang the scan.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  let source: FileSource | null = null;
-  try {
-    const magic = new Uint8Array(4);
-    if (readSync(fd, magic, 0, 4, 0) < 4 || !isElf(magic)) return null;
-    source = FileSource.fromFd(fd, path);
-    return { ...summarize(ElfFile.parse(source), path), size: source.size };
-  } finally {
-    if (source) source.close();
-    else closeSync(fd);
-  }
+  return withElfFile(path, (elf, source) => ({ ...summarize(elf, path), size: source.size }));
 }

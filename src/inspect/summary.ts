@@ -3,9 +3,9 @@ import {
   dynamicFlagNames,
   machineName,
   osabiName,
+  symbolSize,
   typeName,
   VER_FLG_BASE,
-  type DynamicSymbol,
   type ElfFile,
 } from "../elf/index.js";
 
@@ -85,10 +85,6 @@ export function summarize(elf: ElfFile, path: string): ElfSummary {
   };
 }
 
-/** A symbol size as a number; sizes above 2^53 are not real and are reported as such. */
-function symbolSize(s: DynamicSymbol): number {
-  return s.st_size <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s.st_size) : Number.MAX_SAFE_INTEGER;
-}
 
 export function inspectElf(elf: ElfFile, path: string): ElfInspection {
   const defined: DefinedSymbol[] = [];
@@ -103,7 +99,7 @@ export function inspectElf(elf: ElfFile, path: string): ElfInspection {
         type: s.type,
         bind: s.bind,
         visibility: s.visibility,
-        size: symbolSize(s),
+        size: symbolSize(s.st_size),
       });
     } else {
       undefined_.push({

@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { TruncatedError, type ByteSource } from "../elf/index.js";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { ElfFile, TruncatedError, isElf, type ByteSource } from "../elf/index.js";
 
 const BLOCK = 16 * 1024;
 const MAX_BLOCKS = 32;
@@ -96,5 +96,24 @@ export function withFileSource<T>(path: string, use: (source: FileSource) => T):
     return use(source);
   } finally {
     source.close();
+  }
+}
+
+/**
+ * Opens `path` once and runs `use` on the parsed ELF file, or returns null when the file
+ * does not start with the ELF magic; only 4 bytes of such a file are read. Opened with
+ * O_NONBLOCK so that a FIFO found where a file was expected cannot hang the caller.
+ */
+export function withElfFile<T>(path: string, use: (elf: ElfFile, source: FileSource) => T): T | null {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let source: FileSource | null = null;
+  try {
+    const magic = new Uint8Array(4);
+    if (readSync(fd, magic, 0, 4, 0) < 4 || !isElf(magic)) return null;
+    source = FileSource.fromFd(fd, path);
+    return use(ElfFile.parse(source), source);
+  } finally {
+    if (source) source.close();
+    else closeSync(fd);
   }
 }
