@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fmtKiB, firstLine, have, here, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -24,32 +24,13 @@ const outJson = path.join(resultsDir, "hash.json");
 
 // ---------------------------------------------------------------- arguments
 
-function usage(code) {
-  (code ? process.stderr : process.stdout).write(
-    "usage: node bench/hash.mjs [--runs N] [--baseline-runs N] [--mem-runs N] [DIR]\n" +
-      "  default DIR: /usr/lib/x86_64-linux-gnu; runs: abilink 5, per-file loops 3; memory runs 3\n",
-  );
-  process.exit(code);
-}
-const opts = { runs: 5, baselineRuns: 3, memRuns: 3 };
-let dirArg = "/usr/lib/x86_64-linux-gnu";
-{
-  const argv = process.argv.slice(2);
-  const num = (i) => {
-    const n = Number(argv[i]);
-    if (!Number.isInteger(n) || n < 1) usage(2);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "-h" || a === "--help") usage(0);
-    else if (a === "--runs") opts.runs = num(++i);
-    else if (a === "--baseline-runs") opts.baselineRuns = num(++i);
-    else if (a === "--mem-runs") opts.memRuns = num(++i);
-    else if (a.startsWith("-")) usage(2);
-    else dirArg = a;
-  }
-}
+const { values: args, positionals } = benchArgs(
+  "usage: node bench/hash.mjs [--runs N] [--baseline-runs N] [--mem-runs N] [DIR]\n" +
+    "  default DIR: /usr/lib/x86_64-linux-gnu; runs: abilink 5, per-file loops 3; memory runs 3\n",
+  { runs: 5, "baseline-runs": 3, "mem-runs": 3 },
+);
+const opts = { runs: args.runs, baselineRuns: args["baseline-runs"], memRuns: args["mem-runs"] };
+const dirArg = positionals.at(-1) ?? "/usr/lib/x86_64-linux-gnu";
 const dir = fs.realpathSync(dirArg);
 
 // ---------------------------------------------------------------- helpers
@@ -100,13 +81,7 @@ const gnuTime = (() => {
 })();
 
 const env = {
-  date: new Date().toISOString(),
-  cpus: os.availableParallelism(),
-  cpuModel: os.cpus()[0]?.model ?? null,
-  memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
-  kernel: `${os.type()} ${os.release()}`,
-  node: process.version,
-  abilink: firstLine("node bin/abilink --version"),
+  ...machineInfo(),
   llvmIfs,
   llvmIfsVersion: firstLine(`${q(llvmIfs)} --version 2>&1 | sed -n 's/.*LLVM version/LLVM version/p'`),
   llvmIfsPackage: firstLine(`dpkg -S $(readlink -f $(command -v ${q(llvmIfs)})) 2>/dev/null | cut -d: -f1`),
@@ -114,8 +89,6 @@ const env = {
   hyperfine: firstLine("hyperfine --version"),
   gnuTime,
   argMax: Number(firstLine("getconf ARG_MAX")),
-  gitHead: firstLine("git rev-parse --short HEAD"),
-  gitDirtySrc: (sh("git status --porcelain -- src").stdout || "").trim().split("\n").filter(Boolean).length,
   loadavgStart: os.loadavg(),
 };
 

@@ -1,6 +1,8 @@
 // Helpers shared by the benchmark scripts (bench/run.mjs, bench/hash.mjs).
 import { spawnSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,3 +34,48 @@ export function median(xs) {
 }
 
 export const fmtKiB = (k) => (k == null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
+
+/**
+ * Command-line arguments of a bench script, through node:util's parseArgs: `counts` maps
+ * `--name N` options (whole numbers from 1) to their defaults, `flags` names boolean
+ * options. On --help, or a bad argument, prints `usage` and exits (0 or 2).
+ */
+export function benchArgs(usage, counts, flags = []) {
+  const fail = (code) => {
+    (code ? process.stderr : process.stdout).write(usage);
+    process.exit(code);
+  };
+  const options = { help: { type: "boolean", short: "h" } };
+  for (const k of Object.keys(counts)) options[k] = { type: "string" };
+  for (const f of flags) options[f] = { type: "boolean" };
+  let parsed;
+  try {
+    parsed = parseArgs({ options, allowPositionals: true });
+  } catch {
+    fail(2);
+  }
+  if (parsed.values.help) fail(0);
+  const values = {};
+  for (const [k, dflt] of Object.entries(counts)) {
+    const v = parsed.values[k] === undefined ? dflt : Number(parsed.values[k]);
+    if (!Number.isInteger(v) || v < 1) fail(2);
+    values[k] = v;
+  }
+  for (const f of flags) values[f] = parsed.values[f] === true;
+  return { values, positionals: parsed.positionals };
+}
+
+/** What a result was measured on and at which commit; each script adds its own tools. */
+export function machineInfo() {
+  return {
+    date: new Date().toISOString(),
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? null,
+    memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    abilink: firstLine("node bin/abilink --version"),
+    gitHead: firstLine("git rev-parse --short HEAD"),
+    gitDirty: (sh("git status --porcelain -- src").stdout || "").trim().split("\n").filter(Boolean),
+  };
+}

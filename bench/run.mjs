@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fmtKiB, firstLine, have, here, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 const qa = (list) => list.map(q).join(" ");
 // bench/results/*.tmp is git-ignored: scratch files (ELF list, hyperfine exports, time output).
@@ -25,35 +25,13 @@ const elfListRel = path.relative(repo, elfListFile);
 
 // ---------------------------------------------------------------- arguments
 
-function usage(code) {
-  (code ? process.stderr : process.stdout).write(
-    "usage: node bench/run.mjs [--runs N] [--readelf-runs N] [--mem-runs N] [--no-readelf] [DIR...]\n" +
-      "  default DIRs: /usr/lib /usr/bin; default runs: 5 (readelf loop: 2), memory runs: 3 (readelf loop: 1)\n",
-  );
-  process.exit(code);
-}
-
-const opts = { runs: 5, readelfRuns: 2, memRuns: 3, readelf: true };
-const rootArgs = [];
-{
-  const argv = process.argv.slice(2);
-  const num = (i) => {
-    const n = Number(argv[i]);
-    if (!Number.isInteger(n) || n < 1) usage(2);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "-h" || a === "--help") usage(0);
-    else if (a === "--runs") opts.runs = num(++i);
-    else if (a === "--readelf-runs") opts.readelfRuns = num(++i);
-    else if (a === "--mem-runs") opts.memRuns = num(++i);
-    else if (a === "--no-readelf") opts.readelf = false;
-    else if (a === "--") rootArgs.push(...argv.slice(i + 1)), (i = argv.length);
-    else if (a.startsWith("-")) usage(2);
-    else rootArgs.push(a);
-  }
-}
+const { values: args, positionals: rootArgs } = benchArgs(
+  "usage: node bench/run.mjs [--runs N] [--readelf-runs N] [--mem-runs N] [--no-readelf] [DIR...]\n" +
+    "  default DIRs: /usr/lib /usr/bin; default runs: 5 (readelf loop: 2), memory runs: 3 (readelf loop: 1)\n",
+  { runs: 5, "readelf-runs": 2, "mem-runs": 3 },
+  ["no-readelf"],
+);
+const opts = { runs: args.runs, readelfRuns: args["readelf-runs"], memRuns: args["mem-runs"], readelf: !args["no-readelf"] };
 if (rootArgs.length === 0) rootArgs.push("/usr/lib", "/usr/bin");
 
 // scanelf does not follow a root that is itself a symbolic link (`scanelf -R /bin` with
@@ -92,20 +70,12 @@ function table(rows) {
 // ---------------------------------------------------------------- environment
 
 const env = {
-  date: new Date().toISOString(),
-  cpus: os.availableParallelism(),
-  cpuModel: os.cpus()[0]?.model ?? null,
-  memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
-  kernel: `${os.type()} ${os.release()}`,
-  node: process.version,
-  abilink: firstLine("node bin/abilink --version"),
+  ...machineInfo(),
   scanelf: have("scanelf") ? firstLine("scanelf -V") : null,
   readelf: have("readelf") ? firstLine("readelf --version") : null,
   // BENCH_NO_HYPERFINE=1 forces the own timing loop.
   hyperfine: !process.env.BENCH_NO_HYPERFINE && have("hyperfine") ? firstLine("hyperfine --version") : null,
   gnuTime: null,
-  gitHead: firstLine("git rev-parse --short HEAD"),
-  gitDirty: (sh("git status --porcelain -- src").stdout || "").trim().split("\n").filter(Boolean),
 };
 {
   // GNU time writes the %M figure with -o; BusyBox/BSD time would not understand -f/-o.
