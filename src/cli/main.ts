@@ -7,6 +7,7 @@ import { registerDiff } from "./diff.js";
 import { registerHash } from "./hash.js";
 import { registerInspect } from "./inspect.js";
 import { registerScan } from "./scan.js";
+import { joinPairArguments, registerPatch } from "./patch.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -39,8 +40,9 @@ diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.
   registerHash(program, setExit);
   registerDiff(program, setExit);
   registerCompat(program, setExit);
+  registerPatch(program, setExit);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(argv[2] === "patch" ? joinPairArguments(argv) : argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help"

@@ -330,8 +330,8 @@ export class ElfFile {
     });
   }
 
-  /** Where the dynamic symbol table is and how many entries it has. */
-  private get symbolTable(): { offset: number; count: number; entsize: number } | null {
+  /** Where the dynamic symbol table is (file offset) and how many entries it has, entry 0 included. */
+  get dynamicSymbolTable(): { offset: number; count: number; entsize: number } | null {
     return this.memo("dynsym-loc", () => {
       const entsize = symbolEntrySize(this.is64);
       const t = this.dynamicTable;
@@ -384,7 +384,7 @@ export class ElfFile {
 
   private get symbolBytes(): Decoder | null {
     return this.memo("dynsym", () => {
-      const t = this.symbolTable;
+      const t = this.dynamicSymbolTable;
       return t ? this.readAt(t.offset, t.count * t.entsize, "dynamic symbol table") : null;
     });
   }
@@ -392,7 +392,7 @@ export class ElfFile {
   private get versymBytes(): Decoder | null {
     return this.memo("versym", () => {
       const addr = this.dynamicValue(DT_VERSYM);
-      const t = this.symbolTable;
+      const t = this.dynamicSymbolTable;
       if (addr === undefined || !t) return null;
       return this.readAt(this.addressToOffset(addr, t.count * 2, "DT_VERSYM"), t.count * 2, "DT_VERSYM");
     });
@@ -455,7 +455,7 @@ export class ElfFile {
 
   /** Number of dynamic symbols, entry 0 included. */
   get dynamicSymbolCount(): number {
-    return this.symbolTable?.count ?? 0;
+    return this.dynamicSymbolTable?.count ?? 0;
   }
 
   /** The tables a symbol is decoded from, fetched once per batch rather than per symbol. */
@@ -493,6 +493,25 @@ export class ElfFile {
       throw new Error(`dynamic symbol index ${index} out of range`);
     }
     return this.decodeDynamicSymbol(ctx, index);
+  }
+
+  /** st_name of every dynamic symbol, entry 0 included, without decoding the rest. */
+  symbolNameOffsets(): Uint32Array {
+    const d = this.symbolBytes;
+    const n = this.dynamicSymbolCount;
+    const out = new Uint32Array(n);
+    // st_name is the first field in both classes.
+    if (d) for (let i = 0; i < n; i++) out[i] = d.u32(i * symbolEntrySize(this.is64));
+    return out;
+  }
+
+  /** The raw `.gnu.version` entries (one per dynamic symbol), or null without DT_VERSYM. */
+  versymValues(): Uint16Array | null {
+    const d = this.versymBytes;
+    if (!d) return null;
+    const out = new Uint16Array(d.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = d.u16(i * 2);
+    return out;
   }
 
   /** Every dynamic symbol after the null entry 0. */

@@ -10,3 +10,4 @@ export * from "./symbols.js";
 export * from "./hash.js";
 export * from "./versions.js";
 export * from "./elf-file.js";
+export * from "./encode.js";

@@ -1,0 +1,177 @@
+import { Option, type Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { describeError } from "../closure/tasks.js";
+import { splitSearchPath, type Edit } from "../patch/edits.js";
+import { patchFile, type PatchResult } from "../patch/patch-file.js";
+import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
+import { collect } from "./options.js";
+import { out, warn } from "./output.js";
+
+export interface PatchFlags {
+  setInterpreter?: string;
+  setRunpath?: string;
+  setRpath?: string;
+  addRunpath?: string[];
+  removeRunpath?: boolean;
+  rpathToRunpath?: boolean;
+  runpathToRpath?: boolean;
+  replacePrefix?: string[];
+  addNeeded?: string[];
+  removeNeeded?: string[];
+  replaceNeeded?: string[];
+  setSoname?: string;
+  output?: string;
+  inPlace?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  force?: boolean;
+  verbose?: boolean;
+}
+
+/** `--replace-needed OLD NEW` takes two words; main() joins them with NUL before parsing. */
+export const PAIR_SEPARATOR = "\0";
+
+/** The edits the flags ask for, in the fixed order README documents. */
+export function editsFromFlags(f: PatchFlags): Edit[] {
+  const edits: Edit[] = [];
+  if (f.setInterpreter !== undefined) edits.push({ op: "set-interpreter", path: f.setInterpreter });
+  for (const p of f.replacePrefix ?? []) {
+    const eq = p.indexOf("=");
+    edits.push({ op: "replace-prefix", from: p.slice(0, eq), to: p.slice(eq + 1) });
+  }
+  if (f.removeRunpath) edits.push({ op: "remove-runpath" });
+  if (f.rpathToRunpath) edits.push({ op: "convert-search-path", to: "runpath" });
+  if (f.runpathToRpath) edits.push({ op: "convert-search-path", to: "rpath" });
+  if (f.setRpath !== undefined) edits.push({ op: "set-search-path", paths: splitSearchPath(f.setRpath), kind: "rpath" });
+  if (f.setRunpath !== undefined) edits.push({ op: "set-search-path", paths: splitSearchPath(f.setRunpath), kind: "runpath" });
+  for (const p of f.addRunpath ?? []) edits.push({ op: "add-runpath", path: p });
+  for (const n of f.removeNeeded ?? []) edits.push({ op: "remove-needed", name: n });
+  for (const pair of f.replaceNeeded ?? []) {
+    const [from, to] = pair.split(PAIR_SEPARATOR) as [string, string];
+    edits.push({ op: "replace-needed", from, to });
+  }
+  for (const n of f.addNeeded ?? []) edits.push({ op: "add-needed", name: n });
+  if (f.setSoname !== undefined) edits.push({ op: "set-soname", name: f.setSoname });
+  return edits;
+}
+
+function summary(r: PatchResult): string {
+  const p = r.plan;
+  if (p.changes.length === 0) return `${r.path}: unchanged`;
+  const how = p.inPlace
+    ? "fits in place"
+    : `grows by ${p.newSize - p.oldSize} bytes: new PT_LOAD (${p.segment!.flags}) at offset 0x${p.segment!.offset.toString(16)}, ` +
+      `vaddr 0x${p.segment!.vaddr.toString(16)}${p.moved.length ? `; moves ${p.moved.join(", ")}` : ""}`;
+  return `${r.path}:\n${p.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
+}
+
+function record(r: PatchResult) {
+  const p = r.plan;
+  return {
+    path: r.path,
+    dest: r.dest,
+    changed: p.changes.length > 0,
+    written: r.written,
+    changes: p.changes,
+    inPlace: p.inPlace,
+    oldSize: p.oldSize,
+    newSize: p.newSize,
+    growth: p.newSize - p.oldSize,
+    segment: p.segment ? { ...p.segment, vaddr: `0x${p.segment.vaddr.toString(16)}` } : null,
+    moved: p.moved,
+  };
+}
+
+/** `abilink patch FILE... [edits]`. */
+export function runPatch(files: string[], flags: PatchFlags): number {
+  if (flags.output !== undefined && files.length !== 1) {
+    warn("patch", "--output takes exactly one input file");
+    return EXIT_USAGE;
+  }
+  if (flags.output !== undefined && flags.inPlace) {
+    warn("patch", "--output and --in-place exclude each other");
+    return EXIT_USAGE;
+  }
+  const edits = editsFromFlags(flags);
+  if (edits.length === 0) {
+    warn("patch", "no edit given (see abilink patch --help)");
+    return EXIT_USAGE;
+  }
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const r = patchFile(file, edits, { output: flags.output, inPlace: flags.inPlace, dryRun: flags.dryRun, force: flags.force });
+      if (flags.json) out(JSON.stringify(record(r)) + "\n");
+      else if (flags.dryRun || flags.verbose) out(summary(r) + "\n");
+    } catch (e) {
+      failures++;
+      if (flags.json) out(JSON.stringify({ path: file, error: describeError(e) }) + "\n");
+      warn(file, describeError(e));
+    }
+  }
+  return exitForFailures(failures);
+}
+
+function prefixPair(value: string, previous: string[] = []): string[] {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError("expected OLD=NEW");
+  return [...previous, value];
+}
+
+export function registerPatch(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("patch")
+    .summary("edit the interpreter, RUNPATH/RPATH, NEEDED and SONAME of ELF files")
+    .description(
+      "Rewrite the loader-visible references of ELF programs and libraries in one pass per file. Strings that fit " +
+        "are written in place (reusing space the edit frees, never overwriting a string shared by tail merging); " +
+        "otherwise the dynamic string table, and .dynamic or .interp when they must grow, move to a new PT_LOAD. " +
+        "Files are replaced atomically (temporary file and rename) unless --in-place is given; a file the edits " +
+        "do not change is not written. Edits apply in this order: interpreter, prefix replacements, runpath " +
+        "removal and conversion, setting and adding runpaths, NEEDED removal, replacement, addition, SONAME.",
+    )
+    .argument("<file...>", "ELF programs or libraries")
+    .option("--set-interpreter <path>", "set PT_INTERP (programs only)")
+    .option("--set-runpath <dirs>", "set the search path (colon-separated); an existing DT_RPATH stays DT_RPATH; adds DT_RUNPATH when there is none")
+    .option("--set-rpath <dirs>", "as --set-runpath, but adds DT_RPATH when there is none")
+    .option("--add-runpath <dir>", "append a directory to the search path (repeatable)", collect)
+    .option("--remove-runpath", "remove DT_RUNPATH and DT_RPATH")
+    .option("--rpath-to-runpath", "convert DT_RPATH to DT_RUNPATH (changes lookup semantics)")
+    .option("--runpath-to-rpath", "convert DT_RUNPATH to DT_RPATH (changes lookup semantics)")
+    .option("--replace-prefix <old=new>", "replace a path prefix in the interpreter, search paths and NEEDED paths (repeatable)", prefixPair)
+    .option("--add-needed <lib>", "add a DT_NEEDED entry after the existing ones (repeatable)", collect)
+    .option("--remove-needed <lib>", "remove a DT_NEEDED entry and its version requirements (repeatable)", collect)
+    .addOption(new Option("--replace-needed <old> <new>", "rename a DT_NEEDED entry and its version requirements (repeatable)").argParser(collect))
+    .option("--set-soname <name>", "set (or add) DT_SONAME")
+    .option("-o, --output <file>", "write the result to FILE (one input only); the input is not modified")
+    .option("--in-place", "write into the file itself (same inode, keeps hard links; not atomic), as patchelf does")
+    .option("-n, --dry-run", "print what would change, whether it fits in place and how much the file grows; write nothing")
+    .option("--json", "one JSON object per file (JSON lines)")
+    .option("-f, --force", "rewrite files inside the Nix store")
+    .option("-v, --verbose", "print what changed in each file")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  abilink patch --set-interpreter /nix/store/…-glibc-2.40/lib/ld-linux-x86-64.so.2 ./prog
+  abilink patch --dry-run --add-runpath '$ORIGIN/../lib' bin/*
+  abilink patch --replace-prefix /opt/old=/opt/new --replace-needed libfoo.so.1 libfoo.so.2 lib/libbar.so
+  abilink patch --set-soname libbar.so.2 -o out/libbar.so.2 lib/libbar.so.1
+
+Exit status: 0 every file patched (or already as asked); 1 some file could not be patched and was left
+untouched (the others were still patched); 2 usage error.`,
+    )
+    .action((files: string[], flags: PatchFlags) => setExit(runPatch(files, flags)));
+}
+
+/** Joins the two words after each `--replace-needed` so the option parser sees one value. */
+export function joinPairArguments(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--replace-needed" && i + 2 < argv.length) {
+      out.push(argv[i]!, `${argv[i + 1]}${PAIR_SEPARATOR}${argv[i + 2]}`);
+      i += 2;
+    } else out.push(argv[i]!);
+  }
+  return out;
+}

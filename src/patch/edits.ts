@@ -1,0 +1,64 @@
+/** One change to a file's loader-visible references. A patch applies a list of them, in order, in one rewrite. */
+export type Edit =
+  | { op: "set-interpreter"; path: string }
+  /**
+   * Sets the search path. The file's existing DT_RUNPATH or DT_RPATH keeps its kind (their
+   * lookup semantics differ); `kind` is used only when the file has neither.
+   */
+  | { op: "set-search-path"; paths: string[]; kind: "runpath" | "rpath" }
+  /** Appends a directory to the search path (DT_RUNPATH when the file has none). */
+  | { op: "add-runpath"; path: string }
+  /** Removes DT_RPATH and DT_RUNPATH. */
+  | { op: "remove-runpath" }
+  /** Converts DT_RPATH to DT_RUNPATH or back: the only edit that changes the kind. */
+  | { op: "convert-search-path"; to: "runpath" | "rpath" }
+  /** Replaces a path prefix (whole path components) in the interpreter, search paths and NEEDED paths. */
+  | { op: "replace-prefix"; from: string; to: string }
+  | { op: "add-needed"; name: string }
+  | { op: "remove-needed"; name: string }
+  | { op: "replace-needed"; from: string; to: string }
+  | { op: "set-soname"; name: string };
+
+/** `A:B:C` as a list; the empty string is the empty list. */
+export function splitSearchPath(value: string): string[] {
+  return value === "" ? [] : value.split(":");
+}
+
+/**
+ * `path` with the prefix `from` replaced by `to`, or null when `from` is not a prefix of
+ * whole path components (`/nix/store/abc-glibc` does not match `/nix/store/abc-glibc-extra`).
+ * `$ORIGIN`-relative entries never match an absolute prefix.
+ */
+export function replacePrefix(path: string, from: string, to: string): string | null {
+  if (!path.startsWith(from)) return null;
+  if (from.endsWith("/") || path.length === from.length || path[from.length] === "/") {
+    return to + path.slice(from.length);
+  }
+  return null;
+}
+
+/** A human-readable form of an edit, for plans and errors. */
+export function describeEdit(e: Edit): string {
+  switch (e.op) {
+    case "set-interpreter":
+      return `set interpreter ${e.path}`;
+    case "set-search-path":
+      return `set ${e.kind} ${e.paths.join(":")}`;
+    case "add-runpath":
+      return `add runpath ${e.path}`;
+    case "remove-runpath":
+      return "remove runpath";
+    case "convert-search-path":
+      return `convert search path to ${e.to}`;
+    case "replace-prefix":
+      return `replace prefix ${e.from}=${e.to}`;
+    case "add-needed":
+      return `add needed ${e.name}`;
+    case "remove-needed":
+      return `remove needed ${e.name}`;
+    case "replace-needed":
+      return `replace needed ${e.from} ${e.to}`;
+    case "set-soname":
+      return `set soname ${e.name}`;
+  }
+}

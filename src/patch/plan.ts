@@ -1,0 +1,1013 @@
+import {
+  DT_AUDIT,
+  DT_AUXILIARY,
+  DT_CONFIG,
+  DT_DEPAUDIT,
+  DT_FILTER,
+  DT_FINI,
+  DT_FINI_ARRAY,
+  DT_GNU_HASH,
+  DT_HASH,
+  DT_INIT,
+  DT_INIT_ARRAY,
+  DT_JMPREL,
+  DT_NEEDED,
+  DT_PLTGOT,
+  DT_PREINIT_ARRAY,
+  DT_REL,
+  DT_RELA,
+  DT_RELR,
+  DT_RPATH,
+  DT_RUNPATH,
+  DT_SONAME,
+  DT_STRSZ,
+  DT_STRTAB,
+  DT_SYMTAB,
+  DT_USED,
+  DT_VERDEF,
+  DT_VERNEED,
+  DT_VERNEEDNUM,
+  DT_VERSYM,
+  Encoder,
+  PF_R,
+  PF_W,
+  PT_DYNAMIC,
+  PT_GNU_PROPERTY,
+  PT_INTERP,
+  PT_LOAD,
+  PT_NOTE,
+  PT_NULL,
+  PT_PHDR,
+  SHF_ALLOC,
+  SHF_WRITE,
+  SHT_DYNAMIC,
+  SHT_DYNSYM,
+  SHT_GNU_HASH,
+  SHT_GNU_verdef,
+  SHT_GNU_verneed,
+  SHT_GNU_versym,
+  SHT_HASH,
+  SHT_NOBITS,
+  SHT_NOTE,
+  SHT_PROGBITS,
+  SHT_STRTAB,
+  VERSYM_VERSION,
+  checkedNumber,
+  decodeDynamicEntries,
+  dynamicEntrySize,
+  encodeDynamicTable,
+  encodeProgramHeader,
+  encodeSectionHeader,
+  programHeaderSize,
+  sectionHeaderSize,
+  type DynamicEntry,
+  type ElfFile,
+  type ProgramHeader,
+  type SectionHeader,
+} from "../elf/index.js";
+import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
+
+/** An edit that cannot be made to this file; the file is left untouched. */
+export class PatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PatchError";
+  }
+}
+
+export interface PlannedWrite {
+  /** File offset; at or past the old size for the new segment. */
+  offset: number;
+  bytes: Uint8Array;
+  /** What the bytes are, for --dry-run and debugging. */
+  what: string;
+}
+
+/** What a patch will do to one file, computed without writing anything. */
+export interface PatchPlan {
+  /** One line per changed value, e.g. `runpath: /a -> /a:/b`. Empty when nothing changes. */
+  changes: string[];
+  writes: PlannedWrite[];
+  oldSize: number;
+  newSize: number;
+  /** True when everything fits in the existing layout (no new segment). */
+  inPlace: boolean;
+  /** The new PT_LOAD, when one is added. */
+  segment: { offset: number; vaddr: bigint; size: number; flags: string } | null;
+  /** Sections moved into the new segment, by name. */
+  moved: string[];
+}
+
+/** Dynamic tags whose value is an offset in the dynamic string table. */
+const STRING_TAGS = new Set<bigint>(
+  [DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT, DT_USED].map(BigInt),
+);
+/** Address tags the rewriter updates when it moves what they point to. */
+const MOVABLE_POINTER_TAGS = new Set<bigint>([DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_STRTAB, DT_VERSYM, DT_VERNEED, DT_VERDEF].map(BigInt));
+/** Address tags into code or data that must never move: a block they point into stays put. */
+const FIXED_POINTER_TAGS = new Set<bigint>(
+  [DT_PLTGOT, DT_RELA, DT_REL, DT_JMPREL, DT_INIT, DT_FINI, DT_INIT_ARRAY, DT_FINI_ARRAY, DT_PREINIT_ARRAY, DT_RELR].map(BigInt),
+);
+/** Section types that only the dynamic table and program headers point at: safe to move. */
+const MOVABLE_SECTION_TYPES = new Set([SHT_NOTE, SHT_GNU_HASH, SHT_HASH, SHT_DYNSYM, SHT_GNU_versym, SHT_GNU_verneed, SHT_GNU_verdef]);
+/** Spare DT_NULL slots given to a moved dynamic table, so that later additions fit in place. */
+const DYNAMIC_SPARE = 2;
+const MIN_PAGE = 4096n;
+
+const utf8 = new TextEncoder();
+const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
+const alignUpBig = (n: bigint, a: bigint) => ((n + a - 1n) / a) * a;
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+
+interface DynSlot {
+  tag: bigint;
+  val: bigint;
+  /** The string for string tags. */
+  str?: string;
+  /** The string's original offset, while the entry still holds the original string. */
+  strOff?: number;
+}
+
+interface VerneedEntry {
+  offset: number;
+  file: string;
+  fileOff: number;
+  next: number;
+  versionIndexes: number[];
+  nameOffs: number[];
+  rename?: string;
+  removed?: boolean;
+}
+
+/** A run of sections moved together into the new segment. */
+interface Block {
+  start: number;
+  end: number;
+  addr: bigint;
+  align: number;
+  sections: number[];
+  newOffset?: number;
+  newAddr?: bigint;
+}
+
+/** Computes the rewrite of `elf` that applies `edits`. Reads only; throws PatchError or ElfError. */
+export function planPatch(elf: ElfFile, edits: readonly Edit[]): PatchPlan {
+  return new Planner(elf).plan(edits);
+}
+
+class Planner {
+  private readonly is64: boolean;
+  private readonly little: boolean;
+  private readonly phdrs: ProgramHeader[];
+  private readonly sections: readonly SectionHeader[] | null;
+  private readonly changes: string[] = [];
+
+  constructor(private readonly elf: ElfFile) {
+    this.is64 = elf.is64;
+    this.little = elf.little;
+    this.phdrs = [...elf.programHeaders];
+    this.sections = elf.sectionsIfUsable();
+  }
+
+  plan(edits: readonly Edit[]): PatchPlan {
+    const elf = this.elf;
+    const oldSize = elf.source.size;
+    const interpPh = this.phdrs.find((p) => p.p_type === PT_INTERP) ?? null;
+    const dynPh = this.phdrs.find((p) => p.p_type === PT_DYNAMIC) ?? null;
+    const needsDynamic = edits.some((e) => e.op !== "set-interpreter");
+    if (needsDynamic && !dynPh) throw new PatchError("has no dynamic section (PT_DYNAMIC): a statically linked file has no NEEDED, RUNPATH or SONAME to edit");
+
+    // ---- the current state
+    const oldInterp = interpPh ? elf.interpreter : null;
+    let interp = oldInterp;
+    const dyn = dynPh ? this.readDynamic(dynPh) : null;
+    const slots: DynSlot[] = dyn ? dyn.entries.map((e) => this.slot(e)) : [];
+    const verneed = dyn ? this.readVerneed() : [];
+
+    // ---- the edits, on the model
+    const searchTags = () => slots.filter((s) => s.tag === BigInt(DT_RUNPATH) || s.tag === BigInt(DT_RPATH));
+    const setStr = (s: DynSlot, v: string) => {
+      if (s.str !== v) {
+        s.str = v;
+        delete s.strOff;
+      }
+    };
+    for (const e of edits) {
+      switch (e.op) {
+        case "set-interpreter":
+          if (!interpPh) throw new PatchError("has no interpreter (PT_INTERP) to set: a shared library or a statically linked program");
+          if (e.path === "") throw new PatchError("the interpreter cannot be empty");
+          interp = e.path;
+          break;
+        case "set-search-path": {
+          const value = e.paths.join(":");
+          const existing = searchTags();
+          if (existing.length > 0) for (const s of existing) setStr(s, value);
+          else slots.push({ tag: BigInt(e.kind === "rpath" ? DT_RPATH : DT_RUNPATH), val: 0n, str: value });
+          break;
+        }
+        case "add-runpath": {
+          const existing = searchTags();
+          if (existing.length === 0) slots.push({ tag: BigInt(DT_RUNPATH), val: 0n, str: e.path });
+          for (const s of existing) {
+            const parts = splitSearchPath(s.str!);
+            if (!parts.includes(e.path)) setStr(s, [...parts, e.path].join(":"));
+          }
+          break;
+        }
+        case "remove-runpath":
+          for (const s of searchTags()) slots.splice(slots.indexOf(s), 1);
+          break;
+        case "convert-search-path": {
+          const from = BigInt(e.to === "runpath" ? DT_RPATH : DT_RUNPATH);
+          const to = BigInt(e.to === "runpath" ? DT_RUNPATH : DT_RPATH);
+          for (const s of slots) if (s.tag === from) s.tag = to;
+          break;
+        }
+        case "replace-prefix": {
+          if (interp !== null) interp = replacePrefix(interp, e.from, e.to) ?? interp;
+          for (const s of searchTags()) {
+            setStr(s, splitSearchPath(s.str!).map((p) => replacePrefix(p, e.from, e.to) ?? p).join(":"));
+          }
+          for (const s of slots) {
+            if (s.tag === BigInt(DT_NEEDED) && s.str!.includes("/")) setStr(s, replacePrefix(s.str!, e.from, e.to) ?? s.str!);
+          }
+          for (const v of verneed) {
+            const name = v.rename ?? v.file;
+            if (!v.removed && name.includes("/")) {
+              const r = replacePrefix(name, e.from, e.to);
+              if (r !== null && r !== name) v.rename = r;
+            }
+          }
+          break;
+        }
+        case "add-needed": {
+          if (slots.some((s) => s.tag === BigInt(DT_NEEDED) && s.str === e.name)) break;
+          // After the last NEEDED: libraries already needed keep their place in the lookup order.
+          let at = -1;
+          slots.forEach((s, i) => {
+            if (s.tag === BigInt(DT_NEEDED)) at = i;
+          });
+          slots.splice(at + 1, 0, { tag: BigInt(DT_NEEDED), val: 0n, str: e.name });
+          break;
+        }
+        case "remove-needed": {
+          const found = slots.filter((s) => s.tag === BigInt(DT_NEEDED) && s.str === e.name);
+          for (const s of found) slots.splice(slots.indexOf(s), 1);
+          for (const v of verneed) {
+            if (!v.removed && (v.rename ?? v.file) === e.name) {
+              this.checkVersionsUnused(v);
+              v.removed = true;
+            }
+          }
+          break;
+        }
+        case "replace-needed":
+          for (const s of slots) if (s.tag === BigInt(DT_NEEDED) && s.str === e.from) setStr(s, e.to);
+          for (const v of verneed) if (!v.removed && (v.rename ?? v.file) === e.from) v.rename = e.to;
+          break;
+        case "set-soname": {
+          const s = slots.find((x) => x.tag === BigInt(DT_SONAME));
+          if (s) setStr(s, e.name);
+          else {
+            // Before the first entry that is neither NEEDED nor SONAME, where linkers put it.
+            const at = slots.findIndex((x) => x.tag !== BigInt(DT_NEEDED));
+            slots.splice(at < 0 ? slots.length : at, 0, { tag: BigInt(DT_SONAME), val: 0n, str: e.name });
+          }
+          break;
+        }
+        default:
+          throw new PatchError(`unknown edit ${describeEdit(e satisfies never)}`);
+      }
+    }
+    for (const v of verneed) if (v.rename === v.file) delete v.rename;
+
+    // ---- what changed
+    if (interp !== oldInterp) this.changes.push(`interpreter: ${oldInterp} -> ${interp}`);
+    if (dyn) this.describeDynamicChanges(dyn.entries, slots, verneed);
+    const dynChanged =
+      dyn !== null &&
+      (slots.length !== dyn.entries.length ||
+        slots.some((s, i) => s.tag !== dyn.entries[i]!.d_tag || (STRING_TAGS.has(s.tag) ? s.strOff === undefined : s.val !== dyn.entries[i]!.d_val)) ||
+        verneed.some((v) => v.removed || v.rename !== undefined));
+    if (interp === oldInterp && !dynChanged) {
+      return { changes: [], writes: [], oldSize, newSize: oldSize, inPlace: true, segment: null, moved: [] };
+    }
+
+    // ---- layout
+    const writes: PlannedWrite[] = [];
+    const layout = new Layout(this, oldSize);
+
+    // Strings: reuse what the table has, then space freed by this patch, then append.
+    let strings: StringPlan | null = null;
+    if (dyn && dynChanged) strings = this.placeStrings(dyn, slots, verneed);
+
+    // The dynamic table's new contents (addresses filled in after the layout).
+    const liveVerneed = verneed.filter((v) => !v.removed);
+    const dropVerneedTags = verneed.length > 0 && liveVerneed.length === 0;
+    let finalSlots = slots;
+    if (dropVerneedTags) finalSlots = slots.filter((s) => s.tag !== BigInt(DT_VERNEED) && s.tag !== BigInt(DT_VERNEEDNUM));
+    const dynMoves = dyn !== null && dynChanged && finalSlots.length + 1 > dyn.capacity;
+    const interpMoves = interp !== oldInterp && interpPh !== null && utf8.encode(interp!).length + 1 > Number(interpPh.p_filesz);
+    const strtabMoves = strings !== null && strings.appended.length > 0;
+
+    if (dynMoves || interpMoves || strtabMoves) {
+      layout.newSegment({
+        interp: interpMoves ? utf8.encode(interp! + "\0") : null,
+        dynstr: strtabMoves ? strings! : null,
+        dynamicSlots: dynMoves ? finalSlots.length + 1 + DYNAMIC_SPARE : 0,
+        writable: dynMoves,
+      });
+    }
+
+    // Content writes at their original offsets (redirected into moved blocks by the layout).
+    if (interp !== oldInterp && !interpMoves && interpPh) {
+      const bytes = new Uint8Array(Number(interpPh.p_filesz));
+      bytes.set(utf8.encode(interp!));
+      layout.content(Number(interpPh.p_offset), bytes, "interpreter (in place)");
+    }
+    if (strings && !strtabMoves) {
+      for (const w of strings.inPlace) layout.content(strings.fileOffset + w.offset, w.bytes, `.dynstr string at ${hex(w.offset)}`);
+    }
+    if (dyn && dynChanged) this.verneedWrites(verneed, layout, strings!);
+
+    // Dynamic entries, with final addresses.
+    if (dyn && dynChanged) {
+      const entries: DynamicEntry[] = finalSlots.map((s) => {
+        let val = s.val;
+        if (STRING_TAGS.has(s.tag)) val = BigInt(s.strOff ?? strings!.offsets.get(s.str!)!);
+        if (MOVABLE_POINTER_TAGS.has(s.tag)) val = layout.movedAddress(val);
+        if (s.tag === BigInt(DT_STRTAB) && strtabMoves) val = layout.dynstrAddr!;
+        if (s.tag === BigInt(DT_STRSZ) && strtabMoves) val = BigInt(strings!.newSize);
+        if (s.tag === BigInt(DT_VERNEED) && liveVerneed.length > 0 && verneed[0]!.removed) {
+          val = layout.movedAddress(this.offsetToAddress(liveVerneed[0]!.offset));
+        }
+        if (s.tag === BigInt(DT_VERNEEDNUM)) val = BigInt(liveVerneed.length);
+        return { d_tag: s.tag, d_val: val };
+      });
+      if (dynMoves) {
+        layout.setDynamic(encodeDynamicTable(entries, finalSlots.length + 1 + DYNAMIC_SPARE, this.is64, this.little));
+      } else {
+        layout.content(dyn.offset, encodeDynamicTable(entries, dyn.capacity, this.is64, this.little), ".dynamic (in place)");
+      }
+    } else if (layout.hasSegment && dyn) {
+      // Pointers into moved blocks still need updating.
+      const entries = dyn.entries.map((e) => (MOVABLE_POINTER_TAGS.has(e.d_tag) ? { d_tag: e.d_tag, d_val: layout.movedAddress(e.d_val) } : e));
+      layout.content(dyn.offset, encodeDynamicTable(entries, dyn.capacity, this.is64, this.little), ".dynamic (in place)");
+    }
+
+    layout.finish(writes, {
+      interpPh,
+      interpMoves,
+      interpSize: interp !== null ? utf8.encode(interp).length + 1 : 0,
+      dynPh,
+      dynMoves,
+      verneedFirstRemoved: verneed.length > 0 && verneed[0]!.removed === true,
+      verneedCount: liveVerneed.length,
+      verneedNewStart: liveVerneed[0]?.offset,
+    });
+    const newSize = Math.max(oldSize, ...writes.map((w) => w.offset + w.bytes.length));
+    return {
+      changes: this.changes,
+      writes,
+      oldSize,
+      newSize,
+      inPlace: !layout.hasSegment,
+      segment: layout.segmentInfo(),
+      moved: layout.movedNames(),
+    };
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  get file(): ElfFile {
+    return this.elf;
+  }
+  get programHeaders(): ProgramHeader[] {
+    return this.phdrs;
+  }
+  get sectionHeaders(): readonly SectionHeader[] | null {
+    return this.sections;
+  }
+  get wide(): boolean {
+    return this.is64;
+  }
+  get littleEndian(): boolean {
+    return this.little;
+  }
+
+  private readDynamic(ph: ProgramHeader) {
+    const d = this.elf.readAt(ph.p_offset, ph.p_filesz, "PT_DYNAMIC");
+    const entries = decodeDynamicEntries(d, this.is64);
+    return { offset: d.base, capacity: Math.floor(d.length / dynamicEntrySize(this.is64)), entries, vaddr: ph.p_vaddr };
+  }
+
+  private slot(e: DynamicEntry): DynSlot {
+    if (!STRING_TAGS.has(e.d_tag)) return { tag: e.d_tag, val: e.d_val };
+    const off = checkedNumber(e.d_val, "dynamic string offset");
+    return { tag: e.d_tag, val: e.d_val, str: this.elf.dynamicStrings.get(off), strOff: off };
+  }
+
+  private readVerneed(): VerneedEntry[] {
+    const out: VerneedEntry[] = [];
+    for (const r of this.elf.versionRequirements) {
+      const d = this.elf.readAt(r.offset, 16, "verneed entry");
+      out.push({
+        offset: r.offset,
+        file: r.file,
+        fileOff: d.u32(4),
+        next: d.u32(12),
+        versionIndexes: r.versions.map((v) => v.vna_other & VERSYM_VERSION),
+        nameOffs: r.versions.map((v) => this.elf.readAt(v.offset + 8, 4, "vernaux entry").u32(0)),
+      });
+    }
+    return out;
+  }
+
+  /** Refuses to drop a library's version requirement while a symbol still binds to one of its versions. */
+  private checkVersionsUnused(v: VerneedEntry): void {
+    const versym = this.elf.versymValues();
+    if (!versym) return;
+    const wanted = new Set(v.versionIndexes);
+    const users: string[] = [];
+    for (let i = 1; i < versym.length; i++) {
+      if (wanted.has(versym[i]! & VERSYM_VERSION)) {
+        users.push(this.elf.dynamicSymbol(i).name);
+        if (users.length > 3) break;
+      }
+    }
+    if (users.length > 0) {
+      throw new PatchError(
+        `cannot remove ${v.file}: symbols still need its versions (${users.slice(0, 3).join(", ")}${users.length > 3 ? ", …" : ""})`,
+      );
+    }
+  }
+
+  offsetToAddress(offset: number): bigint {
+    for (const p of this.phdrs) {
+      if (p.p_type === PT_LOAD && BigInt(offset) >= p.p_offset && BigInt(offset) < p.p_offset + p.p_filesz) {
+        return p.p_vaddr + (BigInt(offset) - p.p_offset);
+      }
+    }
+    throw new PatchError(`file offset ${hex(offset)} is not in a loaded segment`);
+  }
+
+  private describeDynamicChanges(before: readonly DynamicEntry[], after: DynSlot[], verneed: VerneedEntry[]): void {
+    const tagName = (t: bigint) =>
+      ({ [DT_NEEDED]: "needed", [DT_SONAME]: "soname", [DT_RPATH]: "rpath", [DT_RUNPATH]: "runpath" })[Number(t)] ?? `tag ${hex(t)}`;
+    const strOf = (e: DynamicEntry) => this.elf.dynamicStrings.get(Number(e.d_val));
+    const list = (entries: { tag: bigint; str: string }[], tag: number) => entries.filter((e) => e.tag === BigInt(tag)).map((e) => e.str);
+    const b = before.filter((e) => STRING_TAGS.has(e.d_tag)).map((e) => ({ tag: e.d_tag, str: strOf(e) }));
+    const a = after.filter((s) => STRING_TAGS.has(s.tag)).map((s) => ({ tag: s.tag, str: s.str! }));
+    for (const tag of [DT_SONAME, DT_RPATH, DT_RUNPATH]) {
+      const x = list(b, tag).join(" ");
+      const y = list(a, tag).join(" ");
+      if (x !== y) this.changes.push(`${tagName(BigInt(tag))}: ${x || "(none)"} -> ${y || "(none)"}`);
+    }
+    const nb = list(b, DT_NEEDED);
+    const na = list(a, DT_NEEDED);
+    if (nb.join("\0") !== na.join("\0")) this.changes.push(`needed: ${nb.join(" ") || "(none)"} -> ${na.join(" ") || "(none)"}`);
+    for (const v of verneed) {
+      if (v.removed) this.changes.push(`version requirements: removed ${v.file}`);
+      else if (v.rename !== undefined) this.changes.push(`version requirements: ${v.file} -> ${v.rename}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ strings
+
+  private placeStrings(dyn: { entries: DynamicEntry[] }, slots: DynSlot[], verneed: VerneedEntry[]): StringPlan {
+    const elf = this.elf;
+    const table = elf.dynamicStrings;
+    const bytes = elf.source.read(table.fileOffset, table.size);
+    const image = Uint8Array.from(bytes);
+
+    // Every reference into the table that stays.
+    const kept: number[] = [];
+    for (const s of slots) if (s.strOff !== undefined) kept.push(s.strOff);
+    const names = elf.symbolNameOffsets();
+    for (let i = 0; i < names.length; i++) kept.push(names[i]!);
+    for (const d of elf.versionDefinitions) {
+      const ent = elf.readAt(d.offset, 20, "verdef entry");
+      let aux = d.offset + ent.u32(12);
+      for (let k = 0; k < ent.u16(6) && k < 0xffff; k++) {
+        const a = elf.readAt(aux, 8, "verdaux entry");
+        kept.push(a.u32(0));
+        if (a.u32(4) === 0) break;
+        aux += a.u32(4);
+      }
+    }
+    for (const v of verneed) {
+      if (v.removed) continue;
+      kept.push(...v.nameOffs);
+      if (v.rename === undefined) kept.push(v.fileOff);
+    }
+    const sortedKept = Uint32Array.from(kept).sort();
+    const referenced = (from: number, to: number) => {
+      // Any kept reference in [from, to]?
+      let lo = 0;
+      let hi = sortedKept.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sortedKept[mid]! < from) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < sortedKept.length && sortedKept[lo]! <= to;
+    };
+
+    // Space freed by this patch: whole strings (from the previous NUL) nothing else points into.
+    // Reused only when every tag in the dynamic table is known, so no reference is missed.
+    const allKnown = dyn.entries.every((e) => e.d_tag < 0x6000000dn || e.d_tag >= 0x6ffff000n);
+    const free: { start: number; end: number }[] = [];
+    if (allKnown) {
+      const dropped = new Set<number>();
+      for (const e of dyn.entries) if (STRING_TAGS.has(e.d_tag)) dropped.add(Number(e.d_val));
+      for (const v of verneed) if (v.removed || v.rename !== undefined) dropped.add(v.fileOff);
+      for (const s of slots) if (s.strOff !== undefined) dropped.delete(s.strOff);
+      for (const off of dropped) {
+        if (off <= 0 || off >= bytes.length) continue;
+        const end = bytes.indexOf(0, off);
+        if (end < 0) continue;
+        const start = bytes.lastIndexOf(0, off - 1) + 1;
+        if (start === 0 || referenced(start, end)) continue;
+        if (!free.some((f) => f.start === start)) free.push({ start, end: end + 1 });
+      }
+      free.sort((x, y) => x.start - y.start);
+      // Neighbouring freed strings make one larger hole.
+      for (let i = free.length - 1; i > 0; i--) {
+        if (free[i - 1]!.end === free[i]!.start) {
+          free[i - 1]!.end = free[i]!.end;
+          free.splice(i, 1);
+        }
+      }
+    }
+    const inFree = (from: number, to: number) => free.some((f) => from < f.end && to > f.start);
+
+    // The strings to place, longest first (best use of holes).
+    const wanted = new Set<string>();
+    for (const s of slots) if (s.str !== undefined && s.strOff === undefined) wanted.add(s.str);
+    for (const v of verneed) if (!v.removed && v.rename !== undefined) wanted.add(v.rename);
+    const offsets = new Map<string, number>();
+    const appended: Uint8Array[] = [];
+    let appendAt = bytes.length;
+    const inPlace: { offset: number; bytes: Uint8Array }[] = [];
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const str of [...wanted].sort((x, y) => y.length - x.length)) {
+      const enc = utf8.encode(str + "\0");
+      if (enc.indexOf(0) !== enc.length - 1) throw new PatchError(`a name cannot contain a NUL byte: ${JSON.stringify(str)}`);
+      // 1. Already in the table (a whole string or the tail of one), outside the freed space.
+      let found = -1;
+      for (let at = buf.indexOf(enc); at >= 0 && found < 0; at = buf.indexOf(enc, at + 1)) {
+        if (!inFree(at, at + enc.length)) found = at;
+      }
+      // 2. A freed hole.
+      if (found < 0) {
+        const hole = free.find((f) => f.end - f.start >= enc.length);
+        if (hole) {
+          found = hole.start;
+          hole.start += enc.length;
+          image.set(enc, found);
+          inPlace.push({ offset: found, bytes: enc });
+        }
+      }
+      // 3. Appended to a moved table.
+      if (found < 0) {
+        found = appendAt;
+        appended.push(enc);
+        appendAt += enc.length;
+      }
+      offsets.set(str, found);
+    }
+    // Leftover holes are cleared, so no stale path stays readable in the file.
+    for (const f of free) {
+      if (f.end > f.start) {
+        const zeros = new Uint8Array(f.end - f.start);
+        image.set(zeros, f.start);
+        inPlace.push({ offset: f.start, bytes: zeros });
+      }
+    }
+    const newSize = appendAt;
+    return {
+      fileOffset: table.fileOffset,
+      oldSize: bytes.length,
+      newSize,
+      offsets,
+      inPlace,
+      appended,
+      image: () => {
+        const out = new Uint8Array(newSize);
+        out.set(image);
+        let o = bytes.length;
+        for (const a of appended) {
+          out.set(a, o);
+          o += a.length;
+        }
+        return out;
+      },
+    };
+  }
+
+  private verneedWrites(verneed: VerneedEntry[], layout: Layout, strings: StringPlan): void {
+    const live = verneed.filter((v) => !v.removed);
+    for (const v of live) {
+      if (v.rename !== undefined) {
+        const b = new Uint8Array(4);
+        new Encoder(b, this.little).u32(0, strings.offsets.get(v.rename)!);
+        layout.content(v.offset + 4, b, `.gnu.version_r file name of ${v.file}`);
+      }
+    }
+    if (live.length === verneed.length) return;
+    // Unlink removed entries: each live entry's vn_next points at the next live one.
+    live.forEach((v, i) => {
+      const next = live[i + 1];
+      const rel = next ? next.offset - v.offset : 0;
+      if (rel !== v.next) {
+        const b = new Uint8Array(4);
+        new Encoder(b, this.little).u32(0, rel >>> 0);
+        layout.content(v.offset + 12, b, `.gnu.version_r link after ${v.file}`);
+      }
+    });
+  }
+}
+
+interface StringPlan {
+  fileOffset: number;
+  oldSize: number;
+  newSize: number;
+  offsets: Map<string, number>;
+  inPlace: { offset: number; bytes: Uint8Array }[];
+  appended: Uint8Array[];
+  image: () => Uint8Array;
+}
+
+interface SegmentRequest {
+  interp: Uint8Array | null;
+  dynstr: StringPlan | null;
+  dynamicSlots: number;
+  writable: boolean;
+}
+
+interface FinishInfo {
+  interpPh: ProgramHeader | null;
+  interpMoves: boolean;
+  interpSize: number;
+  dynPh: ProgramHeader | null;
+  dynMoves: boolean;
+  verneedFirstRemoved: boolean;
+  verneedCount: number;
+  verneedNewStart: number | undefined;
+}
+
+/**
+ * Where everything goes: writes at original offsets, and the new segment (its place,
+ * the blocks moved to make room for its program header, and the moved tables).
+ */
+class Layout {
+  private readonly contents: PlannedWrite[] = [];
+  private blocks: Block[] = [];
+  private seg: { offset: number; vaddr: bigint; size: number; align: bigint; flags: number; parts: PlannedWrite[] } | null = null;
+  private request: SegmentRequest | null = null;
+  dynstrAddr: bigint | null = null;
+  private dynstrOffset = 0;
+  private interpAt: { offset: number; vaddr: bigint } | null = null;
+  private dynamicAt: { offset: number; vaddr: bigint; size: number } | null = null;
+  private dynamicBytes: Uint8Array | null = null;
+  private nullReused = -1;
+
+  constructor(
+    private readonly p: Planner,
+    private readonly oldSize: number,
+  ) {}
+
+  get hasSegment(): boolean {
+    return this.seg !== null;
+  }
+
+  content(offset: number, bytes: Uint8Array, what: string): void {
+    this.contents.push({ offset, bytes, what });
+  }
+
+  setDynamic(bytes: Uint8Array): void {
+    this.dynamicBytes = bytes;
+  }
+
+  /** The address after moving, for an address inside a moved block; otherwise unchanged. */
+  movedAddress(addr: bigint): bigint {
+    for (const b of this.blocks) {
+      if (addr >= b.addr && addr < b.addr + BigInt(b.end - b.start)) return b.newAddr! + (addr - b.addr);
+    }
+    return addr;
+  }
+
+  private movedOffset(offset: number): number | null {
+    for (const b of this.blocks) if (offset >= b.start && offset < b.end) return b.newOffset! + (offset - b.start);
+    return null;
+  }
+
+  movedNames(): string[] {
+    const secs = this.p.sectionHeaders ?? [];
+    return this.blocks.flatMap((b) => b.sections.map((i) => secs[i]!.name || `section ${i}`));
+  }
+
+  segmentInfo(): PatchPlan["segment"] {
+    if (!this.seg) return null;
+    const f = this.seg.flags;
+    return { offset: this.seg.offset, vaddr: this.seg.vaddr, size: this.seg.size, flags: `${f & PF_R ? "R" : ""}${f & PF_W ? "W" : ""}` };
+  }
+
+  newSegment(req: SegmentRequest): void {
+    this.request = req;
+    const elf = this.p.file;
+    const is64 = this.p.wide;
+    const phdrs = this.p.programHeaders;
+    const secs = this.p.sectionHeaders;
+    const phent = elf.header.e_phentsize;
+    if (elf.header.e_phnum === 0xffff) throw new PatchError("the program header count is extended (PN_XNUM): not supported");
+    const loads = phdrs.filter((ph) => ph.p_type === PT_LOAD);
+    if (loads.length === 0) throw new PatchError("has no PT_LOAD segment to add to");
+
+    // A program header slot for the new PT_LOAD: a PT_NULL entry, or one more entry after
+    // the table, made free by moving what follows it.
+    this.nullReused = phdrs.findIndex((ph) => ph.p_type === PT_NULL);
+    if (this.nullReused < 0) {
+      if (!secs) throw new PatchError("must grow, and has no section headers to tell what can move to make room for a program header");
+      const start = Number(elf.header.e_phoff) + elf.phnum * phent;
+      const end = start + phent;
+      const first = loads[0]!;
+      if (BigInt(end) > first.p_offset + first.p_filesz || BigInt(start) < first.p_offset) {
+        throw new PatchError("the program header table is not at the start of the first PT_LOAD: cannot grow it");
+      }
+      this.blocks = this.blocksToMove(start, end, req.interp !== null);
+    }
+
+    // The new segment: after the end of the file, and above every segment in memory.
+    const align = loads.reduce((a, ph) => (ph.p_align > a ? ph.p_align : a), MIN_PAGE);
+    const maxEnd = loads.reduce((a, ph) => (ph.p_vaddr + ph.p_memsz > a ? ph.p_vaddr + ph.p_memsz : a), 0n);
+    const wordAlign = is64 ? 8 : 4;
+    const contentAlign = Math.max(wordAlign, ...this.blocks.map((b) => b.align));
+    const offset = alignUp(this.oldSize, contentAlign);
+    const vaddr = alignUpBig(maxEnd, align) + (BigInt(offset) % align);
+    const parts: PlannedWrite[] = [];
+    let cursor = offset;
+    const place = (size: number, a: number, rem = 0) => {
+      cursor = alignUp(cursor - rem, a) + rem;
+      const at = cursor;
+      cursor += size;
+      return { offset: at, vaddr: vaddr + BigInt(at - offset) };
+    };
+    for (const b of this.blocks) {
+      const at = place(b.end - b.start, b.align, b.start % b.align);
+      b.newOffset = at.offset;
+      b.newAddr = at.vaddr;
+    }
+    if (req.interp) this.interpAt = place(req.interp.length, 1);
+    if (req.dynstr) {
+      const at = place(req.dynstr.newSize, 1);
+      this.dynstrOffset = at.offset;
+      this.dynstrAddr = at.vaddr;
+    }
+    if (req.dynamicSlots > 0) {
+      const size = req.dynamicSlots * dynamicEntrySize(is64);
+      this.dynamicAt = { ...place(size, wordAlign), size };
+    }
+    this.seg = { offset, vaddr, size: cursor - offset, align, flags: PF_R | (req.writable ? PF_W : 0), parts };
+  }
+
+  /**
+   * The sections in [start, end) and what must move with them: every section of a note
+   * segment they belong to. Each must be a kind only the program headers and the dynamic
+   * table point at.
+   */
+  private blocksToMove(start: number, end: number, interpMovesAnyway: boolean): Block[] {
+    const secs = this.p.sectionHeaders!;
+    const phdrs = this.p.programHeaders;
+    const elf = this.p.file;
+    const interpPh = phdrs.find((ph) => ph.p_type === PT_INTERP);
+    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
+    const overlaps = (s: SectionHeader, a: number, b: number) => Number(s.sh_offset) < b && Number(s.sh_offset + s.sh_size) > a;
+    const isInterp = (s: SectionHeader) => interpPh !== undefined && s.sh_type === SHT_PROGBITS && s.sh_offset === interpPh.p_offset;
+    const chosen = new Set<number>();
+    secs.forEach((s, i) => {
+      if (loaded(s) && overlaps(s, start, end)) chosen.add(i);
+    });
+    // Whole note segments move together, keeping their internal layout.
+    for (let again = true; again; ) {
+      again = false;
+      for (const ph of phdrs) {
+        if (ph.p_type !== PT_NOTE && ph.p_type !== PT_GNU_PROPERTY) continue;
+        const a = Number(ph.p_offset);
+        const b = a + Number(ph.p_filesz);
+        if (![...chosen].some((i) => overlaps(secs[i]!, a, b))) continue;
+        secs.forEach((s, i) => {
+          if (loaded(s) && overlaps(s, a, b) && !chosen.has(i)) {
+            chosen.add(i);
+            again = true;
+          }
+        });
+      }
+    }
+    for (const i of chosen) {
+      const s = secs[i]!;
+      const movable = MOVABLE_SECTION_TYPES.has(s.sh_type) || isInterp(s);
+      if (!movable) {
+        throw new PatchError(
+          `must add a program header, but section ${s.name || i} follows the program header table and cannot move`,
+        );
+      }
+      if (s.sh_type === SHT_DYNAMIC) throw new PatchError("the dynamic section follows the program header table");
+    }
+    if (interpMovesAnyway) for (const i of [...chosen]) if (isInterp(secs[i]!)) chosen.delete(i);
+    // Contiguous runs become blocks.
+    const order = [...chosen].sort((x, y) => Number(secs[x]!.sh_offset - secs[y]!.sh_offset));
+    const blocks: Block[] = [];
+    for (const i of order) {
+      const s = secs[i]!;
+      const a = Number(s.sh_offset);
+      const b = a + Number(s.sh_size);
+      const al = Math.max(1, Number(s.sh_addralign));
+      const last = blocks.at(-1);
+      const gapClear = last && a >= last.end && a - last.end < 16 && !secs.some((o, k) => !chosen.has(k) && loaded(o) && overlaps(o, last.end, a));
+      if (last && gapClear) {
+        last.end = b;
+        last.align = Math.max(last.align, al);
+        last.sections.push(i);
+      } else {
+        blocks.push({ start: a, end: b, addr: s.sh_addr, align: al, sections: [i] });
+      }
+    }
+    // Nothing else may point into a moved block.
+    for (const bl of blocks) {
+      const lo = bl.addr;
+      const hi = bl.addr + BigInt(bl.end - bl.start);
+      for (const e of elf.dynamic?.entries ?? []) {
+        if (FIXED_POINTER_TAGS.has(e.d_tag) && e.d_val >= lo && e.d_val < hi) {
+          throw new PatchError(`dynamic tag ${hex(e.d_tag)} points into a section that would move`);
+        }
+      }
+      for (const ph of phdrs) {
+        if (ph.p_type === PT_LOAD || ph.p_type === PT_PHDR || ph.p_filesz === 0n) continue;
+        const a = Number(ph.p_offset);
+        const b = a + Number(ph.p_filesz);
+        if (b <= bl.start || a >= bl.end) continue;
+        const inside = a >= bl.start && b <= bl.end;
+        const shiftable = ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY || (ph.p_type === PT_INTERP && !interpMovesAnyway);
+        if (!(inside && shiftable) && !(ph.p_type === PT_INTERP && interpMovesAnyway)) {
+          throw new PatchError(`segment of type ${hex(ph.p_type)} overlaps a section that would move`);
+        }
+      }
+    }
+    return blocks;
+  }
+
+  /** All writes: contents (redirected out of moved blocks), the new segment, and the headers. */
+  finish(writes: PlannedWrite[], info: FinishInfo): void {
+    const elf = this.p.file;
+    const is64 = this.p.wide;
+    const little = this.p.littleEndian;
+    const secs = this.p.sectionHeaders;
+    const shent = elf.header.e_shentsize;
+
+    // Block images, with content writes that land in them applied.
+    const blockImages = this.blocks.map((b) => Uint8Array.from(elf.source.read(b.start, b.end - b.start)));
+    for (const w of this.contents) {
+      const bi = this.blocks.findIndex((b) => w.offset >= b.start && w.offset < b.end);
+      if (bi >= 0) blockImages[bi]!.set(w.bytes, w.offset - this.blocks[bi]!.start);
+      else writes.push(w);
+    }
+
+    // The new segment's contents.
+    if (this.seg) {
+      this.blocks.forEach((b, i) => writes.push({ offset: b.newOffset!, bytes: blockImages[i]!, what: `moved ${this.movedNames().join(", ")}` }));
+      if (this.interpAt && this.request?.interp) writes.push({ offset: this.interpAt.offset, bytes: this.request.interp, what: "interpreter (moved)" });
+      if (this.request?.dynstr) writes.push({ offset: this.dynstrOffset, bytes: this.request.dynstr.image(), what: ".dynstr (moved)" });
+      if (this.dynamicAt && this.dynamicBytes) writes.push({ offset: this.dynamicAt.offset, bytes: this.dynamicBytes, what: ".dynamic (moved)" });
+    }
+
+    // Program headers.
+    const phdrs = this.p.programHeaders.map((ph) => ({ ...ph }));
+    let phChanged = false;
+    const shift = (ph: (typeof phdrs)[number]) => {
+      const to = this.movedOffset(Number(ph.p_offset));
+      if (to === null) return;
+      const d = BigInt(to) - ph.p_offset;
+      ph.p_offset += d;
+      ph.p_vaddr = this.movedAddress(ph.p_vaddr);
+      ph.p_paddr = ph.p_vaddr;
+      phChanged = true;
+    };
+    for (const ph of phdrs) {
+      if (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY || ph.p_type === PT_INTERP) shift(ph);
+      if (ph.p_type === PT_INTERP && info.interpMoves && this.interpAt) {
+        ph.p_offset = BigInt(this.interpAt.offset);
+        ph.p_vaddr = ph.p_paddr = this.interpAt.vaddr;
+        ph.p_filesz = ph.p_memsz = BigInt(info.interpSize);
+        phChanged = true;
+      }
+      if (ph.p_type === PT_DYNAMIC && info.dynMoves && this.dynamicAt) {
+        ph.p_offset = BigInt(this.dynamicAt.offset);
+        ph.p_vaddr = ph.p_paddr = this.dynamicAt.vaddr;
+        ph.p_filesz = ph.p_memsz = BigInt(this.dynamicAt.size);
+        ph.p_flags |= PF_W;
+        phChanged = true;
+      }
+    }
+    if (this.seg) {
+      const load = {
+        p_type: PT_LOAD,
+        p_flags: this.seg.flags,
+        p_offset: BigInt(this.seg.offset),
+        p_vaddr: this.seg.vaddr,
+        p_paddr: this.seg.vaddr,
+        p_filesz: BigInt(this.seg.size),
+        p_memsz: BigInt(this.seg.size),
+        p_align: this.seg.align,
+      };
+      if (this.nullReused >= 0) phdrs.splice(this.nullReused, 1);
+      let lastLoad = -1;
+      phdrs.forEach((ph, i) => {
+        if (ph.p_type === PT_LOAD) lastLoad = i;
+      });
+      phdrs.splice(lastLoad + 1, 0, load);
+      const tableSize = BigInt(phdrs.length * elf.header.e_phentsize);
+      for (const ph of phdrs) {
+        if (ph.p_type === PT_PHDR) ph.p_filesz = ph.p_memsz = tableSize;
+      }
+      phChanged = true;
+    }
+    if (phChanged) {
+      const ent = elf.header.e_phentsize;
+      const table = new Uint8Array(phdrs.length * ent);
+      phdrs.forEach((ph, i) => table.set(encodeProgramHeader(ph, is64, little), i * ent));
+      writes.push({ offset: Number(elf.header.e_phoff), bytes: table, what: "program header table" });
+      if (phdrs.length !== elf.phnum) {
+        const b = new Uint8Array(2);
+        new Encoder(b, little).u16(0, phdrs.length);
+        writes.push({ offset: is64 ? 0x38 : 0x2c, bytes: b, what: "e_phnum" });
+      }
+      if (programHeaderSize(is64) > ent) throw new PatchError(`e_phentsize ${ent} is too small`);
+    }
+
+    // Section headers that describe moved or resized contents.
+    if (secs && shent >= sectionHeaderSize(is64)) {
+      const dynstrAddr = elf.dynamicValue(DT_STRTAB);
+      secs.forEach((s, i) => {
+        const n = { ...s };
+        let changed = false;
+        const to = this.movedOffset(Number(s.sh_offset));
+        if (to !== null && (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n) {
+          n.sh_addr = this.movedAddress(s.sh_addr);
+          n.sh_offset = BigInt(to);
+          changed = true;
+        }
+        if (this.request?.dynstr && s.sh_type === SHT_STRTAB && s.sh_addr === dynstrAddr && (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n) {
+          n.sh_addr = this.dynstrAddr!;
+          n.sh_offset = BigInt(this.dynstrOffset);
+          n.sh_size = BigInt(this.request.dynstr.newSize);
+          changed = true;
+        }
+        if (s.sh_type === SHT_DYNAMIC && info.dynMoves && this.dynamicAt) {
+          n.sh_addr = this.dynamicAt.vaddr;
+          n.sh_offset = BigInt(this.dynamicAt.offset);
+          n.sh_size = BigInt(this.dynamicAt.size);
+          n.sh_flags |= BigInt(SHF_WRITE);
+          changed = true;
+        }
+        if (info.interpMoves && this.interpAt && info.interpPh && s.sh_type === SHT_PROGBITS && s.sh_offset === info.interpPh.p_offset && s.sh_size > 0n) {
+          n.sh_addr = this.interpAt.vaddr;
+          n.sh_offset = BigInt(this.interpAt.offset);
+          n.sh_size = BigInt(info.interpSize);
+          changed = true;
+        }
+        if (s.sh_type === SHT_GNU_verneed && (info.verneedFirstRemoved || s.sh_info !== info.verneedCount)) {
+          if (info.verneedFirstRemoved && info.verneedNewStart !== undefined) {
+            // The table now starts at the first live entry.
+            const delta = BigInt(info.verneedNewStart) - s.sh_offset;
+            n.sh_offset = BigInt(this.movedOffset(Number(s.sh_offset)) ?? Number(s.sh_offset)) + delta;
+            n.sh_addr = this.movedAddress(s.sh_addr) + delta;
+            n.sh_size = s.sh_size - delta;
+          }
+          n.sh_info = info.verneedCount;
+          changed = true;
+        }
+        if (changed) {
+          writes.push({
+            offset: Number(elf.header.e_shoff) + i * shent,
+            bytes: encodeSectionHeader(n, is64, little),
+            what: `section header ${s.name || i}`,
+          });
+        }
+      });
+    }
+    assertDisjoint(writes);
+  }
+}
+
+function assertDisjoint(writes: PlannedWrite[]): void {
+  const sorted = [...writes].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!;
+    if (prev.offset + prev.bytes.length > sorted[i]!.offset) {
+      throw new Error(`internal: overlapping writes: ${prev.what} and ${sorted[i]!.what}`);
+    }
+  }
+}
+

@@ -1,0 +1,76 @@
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import type { PlannedWrite } from "./plan.js";
+
+/** Writes all of `bytes` at `offset`, looping over short writes. */
+function pwriteAll(fd: number, bytes: Uint8Array, offset: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+}
+
+function applyWrites(fd: number, writes: readonly PlannedWrite[]): void {
+  // In file order: growth past the old end is written last, after the headers that map it.
+  for (const w of [...writes].sort((a, b) => a.offset - b.offset)) pwriteAll(fd, w.bytes, w.offset);
+}
+
+/** A temporary name next to `path`, on the same file system, so that rename is atomic. */
+export function temporaryPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.abilink-${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/**
+ * Writes `source` with `writes` applied to `dest` atomically: a copy next to `dest` (a
+ * reflink or in-kernel copy, so unchanged bytes never pass through this process), the
+ * writes, fsync, the mode and (where permitted) the owner of `like`, then rename over
+ * `dest`. Readers see the old file or the complete new one; a run killed part-way leaves
+ * `dest` untouched (and at worst a `.NAME.abilink-*.tmp` file).
+ */
+export function writePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats): void {
+  const tmp = temporaryPath(dest);
+  try {
+    copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    const fd = openSync(tmp, "r+");
+    try {
+      applyWrites(fd, writes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, like.mode & 0o7777);
+    try {
+      chownSync(tmp, like.uid, like.gid);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+    }
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Applies `writes` to `path` itself (same inode, so hard links keep sharing it), as patchelf does. */
+export function writeInPlace(path: string, writes: readonly PlannedWrite[]): void {
+  const fd = openSync(path, "r+");
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: "EINVAL" });
+    applyWrites(fd, writes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
