@@ -505,6 +505,21 @@ export class ElfFile {
     return out;
   }
 
+  /** The largest st_size among the dynamic symbols (0 without symbols). */
+  maxDynamicSymbolSize(): bigint {
+    const d = this.symbolBytes;
+    const n = this.dynamicSymbolCount;
+    const ent = symbolEntrySize(this.is64);
+    let max = 0n;
+    if (d) {
+      for (let i = 0; i < n; i++) {
+        const size = this.is64 ? d.u64(i * ent + 16) : BigInt(d.u32(i * ent + 8));
+        if (size > max) max = size;
+      }
+    }
+    return max;
+  }
+
   /** The raw `.gnu.version` entries (one per dynamic symbol), or null without DT_VERSYM. */
   versymValues(): Uint16Array | null {
     const d = this.versymBytes;

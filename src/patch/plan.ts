@@ -51,6 +51,7 @@ import {
   SHT_NOTE,
   SHT_PROGBITS,
   SHT_STRTAB,
+  SHT_SYMTAB,
   VERSYM_VERSION,
   checkedNumber,
   decodeDynamicEntries,
@@ -113,6 +114,8 @@ const MOVABLE_SECTION_TYPES = new Set([SHT_NOTE, SHT_GNU_HASH, SHT_HASH, SHT_DYN
 /** Spare DT_NULL slots given to a moved dynamic table, so that later additions fit in place. */
 const DYNAMIC_SPARE = 2;
 const MIN_PAGE = 4096n;
+/** Bound on the address gap left for eu-elflint's view of relocations (see newSegment). */
+const MAX_GAP = 1n << 24n;
 
 const utf8 = new TextEncoder();
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
@@ -745,7 +748,11 @@ class Layout {
     const wordAlign = is64 ? 8 : 4;
     const contentAlign = Math.max(wordAlign, ...this.blocks.map((b) => b.align));
     const offset = alignUp(this.oldSize, contentAlign);
-    const vaddr = alignUpBig(maxEnd, align) + (BigInt(offset) % align);
+    // A gap as large as the largest symbol: eu-elflint takes a relocation to modify
+    // r_offset + st_size bytes, and would see the symbols just below reach into a read-only
+    // segment placed right after. Address space only; the file does not grow for it.
+    const gap = elf.maxDynamicSymbolSize();
+    const vaddr = alignUpBig(maxEnd + (gap < MAX_GAP ? gap : MAX_GAP), align) + (BigInt(offset) % align);
     const parts: PlannedWrite[] = [];
     let cursor = offset;
     const place = (size: number, a: number, rem = 0) => {
@@ -770,6 +777,53 @@ class Layout {
       this.dynamicAt = { ...place(size, wordAlign), size };
     }
     this.seg = { offset, vaddr, size: cursor - offset, align, flags: PF_R | (req.writable ? PF_W : 0), parts };
+    this.fixSymbolValues();
+  }
+
+  /**
+   * Symbols defined in a moved section (section symbols, `__abi_tag` on the ABI note) move
+   * with it: their st_value in .symtab and .dynsym follows, so eu-elflint and debuggers
+   * agree. Read in chunks: a large .symtab is never held whole.
+   */
+  private fixSymbolValues(): void {
+    const secs = this.p.sectionHeaders;
+    if (!secs) return;
+    // Old and new address of every section that moves.
+    const moves = new Map<number, { from: bigint; to: bigint }>();
+    for (const b of this.blocks) for (const i of b.sections) moves.set(i, { from: secs[i]!.sh_addr, to: this.movedAddress(secs[i]!.sh_addr) });
+    const dynstrAddr = this.p.file.dynamicValue(DT_STRTAB);
+    const interpPh = this.p.programHeaders.find((ph) => ph.p_type === PT_INTERP);
+    secs.forEach((sec, i) => {
+      if ((sec.sh_flags & BigInt(SHF_ALLOC)) === 0n) return;
+      if (this.dynstrAddr !== null && sec.sh_type === SHT_STRTAB && sec.sh_addr === dynstrAddr) moves.set(i, { from: sec.sh_addr, to: this.dynstrAddr });
+      if (this.dynamicAt && sec.sh_type === SHT_DYNAMIC) moves.set(i, { from: sec.sh_addr, to: this.dynamicAt.vaddr });
+      if (this.interpAt && interpPh && sec.sh_type === SHT_PROGBITS && sec.sh_offset === interpPh.p_offset) moves.set(i, { from: sec.sh_addr, to: this.interpAt.vaddr });
+    });
+    if (moves.size === 0) return;
+    const is64 = this.p.wide;
+    const entsize = is64 ? 24 : 16;
+    const valueAt = is64 ? 8 : 4;
+    const shndxAt = is64 ? 6 : 14;
+    const CHUNK = 4096 * entsize;
+    for (const sec of secs) {
+      if (sec.sh_type !== SHT_SYMTAB && sec.sh_type !== SHT_DYNSYM) continue;
+      if (sec.sh_entsize !== BigInt(entsize)) continue;
+      const start = Number(sec.sh_offset);
+      const size = Number(sec.sh_size) - (Number(sec.sh_size) % entsize);
+      if (start + size > this.oldSize) continue;
+      for (let at = 0; at < size; at += CHUNK) {
+        const len = Math.min(CHUNK, size - at);
+        const d = this.p.file.readAt(start + at, len, "symbol table");
+        for (let o = 0; o < len; o += entsize) {
+          const move = moves.get(d.u16(o + shndxAt));
+          if (!move) continue;
+          const value = d.word(o + valueAt, is64);
+          const b = new Uint8Array(is64 ? 8 : 4);
+          new Encoder(b, this.p.littleEndian).word(0, value - move.from + move.to, is64);
+          this.content(start + at + o + valueAt, b, `${sec.name || "symbol table"} value`);
+        }
+      }
+    }
   }
 
   /**
