@@ -140,7 +140,7 @@ describe.skipIf(!tools)("abilink patch on this system's programs", () => {
       const lintBefore = await elflintClean(copy);
       // ld.so recognises libc by its SONAME (libc_map): libc keeps it, the others get a longer one.
       const soname = lib === "libc.so.6" ? before.soname : `${before.soname}.patched-by-abilink-with-a-long-soname`;
-      const r = await abilink(["patch", "--set-soname", soname, "--add-runpath", LONG_RUNPATH, copy]);
+      const r = await abilink(["patch", "--set-soname", soname!, "--add-runpath", LONG_RUNPATH, copy]);
       expect(r.stderr).toBe("");
       const after = await readelf(copy);
       expect(after.stderr).toBe("");

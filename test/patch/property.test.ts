@@ -1,0 +1,160 @@
+// Random sequences of edits on real fixtures, in memory: after each edit the output reads
+// back with exactly the expected values, and an edit followed by its inverse reads the
+// same as the input.
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BufferSource, ElfFile } from "../../src/elf/index.js";
+import type { Edit } from "../../src/patch/index.js";
+import { patchBytes } from "../support/patching.js";
+
+const fx = (p: string) => new URL(`../../testdata/fixtures/${p}`, import.meta.url).pathname;
+const FILES = ["x86_64/prog", "x86_64/prog-rpath", "x86_64/libvers.so.1", "i386/prog-nopie", "aarch64/libvers.so.1", "ppc64/prog", "s390x/prog", "armhf/libvers.so.1"];
+
+interface View {
+  interp: string | null;
+  needed: string[];
+  rpath: string[];
+  runpath: string[];
+  /** Whether DT_RPATH / DT_RUNPATH entries exist (an empty one still decides where paths go). */
+  has: { rpath: boolean; runpath: boolean };
+  soname: string | null;
+  verneed: string[];
+  symbols: string[];
+}
+
+function view(bytes: Uint8Array): View {
+  const elf = ElfFile.parse(new BufferSource(bytes));
+  const d = elf.dynamic!;
+  return {
+    interp: elf.interpreter,
+    needed: d.needed,
+    rpath: d.rpath,
+    runpath: d.runpath,
+    has: { rpath: d.entries.some((x) => x.d_tag === 15n), runpath: d.entries.some((x) => x.d_tag === 29n) },
+    soname: d.soname,
+    verneed: elf.versionRequirements.map((v) => `${v.file}:${v.versions.map((x) => x.name).join(",")}`),
+    symbols: elf.dynamicSymbols.map((s) => `${s.name}@${s.version?.name ?? ""}`),
+  };
+}
+
+const pathChars = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789/._-$".split(""));
+const pathArb = fc.array(pathChars, { minLength: 1, maxLength: 90 }).map((a) => `/${a.join("")}`);
+const nameArb = fc.array(fc.constantFrom(..."abcdefghijklmnop0123456789.-".split("")), { minLength: 1, maxLength: 40 }).map((a) => `lib${a.join("")}.so`);
+
+const editArb: fc.Arbitrary<Edit> = fc.oneof(
+  pathArb.map((p) => ({ op: "set-interpreter", path: p }) as Edit),
+  fc.array(pathArb, { maxLength: 3 }).map((ps) => ({ op: "set-search-path", paths: ps, kind: "runpath" }) as Edit),
+  pathArb.map((p) => ({ op: "add-runpath", path: p }) as Edit),
+  fc.constant({ op: "remove-runpath" } as Edit),
+  nameArb.map((n) => ({ op: "add-needed", name: n }) as Edit),
+  nameArb.map((n) => ({ op: "set-soname", name: n }) as Edit),
+  fc.tuple(fc.constantFrom("libc.so.6", "libvers.so.1"), nameArb).map(([from, to]) => ({ op: "replace-needed", from, to }) as Edit),
+);
+
+/** What `e` should do to the view (the model the reader is checked against). */
+function expected(v: View, e: Edit): View {
+  const n = structuredClone(v);
+  const kinds = (["rpath", "runpath"] as const).filter((k) => n.has[k]);
+  switch (e.op) {
+    case "set-interpreter":
+      if (n.interp !== null) n.interp = e.path;
+      break;
+    case "set-search-path":
+      if (kinds.length === 0) {
+        n.has.runpath = true;
+        n.runpath = [...e.paths];
+      }
+      for (const k of kinds) n[k] = [...e.paths];
+      break;
+    case "add-runpath":
+      if (kinds.length === 0) {
+        n.has.runpath = true;
+        n.runpath = [e.path];
+      }
+      for (const k of kinds) if (!n[k].includes(e.path)) n[k] = [...n[k], e.path];
+      break;
+    case "remove-runpath":
+      n.rpath = [];
+      n.runpath = [];
+      n.has = { rpath: false, runpath: false };
+      break;
+    case "add-needed":
+      if (!n.needed.includes(e.name)) n.needed = [...n.needed, e.name];
+      break;
+    case "set-soname":
+      n.soname = e.name;
+      break;
+    case "replace-needed":
+      n.needed = n.needed.map((x) => (x === e.from ? e.to : x));
+      n.verneed = n.verneed.map((x) => (x.startsWith(`${e.from}:`) ? `${e.to}:${x.slice(e.from.length + 1)}` : x));
+      break;
+    default:
+      break;
+  }
+  return n;
+}
+
+/** The edit that undoes `e` on a file whose view is `v`. */
+function inverse(v: View, e: Edit): Edit[] {
+  switch (e.op) {
+    case "set-interpreter":
+      return v.interp === null ? [] : [{ op: "set-interpreter", path: v.interp }];
+    case "set-search-path":
+    case "add-runpath":
+    case "remove-runpath": {
+      if (!v.has.rpath && !v.has.runpath) return [{ op: "remove-runpath" }];
+      if (v.has.rpath && v.has.runpath) return [];
+      const kind = v.has.rpath ? "rpath" : "runpath";
+      if (e.op === "remove-runpath") return []; // the entry is gone; re-adding changes the table order
+      return [{ op: "set-search-path", paths: v[kind], kind }];
+    }
+    case "add-needed":
+      return v.needed.includes(e.name) ? [] : [{ op: "remove-needed", name: e.name }];
+    case "set-soname":
+      return v.soname === null ? [] : [{ op: "set-soname", name: v.soname }];
+    case "replace-needed":
+      return v.needed.includes(e.from) && !v.needed.includes(e.to) ? [{ op: "replace-needed", from: e.to, to: e.from }] : [];
+    default:
+      return [];
+  }
+}
+
+describe("patch property: random edits read back as modelled", () => {
+  for (const f of FILES) {
+    const input = new Uint8Array(readFileSync(fx(f)));
+    it(`${f}: sequences of edits`, () => {
+      fc.assert(
+        fc.property(fc.array(editArb, { minLength: 1, maxLength: 6 }), (edits) => {
+          let bytes: Uint8Array = input;
+          let model = view(bytes);
+          for (const e of edits) {
+            if (e.op === "set-interpreter" && model.interp === null) continue;
+            if (e.op === "replace-needed" && model.needed.includes(e.to)) continue;
+            bytes = patchBytes(bytes, [e]).bytes;
+            model = expected(model, e);
+            expect(view(bytes)).toEqual(model);
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+    it(`${f}: an edit and its inverse read the same as the input`, () => {
+      const before = view(input);
+      fc.assert(
+        fc.property(editArb, (e) => {
+          if (e.op === "set-interpreter" && before.interp === null) return;
+          const undo = inverse(before, e);
+          if (undo.length === 0) return;
+          const once = patchBytes(input, [e]).bytes;
+          const back = patchBytes(once, undo).bytes;
+          expect(view(back)).toEqual(before);
+          // Doing it again changes nothing and grows nothing.
+          const again = patchBytes(once, [e]);
+          expect(again.plan.writes).toEqual([]);
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+});
