@@ -25,3 +25,4 @@ export { checkCompat, compatObject, lookup, type CompatReport, type CompatProble
 export { loadManifest } from "./abi/load.js";
 export { compatCheck, loadOrder, defaultLibraryDirs, type LoadOptions } from "./closure/ld-so.js";
 export { writeFileAtomic } from "./io/atomic-write.js";
+export { patchFile, planPatch, PatchError, inStore, type Edit, type PatchPlan, type PatchOptions, type PatchResult, type PlannedWrite } from "./patch/index.js";
