@@ -16,3 +16,13 @@ abilink scan testdata/fixtures
 echo
 echo "== abilink scan --json over /usr/lib (first 3 of $(abilink scan --json /usr/lib 2>/dev/null | wc -l) ELF files)"
 abilink scan --json /usr/lib 2>/dev/null | head -n 3
+echo
+demo_dir=$(mktemp -d)
+trap 'rm -rf "$demo_dir"' EXIT
+cp testdata/fixtures/x86_64/prog testdata/fixtures/x86_64/libvers.so.1 "$demo_dir/"
+echo "== abilink patch --dry-run: a longer runpath and one more NEEDED on a copy of the x86_64 fixture"
+abilink patch --dry-run --add-runpath /opt/some/long/library/directory --add-needed libm.so.6 "$demo_dir/prog"
+echo
+echo "== abilink patch -v, then the patched program runs"
+abilink patch -v --add-runpath /opt/some/long/library/directory --add-needed libm.so.6 "$demo_dir/prog"
+(cd "$demo_dir" && ./prog)
