@@ -1,10 +1,13 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { describeError } from "../closure/tasks.js";
+import { statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { runOrdered } from "../closure/pool.js";
+import type { PatchRecord } from "../closure/tasks.js";
 import { splitSearchPath, type Edit } from "../patch/edits.js";
-import { patchFile, type PatchResult } from "../patch/patch-file.js";
+import type { PatchOptions } from "../patch/patch-file.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
-import { collect } from "./options.js";
+import { collect, parseJobs } from "./options.js";
 import { out, warn } from "./output.js";
 
 export interface PatchFlags {
@@ -26,6 +29,7 @@ export interface PatchFlags {
   json?: boolean;
   force?: boolean;
   verbose?: boolean;
+  jobs?: number;
 }
 
 /** `--replace-needed OLD NEW` takes two words; main() joins them with NUL before parsing. */
@@ -55,35 +59,36 @@ export function editsFromFlags(f: PatchFlags): Edit[] {
   return edits;
 }
 
-function summary(r: PatchResult): string {
-  const p = r.plan;
-  if (p.changes.length === 0) return `${r.path}: unchanged`;
-  const how = p.inPlace
+function summary(r: PatchRecord): string {
+  if (!r.changed) return `${r.path}: unchanged`;
+  const how = r.inPlace
     ? "fits in place"
-    : `grows by ${p.newSize - p.oldSize} bytes: new PT_LOAD (${p.segment!.flags}) at offset 0x${p.segment!.offset.toString(16)}, ` +
-      `vaddr 0x${p.segment!.vaddr.toString(16)}${p.moved.length ? `; moves ${p.moved.join(", ")}` : ""}`;
-  return `${r.path}:\n${p.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
+    : `grows by ${r.growth} bytes: new PT_LOAD (${r.segment!.flags}) at offset 0x${r.segment!.offset.toString(16)}, ` +
+      `vaddr ${r.segment!.vaddr}${r.moved.length ? `; moves ${r.moved.join(", ")}` : ""}`;
+  return `${r.path}:\n${r.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
 }
 
-function record(r: PatchResult) {
-  const p = r.plan;
-  return {
-    path: r.path,
-    dest: r.dest,
-    changed: p.changes.length > 0,
-    written: r.written,
-    changes: p.changes,
-    inPlace: p.inPlace,
-    oldSize: p.oldSize,
-    newSize: p.newSize,
-    growth: p.newSize - p.oldSize,
-    segment: p.segment ? { ...p.segment, vaddr: `0x${p.segment.vaddr.toString(16)}` } : null,
-    moved: p.moved,
-  };
+/**
+ * The files, each once: two names for one inode (a repeated argument, a hard link) would
+ * otherwise be rewritten by two threads at once. Unreadable names stay, to fail in order.
+ */
+function distinctFiles(files: string[]): string[] {
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    try {
+      const st = statSync(f);
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+    } catch {
+      // reported by the patch itself
+    }
+    return true;
+  });
 }
 
 /** `abilink patch FILE... [edits]`. */
-export function runPatch(files: string[], flags: PatchFlags): number {
+export async function runPatch(files: string[], flags: PatchFlags): Promise<number> {
   if (flags.output !== undefined && files.length !== 1) {
     warn("patch", "--output takes exactly one input file");
     return EXIT_USAGE;
@@ -97,18 +102,21 @@ export function runPatch(files: string[], flags: PatchFlags): number {
     warn("patch", "no edit given (see abilink patch --help)");
     return EXIT_USAGE;
   }
+  const options: PatchOptions = { output: flags.output, inPlace: flags.inPlace, dryRun: flags.dryRun, force: flags.force };
   let failures = 0;
-  for (const file of files) {
-    try {
-      const r = patchFile(file, edits, { output: flags.output, inPlace: flags.inPlace, dryRun: flags.dryRun, force: flags.force });
-      if (flags.json) out(JSON.stringify(record(r)) + "\n");
-      else if (flags.dryRun || flags.verbose) out(summary(r) + "\n");
-    } catch (e) {
-      failures++;
-      if (flags.json) out(JSON.stringify({ path: file, error: describeError(e) }) + "\n");
-      warn(file, describeError(e));
-    }
-  }
+  await runOrdered(
+    "patch",
+    distinctFiles(files)[Symbol.iterator](),
+    (r) => {
+      if (r.kind === "error") {
+        failures++;
+        if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
+        warn(r.path, r.message);
+      } else if (flags.json) out(JSON.stringify(r.record) + "\n");
+      else if (flags.dryRun || flags.verbose) out(summary(r.record) + "\n");
+    },
+    { jobs: flags.jobs ?? availableParallelism(), inline: 32, batch: 16, context: { edits, options } },
+  );
   return exitForFailures(failures);
 }
 
@@ -149,6 +157,7 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .option("--json", "one JSON object per file (JSON lines)")
     .option("-f, --force", "rewrite files inside the Nix store")
     .option("-v, --verbose", "print what changed in each file")
+    .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(
       "after",
       `
@@ -161,7 +170,7 @@ Examples:
 Exit status: 0 every file patched (or already as asked); 1 some file could not be patched and was left
 untouched (the others were still patched); 2 usage error.`,
     )
-    .action((files: string[], flags: PatchFlags) => setExit(runPatch(files, flags)));
+    .action(async (files: string[], flags: PatchFlags) => setExit(await runPatch(files, flags)));
 }
 
 /** Joins the two words after each `--replace-needed` so the option parser sees one value. */

@@ -5,6 +5,8 @@ export interface PoolBatch {
   seq: number;
   task: TaskName;
   items: string[];
+  /** Passed to the task with every item (e.g. the edits of a patch); structured-cloneable. */
+  context?: unknown;
 }
 
 export interface PoolReply {
@@ -21,6 +23,8 @@ export interface PoolOptions {
   onBatch?: () => void;
   /** Items per message to a worker: large for cheap items, small for expensive ones. */
   batch?: number;
+  /** Given to the task with every item. */
+  context?: unknown;
 }
 
 const BATCH = 128;
@@ -39,7 +43,8 @@ export async function runOrdered<T extends TaskName>(
   deliver: (result: TaskResult<T>) => void,
   options: PoolOptions,
 ): Promise<void> {
-  const run = tasks[task] as (item: string) => TaskResult<T>;
+  const fn = tasks[task] as (item: string, context: unknown) => TaskResult<T>;
+  const run = (item: string) => fn(item, options.context);
   const jobs = Math.max(1, Math.floor(options.jobs));
   const inline = jobs === 1 ? Infinity : (options.inline ?? 64);
   let n = 0;
@@ -78,7 +83,7 @@ export async function runOrdered<T extends TaskName>(
       }
       batch.push(r.value);
     }
-    return batch.length > 0 ? { seq: nextSeq++, task, items: batch } : null;
+    return batch.length > 0 ? { seq: nextSeq++, task, items: batch, context: options.context } : null;
   };
   // Bound the reorder buffer: a slow batch holds back at most this many finished ones.
   const room = () => !done && nextSeq - nextToDeliver < MAX_AHEAD * jobs;

@@ -141,6 +141,26 @@ describe("abilink patch: what gets written", () => {
     expect(sha(same)).toBe(before);
   });
 
+  it("many files: the same records in input order whatever --jobs is; one inode is patched once", async () => {
+    const run = async (jobs: string) => {
+      const dir = mkdtempSync(join(work, "m-"));
+      const files: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const f = join(dir, `f${String(i).padStart(2, "0")}`);
+        copyFileSync(fx(["x86_64/prog", "i386/prog", "aarch64/libvers.so.1", "s390x/prog"][i % 4]!), f);
+        files.push(f);
+      }
+      linkSync(files[0]!, join(dir, "hardlink"));
+      const r = await abilink(["patch", "--json", "--jobs", jobs, "--add-runpath", LONG, ...files, files[3]!, join(dir, "hardlink")]);
+      expect(r.code).toBe(0);
+      const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(recs.map((x) => x.path)).toEqual(files);
+      for (const f of files) expect((await readelf(f)).runpath.at(-1)).toBe(LONG);
+      return recs.map((x) => ({ ...x, path: x.path.slice(dir.length), dest: x.dest.slice(dir.length) }));
+    };
+    expect(await run("4")).toEqual(await run("1"));
+  });
+
   it("refuses files in the Nix store unless forced", async () => {
     const store = join(work, "nix", "store");
     mkdirSync(join(store, "abc-prog"), { recursive: true });
