@@ -8,6 +8,7 @@ import { registerHash } from "./hash.js";
 import { registerInspect } from "./inspect.js";
 import { registerScan } from "./scan.js";
 import { joinPairArguments, registerPatch } from "./patch.js";
+import { runPatchelf } from "./patchelf.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -41,6 +42,13 @@ diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.
   registerDiff(program, setExit);
   registerCompat(program, setExit);
   registerPatch(program, setExit);
+  program
+    .command("patchelf")
+    .summary("patchelf's command line over abilink's rewriter (see abilink patchelf --help)")
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument("[args...]")
+    .action((args: string[]) => setExit(runPatchelf(args)));
   try {
     await program.parseAsync(argv[2] === "patch" ? joinPairArguments(argv) : argv);
   } catch (e) {

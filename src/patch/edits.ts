@@ -6,18 +6,29 @@ export type Edit =
    * lookup semantics differ); `kind` is used only when the file has neither.
    */
   | { op: "set-search-path"; paths: string[]; kind: "runpath" | "rpath" }
-  /** Appends a directory to the search path (DT_RUNPATH when the file has none). */
-  | { op: "add-runpath"; path: string }
+  /** Appends a directory to the search path (DT_RUNPATH, or `kind`, when the file has none). */
+  | { op: "add-runpath"; path: string; kind?: "runpath" | "rpath" }
   /** Removes DT_RPATH and DT_RUNPATH. */
   | { op: "remove-runpath" }
   /** Converts DT_RPATH to DT_RUNPATH or back: the only edit that changes the kind. */
   | { op: "convert-search-path"; to: "runpath" | "rpath" }
   /** Replaces a path prefix (whole path components) in the interpreter, search paths and NEEDED paths. */
   | { op: "replace-prefix"; from: string; to: string }
-  | { op: "add-needed"; name: string }
+  /** After the existing NEEDED entries, or before them with `first` (patchelf's place). */
+  | { op: "add-needed"; name: string; first?: boolean }
   | { op: "remove-needed"; name: string }
   | { op: "replace-needed"; from: string; to: string }
-  | { op: "set-soname"; name: string };
+  | { op: "set-soname"; name: string }
+  /** Sets bits in DT_FLAGS_1 (adding the entry when missing), e.g. DF_1_NODEFLIB. */
+  | { op: "set-flags-1"; bits: number }
+  /** Adds DT_DEBUG when missing. */
+  | { op: "add-debug-tag" }
+  /** Makes every dynamic symbol of this name unversioned (versym 1, VER_NDX_GLOBAL). */
+  | { op: "clear-symbol-version"; name: string }
+  /** Sets EI_OSABI. */
+  | { op: "set-os-abi"; value: number }
+  /** Sets or clears PF_X on PT_GNU_STACK. */
+  | { op: "set-execstack"; executable: boolean };
 
 /** `A:B:C` as a list; the empty string is the empty list. */
 export function splitSearchPath(value: string): string[] {
@@ -60,5 +71,15 @@ export function describeEdit(e: Edit): string {
       return `replace needed ${e.from} ${e.to}`;
     case "set-soname":
       return `set soname ${e.name}`;
+    case "set-flags-1":
+      return `set DT_FLAGS_1 bits 0x${e.bits.toString(16)}`;
+    case "add-debug-tag":
+      return "add DT_DEBUG";
+    case "clear-symbol-version":
+      return `clear the version of ${e.name}`;
+    case "set-os-abi":
+      return `set OS/ABI ${e.value}`;
+    case "set-execstack":
+      return e.executable ? "set execstack" : "clear execstack";
   }
 }

@@ -17,6 +17,8 @@ export interface PatchOptions {
   force?: boolean;
   /** The Nix store directory (default: $NIX_STORE_DIR or /nix/store). */
   storeDir?: string;
+  /** Smallest alignment of a new segment (patchelf's --page-size); the file's own p_align wins when larger. */
+  pageSize?: number;
 }
 
 export interface PatchResult {
@@ -49,7 +51,7 @@ export function patchFile(path: string, edits: readonly Edit[], options: PatchOp
   if (!options.force && !options.dryRun && inStore(destReal, storeDir)) {
     throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
   }
-  const plan = withElfFile(real, (elf) => planPatch(elf, edits));
+  const plan = withElfFile(real, (elf) => planPatch(elf, edits, { pageSize: options.pageSize }));
   if (plan === null) throw new NotElfError("not an ELF file (bad magic)");
   if (options.dryRun) return { path, dest, plan, written: false };
   if (plan.writes.length === 0 && options.output === undefined) return { path, dest, plan, written: false };

@@ -1,5 +1,7 @@
 import {
   DT_AUDIT,
+  DT_DEBUG,
+  DT_FLAGS_1,
   DT_AUXILIARY,
   DT_CONFIG,
   DT_DEPAUDIT,
@@ -30,8 +32,10 @@ import {
   DT_VERSYM,
   Encoder,
   PF_R,
+  PF_X,
   PF_W,
   PT_DYNAMIC,
+  PT_GNU_STACK,
   PT_GNU_PROPERTY,
   PT_INTERP,
   PT_LOAD,
@@ -154,8 +158,8 @@ interface Block {
 }
 
 /** Computes the rewrite of `elf` that applies `edits`. Reads only; throws PatchError or ElfError. */
-export function planPatch(elf: ElfFile, edits: readonly Edit[]): PatchPlan {
-  return new Planner(elf).plan(edits);
+export function planPatch(elf: ElfFile, edits: readonly Edit[], options: { pageSize?: number } = {}): PatchPlan {
+  return new Planner(elf, options.pageSize !== undefined ? BigInt(Math.max(options.pageSize, 1)) : MIN_PAGE).plan(edits);
 }
 
 class Planner {
@@ -164,8 +168,15 @@ class Planner {
   private readonly phdrs: ProgramHeader[];
   private readonly sections: readonly SectionHeader[] | null;
   private readonly changes: string[] = [];
+  /** Writes that change neither strings nor layout (versym entries, EI_OSABI), at original offsets. */
+  private readonly extraWrites: PlannedWrite[] = [];
+  /** Set when a program header's own fields changed (PT_GNU_STACK flags). */
+  phdrsModified = false;
 
-  constructor(private readonly elf: ElfFile) {
+  constructor(
+    private readonly elf: ElfFile,
+    private readonly minPageSize: bigint = MIN_PAGE,
+  ) {
     this.is64 = elf.is64;
     this.little = elf.little;
     this.phdrs = [...elf.programHeaders];
@@ -177,7 +188,7 @@ class Planner {
     const oldSize = elf.source.size;
     const interpPh = this.phdrs.find((p) => p.p_type === PT_INTERP) ?? null;
     const dynPh = this.phdrs.find((p) => p.p_type === PT_DYNAMIC) ?? null;
-    const needsDynamic = edits.some((e) => e.op !== "set-interpreter");
+    const needsDynamic = edits.some((e) => e.op !== "set-interpreter" && e.op !== "set-os-abi" && e.op !== "set-execstack");
     if (needsDynamic && !dynPh) throw new PatchError("has no dynamic section (PT_DYNAMIC): a statically linked file has no NEEDED, RUNPATH or SONAME to edit");
 
     // ---- the current state
@@ -195,8 +206,39 @@ class Planner {
         delete s.strOff;
       }
     };
+    let addedFirst = 0;
     for (const e of edits) {
       switch (e.op) {
+        case "set-flags-1": {
+          const f = slots.find((x) => x.tag === BigInt(DT_FLAGS_1));
+          if (f) f.val |= BigInt(e.bits);
+          else slots.push({ tag: BigInt(DT_FLAGS_1), val: BigInt(e.bits) });
+          break;
+        }
+        case "add-debug-tag":
+          if (!slots.some((x) => x.tag === BigInt(DT_DEBUG))) slots.push({ tag: BigInt(DT_DEBUG), val: 0n });
+          break;
+        case "clear-symbol-version":
+          this.clearSymbolVersion(e.name);
+          break;
+        case "set-os-abi":
+          if (elf.header.ei_osabi !== e.value) {
+            this.extraWrites.push({ offset: 7, bytes: Uint8Array.of(e.value), what: "EI_OSABI" });
+            this.changes.push(`os/abi: ${elf.header.ei_osabi} -> ${e.value}`);
+          }
+          break;
+        case "set-execstack": {
+          const i = this.phdrs.findIndex((p) => p.p_type === PT_GNU_STACK);
+          if (i < 0) throw new PatchError("has no PT_GNU_STACK program header to change");
+          const ph = this.phdrs[i]!;
+          const flags = e.executable ? ph.p_flags | PF_X : ph.p_flags & ~PF_X;
+          if (flags !== ph.p_flags) {
+            this.phdrs[i] = { ...ph, p_flags: flags };
+            this.phdrsModified = true;
+            this.changes.push(`execstack: ${e.executable ? "- -> X" : "X -> -"}`);
+          }
+          break;
+        }
         case "set-interpreter":
           if (!interpPh) throw new PatchError("has no interpreter (PT_INTERP) to set: a shared library or a statically linked program");
           if (e.path === "") throw new PatchError("the interpreter cannot be empty");
@@ -211,7 +253,7 @@ class Planner {
         }
         case "add-runpath": {
           const existing = searchTags();
-          if (existing.length === 0) slots.push({ tag: BigInt(DT_RUNPATH), val: 0n, str: e.path });
+          if (existing.length === 0) slots.push({ tag: BigInt(e.kind === "rpath" ? DT_RPATH : DT_RUNPATH), val: 0n, str: e.path });
           for (const s of existing) {
             const parts = splitSearchPath(s.str!);
             if (!parts.includes(e.path)) setStr(s, [...parts, e.path].join(":"));
@@ -251,6 +293,7 @@ class Planner {
           slots.forEach((s, i) => {
             if (s.tag === BigInt(DT_NEEDED)) at = i;
           });
+          if (e.first) at = addedFirst++ - 1;
           slots.splice(at + 1, 0, { tag: BigInt(DT_NEEDED), val: 0n, str: e.name });
           break;
         }
@@ -293,13 +336,14 @@ class Planner {
       (slots.length !== dyn.entries.length ||
         slots.some((s, i) => s.tag !== dyn.entries[i]!.d_tag || (STRING_TAGS.has(s.tag) ? s.strOff === undefined : s.val !== dyn.entries[i]!.d_val)) ||
         verneed.some((v) => v.removed || v.rename !== undefined));
-    if (interp === oldInterp && !dynChanged) {
+    if (interp === oldInterp && !dynChanged && this.extraWrites.length === 0 && !this.phdrsModified) {
       return { changes: [], writes: [], oldSize, newSize: oldSize, inPlace: true, segment: null, moved: [] };
     }
 
     // ---- layout
     const writes: PlannedWrite[] = [];
-    const layout = new Layout(this, oldSize);
+    const layout = new Layout(this, oldSize, this.minPageSize);
+    for (const w of this.extraWrites) layout.content(w.offset, w.bytes, w.what);
 
     // Strings: reuse what the table has, then space freed by this patch, then append.
     let strings: StringPlan | null = null;
@@ -446,6 +490,23 @@ class Planner {
     }
   }
 
+  /** versym 1 (global, unversioned) for every dynamic symbol named `name`, as patchelf does. */
+  private clearSymbolVersion(name: string): void {
+    const versym = this.elf.versymValues();
+    const addr = this.elf.dynamicValue(DT_VERSYM);
+    if (!versym || addr === undefined) throw new PatchError("has no symbol versions (DT_VERSYM) to clear");
+    const names = this.elf.symbolNameOffsets();
+    const base = this.elf.addressToOffset(addr, versym.length * 2, "DT_VERSYM");
+    const table = this.elf.dynamicStrings;
+    for (let i = 1; i < versym.length && i < names.length; i++) {
+      if (versym[i] === 1 || table.get(names[i]!) !== name) continue;
+      const b = new Uint8Array(2);
+      new Encoder(b, this.little).u16(0, 1);
+      this.extraWrites.push({ offset: base + i * 2, bytes: b, what: `versym of ${name}` });
+      this.changes.push(`version of ${name}: cleared`);
+    }
+  }
+
   offsetToAddress(offset: number): bigint {
     for (const p of this.phdrs) {
       if (p.p_type === PT_LOAD && BigInt(offset) >= p.p_offset && BigInt(offset) < p.p_offset + p.p_filesz) {
@@ -466,6 +527,13 @@ class Planner {
       const x = list(b, tag).join(" ");
       const y = list(a, tag).join(" ");
       if (x !== y) this.changes.push(`${tagName(BigInt(tag))}: ${x || "(none)"} -> ${y || "(none)"}`);
+    }
+    for (const [tag, name] of [[DT_FLAGS_1, "DT_FLAGS_1"], [DT_DEBUG, "DT_DEBUG"]] as const) {
+      const x = before.find((e) => e.d_tag === BigInt(tag));
+      const y = after.find((e) => e.tag === BigInt(tag));
+      if (x?.d_val !== y?.val || (x === undefined) !== (y === undefined)) {
+        this.changes.push(`${name}: ${x ? hex(x.d_val) : "(none)"} -> ${y ? hex(y.val) : "(none)"}`);
+      }
     }
     const nb = list(b, DT_NEEDED);
     const na = list(a, DT_NEEDED);
@@ -679,6 +747,7 @@ class Layout {
   constructor(
     private readonly p: Planner,
     private readonly oldSize: number,
+    private readonly minPage: bigint,
   ) {}
 
   get hasSegment(): boolean {
@@ -743,7 +812,7 @@ class Layout {
     }
 
     // The new segment: after the end of the file, and above every segment in memory.
-    const align = loads.reduce((a, ph) => (ph.p_align > a ? ph.p_align : a), MIN_PAGE);
+    const align = loads.reduce((a, ph) => (ph.p_align > a ? ph.p_align : a), this.minPage);
     const maxEnd = loads.reduce((a, ph) => (ph.p_vaddr + ph.p_memsz > a ? ph.p_vaddr + ph.p_memsz : a), 0n);
     const wordAlign = is64 ? 8 : 4;
     const contentAlign = Math.max(wordAlign, ...this.blocks.map((b) => b.align));
@@ -938,7 +1007,7 @@ class Layout {
 
     // Program headers.
     const phdrs = this.p.programHeaders.map((ph) => ({ ...ph }));
-    let phChanged = false;
+    let phChanged = this.p.phdrsModified;
     const shift = (ph: (typeof phdrs)[number]) => {
       const to = this.movedOffset(Number(ph.p_offset));
       if (to === null) return;
