@@ -3,7 +3,8 @@ import { InvalidArgumentError } from "commander";
 import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
-import type { PatchRecord } from "../closure/tasks.js";
+import { describeError, type PatchOutcome, type PatchRecord } from "../closure/tasks.js";
+import { commitPatchedCopy } from "../patch/write.js";
 import { splitSearchPath, type Edit } from "../patch/edits.js";
 import type { PatchOptions } from "../patch/patch-file.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
@@ -87,6 +88,22 @@ function distinctFiles(files: string[]): string[] {
   });
 }
 
+/** Runs at most `n` of the functions given to it at once (each holds a file descriptor while it runs). */
+function concurrency(n: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** `abilink patch FILE... [edits]`. */
 export async function runPatch(files: string[], flags: PatchFlags): Promise<number> {
   if (flags.output !== undefined && files.length !== 1) {
@@ -102,21 +119,45 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     warn("patch", "no edit given (see abilink patch --help)");
     return EXIT_USAGE;
   }
-  const options: PatchOptions = { output: flags.output, inPlace: flags.inPlace, dryRun: flags.dryRun, force: flags.force };
+  const options: PatchOptions = {
+    output: flags.output,
+    inPlace: flags.inPlace,
+    dryRun: flags.dryRun,
+    force: flags.force,
+    deferCommit: !flags.inPlace,
+  };
   let failures = 0;
+  const report = (r: PatchOutcome) => {
+    if (r.kind === "error") {
+      failures++;
+      if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
+      warn(r.path, r.message);
+    } else if (flags.json) out(JSON.stringify(r.record) + "\n");
+    else if (flags.dryRun || flags.verbose) out(summary(r.record) + "\n");
+  };
+  // Temporary files are fsynced and renamed here, many at once, while the threads prepare
+  // the next ones; reports still come out in input order, each after its file is in place.
+  let chain: Promise<void> = Promise.resolve();
+  const limit = concurrency(16);
   await runOrdered(
     "patch",
     distinctFiles(files)[Symbol.iterator](),
     (r) => {
-      if (r.kind === "error") {
-        failures++;
-        if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
-        warn(r.path, r.message);
-      } else if (flags.json) out(JSON.stringify(r.record) + "\n");
-      else if (flags.dryRun || flags.verbose) out(summary(r.record) + "\n");
+      const pending = r.kind === "patched" ? r.record.pending : undefined;
+      if (!pending) {
+        chain = chain.then(() => report(r));
+        return;
+      }
+      const { pending: _, ...record } = (r as Extract<PatchOutcome, { kind: "patched" }>).record;
+      const committed = limit(() => commitPatchedCopy(pending)).then(
+        (): PatchOutcome => ({ kind: "patched", record }),
+        (e: unknown): PatchOutcome => ({ kind: "error", path: record.path, message: describeError(e) }),
+      );
+      chain = chain.then(async () => report(await committed));
     },
     { jobs: flags.jobs ?? availableParallelism(), inline: 32, batch: 16, context: { edits, options } },
   );
+  await chain;
   return exitForFailures(failures);
 }
 

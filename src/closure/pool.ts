@@ -53,6 +53,8 @@ export async function runOrdered<T extends TaskName>(
     if (r.done) return;
     deliver(run(r.value));
     if (++n % 1024 === 0) options.onBatch?.();
+    // Let asynchronous work started by `deliver` (patch's commits) report as it finishes.
+    if (n % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 
   // This thread works too; `jobs - 1` workers help it. A worker needs time to start and

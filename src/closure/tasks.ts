@@ -6,6 +6,7 @@ import { summarizeIfElf, type ScanRecord } from "../inspect/inspect.js";
 import type { Edit } from "../patch/edits.js";
 import { patchFile, type PatchOptions } from "../patch/patch-file.js";
 import { PatchError } from "../patch/plan.js";
+import type { PendingCommit } from "../patch/write.js";
 
 /** One line describing a failure: the library's own message, or the system error code and text. */
 export function describeError(e: unknown): string {
@@ -55,6 +56,8 @@ export interface PatchRecord {
   growth: number;
   segment: { offset: number; vaddr: string; size: number; flags: string } | null;
   moved: string[];
+  /** A temporary file the caller must commit (fsync and rename): see PatchOptions.deferCommit. */
+  pending?: PendingCommit;
 }
 
 export type PatchOutcome = { kind: "patched"; record: PatchRecord } | { kind: "error"; path: string; message: string };
@@ -63,7 +66,7 @@ export type PatchOutcome = { kind: "patched"; record: PatchRecord } | { kind: "e
 export function patchOne(path: string, context: unknown): PatchOutcome {
   const { edits, options } = context as { edits: Edit[]; options: PatchOptions };
   try {
-    const { dest, written, plan: p } = patchFile(path, edits, options);
+    const { dest, written, plan: p, pending } = patchFile(path, edits, options);
     return {
       kind: "patched",
       record: {
@@ -78,6 +81,7 @@ export function patchOne(path: string, context: unknown): PatchOutcome {
         growth: p.newSize - p.oldSize,
         segment: p.segment ? { ...p.segment, vaddr: `0x${p.segment.vaddr.toString(16)}` } : null,
         moved: p.moved,
+        ...(pending ? { pending } : {}),
       },
     };
   } catch (e) {

@@ -4,7 +4,7 @@ import { NotElfError } from "../elf/index.js";
 import { withElfFile } from "../io/file-source.js";
 import type { Edit } from "./edits.js";
 import { PatchError, planPatch, type PatchPlan } from "./plan.js";
-import { writeInPlace, writePatchedCopy } from "./write.js";
+import { preparePatchedCopy, writeInPlace, writePatchedCopy, type PendingCommit } from "./write.js";
 
 export interface PatchOptions {
   /** Write the result here instead of replacing the input. */
@@ -17,6 +17,11 @@ export interface PatchOptions {
   force?: boolean;
   /** The Nix store directory (default: $NIX_STORE_DIR or /nix/store). */
   storeDir?: string;
+  /**
+   * Atomic writes only: return the written temporary file as `pending` instead of fsyncing
+   * and renaming it; the caller finishes with commitPatchedCopy (many files then flush together).
+   */
+  deferCommit?: boolean;
   /** Smallest alignment of a new segment (patchelf's --page-size); the file's own p_align wins when larger. */
   pageSize?: number;
 }
@@ -28,6 +33,8 @@ export interface PatchResult {
   plan: PatchPlan;
   /** Whether anything was written. */
   written: boolean;
+  /** With deferCommit: the temporary file still to be committed. */
+  pending?: PendingCommit;
 }
 
 /** True when `path` (resolved) lies inside `storeDir`. */
@@ -56,6 +63,7 @@ export function patchFile(path: string, edits: readonly Edit[], options: PatchOp
   if (options.dryRun) return { path, dest, plan, written: false };
   if (plan.writes.length === 0 && options.output === undefined) return { path, dest, plan, written: false };
   if (options.inPlace && options.output === undefined) writeInPlace(real, plan.writes);
+  else if (options.deferCommit) return { path, dest, plan, written: true, pending: preparePatchedCopy(real, destReal, plan.writes, st) };
   else writePatchedCopy(real, destReal, plan.writes, st);
   return { path, dest, plan, written: true };
 }

@@ -13,6 +13,7 @@ import {
   type Stats,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { PlannedWrite } from "./plan.js";
 
@@ -40,13 +41,23 @@ export function temporaryPath(path: string): string {
  * `dest` untouched (and at worst a `.NAME.abilink-*.tmp` file).
  */
 export function writePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats): void {
+  commitSync(preparePatchedCopy(source, dest, writes, like));
+}
+
+/** A patched copy written but not yet made durable and renamed into place. */
+export interface PendingCommit {
+  tmp: string;
+  dest: string;
+}
+
+/** The first half of writePatchedCopy: the temporary file, complete, with mode and owner; not fsynced, not renamed. */
+export function preparePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats): PendingCommit {
   const tmp = temporaryPath(dest);
   try {
     copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     const fd = openSync(tmp, "r+");
     try {
       applyWrites(fd, writes);
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -56,9 +67,43 @@ export function writePatchedCopy(source: string, dest: string, writes: readonly 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
     }
-    renameSync(tmp, dest);
+    return { tmp, dest };
   } catch (e) {
     rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function commitSync(p: PendingCommit): void {
+  try {
+    const fd = openSync(p.tmp, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(p.tmp, p.dest);
+  } catch (e) {
+    rmSync(p.tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * The second half: fsync (in libuv's thread pool, so many files flush at once and share
+ * journal commits) and rename over the destination. On failure the temporary file goes.
+ */
+export async function commitPatchedCopy(p: PendingCommit): Promise<void> {
+  try {
+    const fh = await open(p.tmp, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    renameSync(p.tmp, p.dest);
+  } catch (e) {
+    rmSync(p.tmp, { force: true });
     throw e;
   }
 }
