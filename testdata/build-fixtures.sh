@@ -112,11 +112,19 @@ build_arch() {
     "$cc" "${common[@]}" -o prog-rpath prog.c "${link[@]}" -Wl,--disable-new-dtags
     "$cc" "${common[@]}" -no-pie -o prog-nopie prog.c "${link[@]}" -Wl,--enable-new-dtags
 
+    # The linker's default 64 KiB pages, where the architecture has them: the rewriter
+    # must keep p_align at 64 KiB for these.
+    case $a in aarch64|ppc64)
+      "$cc" "${CFLAGS[@]}" "${extra_flags[@]}" -Wl,--build-id=none -Wl,-z,max-page-size=65536 \
+        -o prog-64k prog.c "${link[@]}" -Wl,--enable-new-dtags ;;
+    esac
+
     "$strip" -s -o libvers-stripped.so.1 libvers.so.1
   )
 
   cp "$w/libvers.so.1" "$w/libvers-stripped.so.1" "$w/prog" "$w/prog-rpath" \
      "$w/prog-nopie" "$d/"
+  [ -f "$w/prog-64k" ] && cp "$w/prog-64k" "$d/"
   if [ "$a" = x86_64 ]; then
     strip_sections "$d/libvers.so.1" "$d/libvers-nosections.so.1"
   fi

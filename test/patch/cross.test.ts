@@ -3,6 +3,7 @@
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { abilink } from "../support/cli.js";
 import { elflintClean, runProgram } from "../support/patching.js";
@@ -26,7 +27,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under qemu-user", () => {
   for (const { arch, qemu, triplet } of ARCHES) {
-    for (const prog of ["prog", "prog-nopie", "prog-rpath"]) {
+    const progs = ["prog", "prog-nopie", "prog-rpath", ...(arch === "aarch64" || arch === "ppc64" ? ["prog-64k"] : [])];
+    for (const prog of progs) {
       it(`${arch}/${prog}: longer interpreter, runpath, NEEDED and SONAME, then shorter`, async () => {
         const dir = mkdtempSync(join(work, `${arch}-`));
         cpSync(join(fixtures, arch), dir, { recursive: true });
@@ -60,6 +62,11 @@ describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under
         expect((await readelf(lib)).soname).toBe("libvers.so.1.with-a-much-longer-soname");
         expect(await run()).toBe(EXPECT);
         expect([await lint(file), await lint(lib)]).toEqual(lintBefore);
+        // The new segment keeps the file's page size: 64 KiB where it was linked for 64 KiB pages.
+        const aligns = async (f: string) => [...(await execa("readelf", ["-lW", f])).stdout.matchAll(/^\s+LOAD\s.*\s(0x[0-9a-f]+)$/gm)].map((m) => m[1]);
+        const [before64, after64] = [await aligns(join(fixtures, arch, prog)), await aligns(file)];
+        expect(after64.length).toBe(before64.length + 1);
+        expect(new Set(after64)).toEqual(new Set(before64));
 
         const b = await abilink(["patch", "--set-interpreter", shortInterp, kind === "rpath" ? "--set-rpath" : "--set-runpath", before[kind].join(":"), "--remove-needed", "libm.so.6", file]);
         expect(b.stderr).toBe("");
