@@ -72,6 +72,21 @@ describe("abilink patch: bad input is refused in one line and left untouched", (
     expect(sha(f)).toBe(before);
   });
 
+  it("removing a library whose versions no symbol uses drops its .gnu.version_r entry too", async () => {
+    const f = fresh(fx("x86_64/prog"));
+    const users = (await readelf(f)).symbols.filter((s) => s.version?.startsWith("VERS_")).map((s) => s.name);
+    const clear = [...new Set(users)].flatMap((n) => ["--clear-symbol-version", n]);
+    expect((await execa("node", [new URL("../../bin/abilink", import.meta.url).pathname, "patchelf", ...clear, f])).exitCode).toBe(0);
+    const r = await abilink(["patch", "--remove-needed", "libvers.so.1", f]);
+    expect(r.stderr).toBe("");
+    const v = await readelf(f);
+    expect(v.stderr).toBe("");
+    expect(v.needed).toEqual(["libc.so.6"]);
+    expect(v.verneed?.map((x) => x.file)).toEqual(["libc.so.6"]);
+    const lint = await execa("eu-elflint", ["--gnu-ld", "-q", f], { reject: false });
+    expect(lint.stdout).toBe("");
+  });
+
   it("one bad file does not stop the others", async () => {
     const good = fresh(fx("x86_64/prog"));
     const bad = join(mkdtempSync(join(work, "b-")), "bad");
