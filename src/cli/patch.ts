@@ -9,7 +9,7 @@ import { splitSearchPath, type Edit } from "../patch/edits.js";
 import type { PatchOptions } from "../patch/patch-file.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
 import { collect, parseJobs } from "./options.js";
-import { out, warn } from "./output.js";
+import { StatusLine, out, warn } from "./output.js";
 
 export interface PatchFlags {
   setInterpreter?: string;
@@ -127,13 +127,19 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     deferCommit: !flags.inPlace,
   };
   let failures = 0;
+  let done = 0;
+  const status = new StatusLine();
+  const inputs = distinctFiles(files);
   const report = (r: PatchOutcome) => {
+    // A progress line (terminal only, stderr) never shares a line with a report.
+    status.done();
     if (r.kind === "error") {
       failures++;
       if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
       warn(r.path, r.message);
     } else if (flags.json) out(JSON.stringify(r.record) + "\n");
     else if (flags.dryRun || flags.verbose) out(summary(r.record) + "\n");
+    status.update(`patched ${++done}/${inputs.length}`);
   };
   // Temporary files are fsynced and renamed here, many at once, while the threads prepare
   // the next ones; reports still come out in input order, each after its file is in place.
@@ -141,7 +147,7 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
   const limit = concurrency(16);
   await runOrdered(
     "patch",
-    distinctFiles(files)[Symbol.iterator](),
+    inputs[Symbol.iterator](),
     (r) => {
       const pending = r.kind === "patched" ? r.record.pending : undefined;
       if (!pending) {
@@ -158,6 +164,7 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     { jobs: flags.jobs ?? availableParallelism(), inline: 32, batch: 16, context: { edits, options } },
   );
   await chain;
+  status.done();
   return exitForFailures(failures);
 }
 
