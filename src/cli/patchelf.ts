@@ -33,7 +33,7 @@ export const PATCHELF_HELP = `syntax: abilink patchelf
   [--print-execstack]		Prints whether the object requests an executable stack
   [--clear-execstack]
   [--set-execstack]
-  [--rename-dynamic-symbols NAME_MAP_FILE]	(not supported yet: exits 1)
+  [--rename-dynamic-symbols NAME_MAP_FILE]	Renames dynamic symbols. The map file should contain two symbols (old_name new_name) per line
   [--output FILE]
   [--debug]
   [--version]

@@ -28,7 +28,9 @@ export type Edit =
   /** Sets EI_OSABI. */
   | { op: "set-os-abi"; value: number }
   /** Sets or clears PF_X on PT_GNU_STACK. */
-  | { op: "set-execstack"; executable: boolean };
+  | { op: "set-execstack"; executable: boolean }
+  /** Renames dynamic symbols (definitions and references): pairs of old and new names. */
+  | { op: "rename-symbols"; map: [string, string][] };
 
 /** `A:B:C` as a list; the empty string is the empty list. */
 export function splitSearchPath(value: string): string[] {
@@ -81,5 +83,7 @@ export function describeEdit(e: Edit): string {
       return `set OS/ABI ${e.value}`;
     case "set-execstack":
       return e.executable ? "set execstack" : "clear execstack";
+    case "rename-symbols":
+      return `rename ${e.map.length} symbols`;
   }
 }

@@ -245,7 +245,22 @@ export function patchelfEdits(r: PatchelfRequest, file: string, elf: ElfFile): E
   if (r.noDefaultLib) edits.push({ op: "set-flags-1", bits: DF_1_NODEFLIB });
   for (const s of r.clearSymbolVersion) edits.push({ op: "clear-symbol-version", name: s });
   if (r.addDebugTag) edits.push({ op: "add-debug-tag" });
+  if (r.renameDynamicSymbols !== undefined) edits.push({ op: "rename-symbols", map: readRenameMap(r.renameDynamicSymbols) });
   return edits;
+}
+
+/** patchelf's NAME_MAP_FILE: an old and a new name per line, separated by white space. */
+export function readRenameMap(path: string): [string, string][] {
+  const out: [string, string][] = [];
+  readFileSync(path, "utf8")
+    .split("\n")
+    .forEach((line, i) => {
+      const words = line.trim().split(/\s+/).filter(Boolean);
+      if (words.length === 0) return;
+      if (words.length !== 2) throw new PatchelfUsageError(`${path}:${i + 1}: expected two symbol names`);
+      out.push([words[0]!, words[1]!]);
+    });
+  return out;
 }
 
 /** The first 20 bytes of a candidate library: e_machine, without opening it as ELF. */
@@ -327,9 +342,6 @@ export interface PatchelfFileResult {
  * `output`), like patchelf. Throws PatchError / ElfError / system errors.
  */
 export function runPatchelfOnFile(r: PatchelfRequest, file: string): PatchelfFileResult {
-  if (r.renameDynamicSymbols !== undefined) {
-    throw new PatchError("--rename-dynamic-symbols is not supported by abilink yet (it needs the symbol hash tables rebuilt)");
-  }
   const read = withElfFile(file, (elf) => ({ printed: patchelfPrint(r, elf), edits: patchelfEdits(r, file, elf) }));
   if (read === null) throw new PatchError("not an ELF executable");
   if (read.edits.length === 0 && r.output === undefined) return { printed: read.printed, changed: false, debug: [] };

@@ -71,6 +71,7 @@ import {
   type SectionHeader,
 } from "../elf/index.js";
 import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
+import { RenameError, renameSymbolWrites } from "./rename-symbols.js";
 
 /** An edit that cannot be made to this file; the file is left untouched. */
 export class PatchError extends Error {
@@ -172,6 +173,8 @@ class Planner {
   private readonly extraWrites: PlannedWrite[] = [];
   /** Set when a program header's own fields changed (PT_GNU_STACK flags). */
   phdrsModified = false;
+  /** Dynamic symbols to rename: index -> new name. */
+  private readonly renames = new Map<number, string>();
 
   constructor(
     private readonly elf: ElfFile,
@@ -236,6 +239,19 @@ class Planner {
             this.phdrs[i] = { ...ph, p_flags: flags };
             this.phdrsModified = true;
             this.changes.push(`execstack: ${e.executable ? "- -> X" : "X -> -"}`);
+          }
+          break;
+        }
+        case "rename-symbols": {
+          const map = new Map(e.map);
+          const offs = elf.symbolNameOffsets();
+          for (let i = 1; i < offs.length; i++) {
+            const old = this.renames.get(i) ?? elf.dynamicStrings.get(offs[i]!);
+            const to = map.get(old);
+            if (to !== undefined && to !== old) {
+              if (to === "") throw new PatchError(`cannot rename ${old} to an empty name`);
+              this.renames.set(i, to);
+            }
           }
           break;
         }
@@ -333,7 +349,8 @@ class Planner {
     if (dyn) this.describeDynamicChanges(dyn.entries, slots, verneed);
     const dynChanged =
       dyn !== null &&
-      (slots.length !== dyn.entries.length ||
+      (this.renames.size > 0 ||
+        slots.length !== dyn.entries.length ||
         slots.some((s, i) => s.tag !== dyn.entries[i]!.d_tag || (STRING_TAGS.has(s.tag) ? s.strOff === undefined : s.val !== dyn.entries[i]!.d_val)) ||
         verneed.some((v) => v.removed || v.rename !== undefined));
     if (interp === oldInterp && !dynChanged && this.extraWrites.length === 0 && !this.phdrsModified) {
@@ -377,6 +394,15 @@ class Planner {
       for (const w of strings.inPlace) layout.content(strings.fileOffset + w.offset, w.bytes, `.dynstr string at ${hex(w.offset)}`);
     }
     if (dyn && dynChanged) this.verneedWrites(verneed, layout, strings!);
+    if (this.renames.size > 0) {
+      const renamed = new Map([...this.renames].map(([i, name]) => [i, { bytes: utf8.encode(name), offset: strings!.offsets.get(name)! }]));
+      try {
+        for (const w of renameSymbolWrites(elf, renamed)) layout.content(w.offset, w.bytes, w.what);
+      } catch (e) {
+        if (e instanceof RenameError) throw new PatchError(e.message);
+        throw e;
+      }
+    }
 
     // Dynamic entries, with final addresses.
     if (dyn && dynChanged) {
@@ -538,6 +564,8 @@ class Planner {
     const nb = list(b, DT_NEEDED);
     const na = list(a, DT_NEEDED);
     if (nb.join("\0") !== na.join("\0")) this.changes.push(`needed: ${nb.join(" ") || "(none)"} -> ${na.join(" ") || "(none)"}`);
+    const nameOffs = this.renames.size > 0 ? this.elf.symbolNameOffsets() : null;
+    for (const [i, n] of this.renames) this.changes.push(`symbol ${this.elf.dynamicStrings.get(nameOffs![i]!)} -> ${n}`);
     for (const v of verneed) {
       if (v.removed) this.changes.push(`version requirements: removed ${v.file}`);
       else if (v.rename !== undefined) this.changes.push(`version requirements: ${v.file} -> ${v.rename}`);
@@ -556,7 +584,7 @@ class Planner {
     const kept: number[] = [];
     for (const s of slots) if (s.strOff !== undefined) kept.push(s.strOff);
     const names = elf.symbolNameOffsets();
-    for (let i = 0; i < names.length; i++) kept.push(names[i]!);
+    for (let i = 0; i < names.length; i++) if (!this.renames.has(i)) kept.push(names[i]!);
     for (const d of elf.versionDefinitions) {
       const ent = elf.readAt(d.offset, 20, "verdef entry");
       let aux = d.offset + ent.u32(12);
@@ -593,6 +621,7 @@ class Planner {
       const dropped = new Set<number>();
       for (const e of dyn.entries) if (STRING_TAGS.has(e.d_tag)) dropped.add(Number(e.d_val));
       for (const v of verneed) if (v.removed || v.rename !== undefined) dropped.add(v.fileOff);
+      for (const i of this.renames.keys()) dropped.add(names[i]!);
       for (const s of slots) if (s.strOff !== undefined) dropped.delete(s.strOff);
       for (const off of dropped) {
         if (off <= 0 || off >= bytes.length) continue;
@@ -617,6 +646,7 @@ class Planner {
     const wanted = new Set<string>();
     for (const s of slots) if (s.str !== undefined && s.strOff === undefined) wanted.add(s.str);
     for (const v of verneed) if (!v.removed && v.rename !== undefined) wanted.add(v.rename);
+    for (const n of this.renames.values()) wanted.add(n);
     const offsets = new Map<string, number>();
     const appended: Uint8Array[] = [];
     let appendAt = bytes.length;

@@ -145,6 +145,83 @@ describe.skipIf(!hasTool("patchelf", "patchelf"))("abilink patchelf behaves like
     expect((await readelf(out)).runpath).toEqual(["$ORIGIN"]);
   });
 
+  const QEMU: Record<string, [string, string] | null> = {
+    x86_64: null,
+    i386: ["qemu-i386-static", "i686-linux-gnu"],
+    aarch64: ["qemu-aarch64-static", "aarch64-linux-gnu"],
+    armhf: ["qemu-arm-static", "arm-linux-gnueabihf"],
+    riscv64: ["qemu-riscv64-static", "riscv64-linux-gnu"],
+    ppc64: ["qemu-ppc64-static", "powerpc64-linux-gnu"],
+    s390x: ["qemu-s390x-static", "s390x-linux-gnu"],
+  };
+  for (const [arch, q] of Object.entries(QEMU)) {
+    it(`--rename-dynamic-symbols (${arch}): renamed in library and program, it runs; in the library alone, binding fails`, async () => {
+      const dir = mkdtempSync(join(work, `rn-${arch}-`));
+      const map = join(dir, "map");
+      writeFileSync(map, "vers_hello vers_greeting_with_a_longer_name\nvers_compute vc\n");
+      for (const f of ["prog", "libvers.so.1"]) copyFileSync(fx(`${arch}/${f}`), join(dir, f));
+      const run = () => execa(q ? q[0] : "./prog", q ? ["-L", `/usr/${q[1]}`, "./prog"] : [], { cwd: dir, reject: false });
+      await execa("node", [bin, "patchelf", "--rename-dynamic-symbols", map, join(dir, "libvers.so.1")]);
+      const broken = await run();
+      expect(broken.exitCode).not.toBe(0);
+      expect(broken.stderr).toMatch(/vers_hello|vers_compute/);
+      await execa("node", [bin, "patchelf", "--rename-dynamic-symbols", map, join(dir, "prog")]);
+      const ok = await run();
+      expect(ok.stdout.split("\n")).toEqual(["hello from libvers", "n=18 new=21 old=11 weak=42 prot=7 counter=1,7 tls=8 table=libvers-table"]);
+      const names = (await readelf(join(dir, "libvers.so.1"))).symbols.map((x) => `${x.name}@${x.version}`);
+      expect(names).toContain("vers_greeting_with_a_longer_name@VERS_1.0");
+      expect(names.filter((n) => n.startsWith("vc@")).sort()).toEqual(["vc@VERS_1.0", "vc@VERS_2.0"]);
+      for (const f of ["prog", "libvers.so.1"]) {
+        const lint = await execa("eu-elflint", ["--gnu-ld", "-q", join(dir, f)], { reject: false });
+        expect(lint.stdout.split("\n").filter((l) => l && !l.includes("non-default visibility"))).toEqual([]);
+      }
+    });
+  }
+
+  it("--rename-dynamic-symbols on libstdc++: the rebuilt hash tables serve every other lookup of a C++ program", async () => {
+    const lib = findProgram("/usr/lib/x86_64-linux-gnu/libstdc++.so.6")!;
+    const dir = mkdtempSync(join(work, "rnx-"));
+    const copy = join(dir, "libstdc++.so.6");
+    copyFileSync(lib, copy);
+    const users = ["patchelf", "abidiff"].map((n) => findProgram(n)).filter((x): x is string => x !== null);
+    const imported = new Set<string>();
+    for (const u of users) for (const x of (await readelf(u)).symbols) if (x.ndx === "UND") imported.add(x.name);
+    // Symbols these programs do not import, renamed so their GNU hash buckets change: the table is reordered.
+    const victims = (await readelf(copy)).symbols
+      .filter((x) => x.ndx !== "UND" && x.name.startsWith("_ZNSt7__cxx1118basic_stringstream") && !imported.has(x.name))
+      .slice(0, 40);
+    expect(victims.length).toBeGreaterThan(10);
+    writeFileSync(join(dir, "map"), [...new Set(victims.map((v) => v.name))].map((n, i) => `${n} abilink_renamed_${i}_${n.length}`).join("\n") + "\n");
+    const r = await execa("node", [bin, "patchelf", "--debug", "--rename-dynamic-symbols", join(dir, "map"), copy]);
+    expect(r.stderr).toMatch(/symbol _ZNSt7__cxx1118basic_stringstream.* -> abilink_renamed_0_/);
+    const after = await readelf(copy);
+    expect(after.stderr).toBe("");
+    expect(after.symbols.filter((x) => x.name.startsWith("abilink_renamed_")).length).toBe(victims.length);
+    // eu-elflint checks the hash tables against the symbols: it says what it said of the original.
+    const lint = async (f: string) => (await execa("eu-elflint", ["--gnu-ld", "-q", f], { reject: false })).stdout.split(f).join("F");
+    expect(await lint(copy)).toBe(await lint(lib));
+    // Relocations name the same symbols (by name) after the reordering.
+    const relocs = async (f: string) => (await execa("readelf", ["-rW", f])).stdout.split("\n").filter((l) => /^[0-9a-f]{8,}/.test(l)).map((l) => l.split(/\s+/).filter((_, i) => i !== 1 && i !== 3).join(" "));
+    const renamedTo = new Map([...new Set(victims.map((v) => v.name))].map((n, i) => [n, `abilink_renamed_${i}_${n.length}`]));
+    const rename = (l: string) => {
+      const t = l.split(" ");
+      if (t.length < 3) return l;
+      const at = t[2]!.indexOf("@");
+      const name = at < 0 ? t[2]! : t[2]!.slice(0, at);
+      t[2] = (renamedTo.get(name) ?? name) + (at < 0 ? "" : t[2]!.slice(at));
+      return t.join(" ");
+    };
+    const expected = (await relocs(lib)).map(rename);
+    expect(await relocs(copy)).toEqual(expected);
+    // Every program that needs libstdc++ still binds all its symbols (LD_BIND_NOW) through the rebuilt tables.
+    for (const p of users) {
+      const ran = await execa(p, ["--version"], { env: { LD_LIBRARY_PATH: dir, LD_BIND_NOW: "1" }, reject: false });
+      expect(ran.exitCode).toBe(0);
+      const trace = await execa(p, [], { env: { LD_LIBRARY_PATH: dir, LD_TRACE_LOADED_OBJECTS: "1" }, reject: false });
+      expect(trace.stdout).toContain(`libstdc++.so.6 => ${copy}`);
+    }
+  });
+
   it("a known patchelf bug is not copied: removing a library whose versions are still needed is refused", async () => {
     const { a, ra, rp } = await both(["--remove-needed", "libvers.so.1"], fx("x86_64/prog"));
     // patchelf drops DT_NEEDED but leaves .gnu.version_r naming libvers.so.1 (ld.so then fails).
