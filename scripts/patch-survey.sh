@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Survey, not a test (it takes minutes): patch a copy of every dynamic ELF program and
+# library under the given directories (default /usr/bin /usr/lib /usr/libexec) so that
+# each must grow (a long runpath, one more NEEDED), then compare eu-elflint's verdict on
+# the original and the copy, and look for readelf warnings on the copy.
+#
+#   bash scripts/patch-survey.sh [DIR...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dirs=("$@"); [ ${#dirs[@]} -gt 0 ] || dirs=(/usr/bin /usr/lib /usr/libexec)
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+node bin/abilink scan --json "${dirs[@]}" 2>/dev/null |
+  node -e 'require("readline").createInterface({input:process.stdin}).on("line",l=>{const r=JSON.parse(l); if((r.type==="DYN"||r.type==="EXEC") && !r.path.includes("/debug/")) console.log(r.path)})' > "$work/list"
+i=0
+while IFS= read -r f; do i=$((i+1)); cp "$f" "$work/$i"; printf '%s\t%s\n' "$work/$i" "$f"; done < "$work/list" > "$work/pairs"
+cut -f1 "$work/pairs" | xargs node bin/abilink patch --add-runpath /opt/a/very/long/runpath/entry/that/never/fits/in/place \
+  --add-needed libabilink-survey.so.1 2> "$work/errors" || true
+refused=$(wc -l < "$work/errors")
+differ=0; warned=0; n=0
+while IFS=$'\t' read -r copy orig; do
+  n=$((n+1))
+  a=$(eu-elflint --gnu-ld -q "$orig" 2>&1 | awk -v f="$orig" '{gsub(f, "F")} 1' | sed -E 's/phdr\[[0-9]+\]/phdr[N]/' | sort)
+  b=$(eu-elflint --gnu-ld -q "$copy" 2>&1 | awk -v f="$copy" '{gsub(f, "F")} 1' | sed -E 's/phdr\[[0-9]+\]/phdr[N]/' | sort)
+  if [ "$a" != "$b" ]; then differ=$((differ+1)); echo "eu-elflint differs: $orig"; diff <(echo "$a") <(echo "$b") | head -4; fi
+  if [ -n "$(readelf -a -W "$copy" 2>&1 >/dev/null | head -1)" ]; then warned=$((warned+1)); echo "readelf warns: $orig"; fi
+done < "$work/pairs"
+echo "files: $n; refused by abilink (see why below): $refused; eu-elflint verdict differs: $differ; readelf warnings: $warned"
+sed 's#^abilink: [^:]*: ##' "$work/errors" | sort | uniq -c | sort -rn | head
