@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
+import { getAttributeSync, listAttributesSync, setAttributeSync } from "fs-xattr";
 import { basename, dirname, join } from "node:path";
 import type { PlannedWrite } from "./plan.js";
 
@@ -26,6 +27,30 @@ function pwriteAll(fd: number, bytes: Uint8Array, offset: number): void {
 function applyWrites(fd: number, writes: readonly PlannedWrite[]): void {
   // In file order: growth past the old end is written last, after the headers that map it.
   for (const w of [...writes].sort((a, b) => a.offset - b.offset)) pwriteAll(fd, w.bytes, w.offset);
+}
+
+const notPermitted = new Set(["EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP"]);
+
+/**
+ * Copies the extended attributes of `from` to `to` (SELinux labels, file capabilities such
+ * as ping's, user attributes), each where this process is permitted to set it, as the
+ * owner is.
+ */
+export function copyAttributes(from: string, to: string): void {
+  let names: string[];
+  try {
+    names = listAttributesSync(from);
+  } catch (e) {
+    if (notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) return;
+    throw e;
+  }
+  for (const name of names) {
+    try {
+      setAttributeSync(to, name, getAttributeSync(from, name));
+    } catch (e) {
+      if (!notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    }
+  }
 }
 
 /** A temporary name next to `path`, on the same file system, so that rename is atomic. */
@@ -61,12 +86,14 @@ export function preparePatchedCopy(source: string, dest: string, writes: readonl
     } finally {
       closeSync(fd);
     }
-    chmodSync(tmp, like.mode & 0o7777);
+    // Owner first: chown clears set-user-ID bits and file capabilities, which come after.
     try {
       chownSync(tmp, like.uid, like.gid);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
     }
+    chmodSync(tmp, like.mode & 0o7777);
+    copyAttributes(source, tmp);
     return { tmp, dest };
   } catch (e) {
     rmSync(tmp, { force: true });

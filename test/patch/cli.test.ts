@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getAttributeSync, setAttributeSync } from "fs-xattr";
 import { afterAll, describe, expect, it } from "vitest";
 import { abilink } from "../support/cli.js";
 import { findProgram, runProgram } from "../support/patching.js";
@@ -142,6 +143,16 @@ describe("abilink patch: what gets written", () => {
     expect((await readelf(`${g}.link`)).runpath).toEqual([LONG]);
     const ran = await runProgram(["./prog"], { cwd: join(g, ".."), env: { LD_LIBRARY_PATH: fx("x86_64") } });
     expect(ran.stdout).toContain("hello from libvers");
+  });
+
+  it("the atomic write keeps extended attributes; set-user-ID survives the owner being set", async () => {
+    const f = fresh(fx("x86_64/prog"));
+    setAttributeSync(f, "user.abilink.test", "kept");
+    chmodSync(f, 0o4755);
+    await abilink(["patch", "--set-runpath", LONG, f]);
+    expect((await readelf(f)).runpath).toEqual([LONG]);
+    expect(String(getAttributeSync(f, "user.abilink.test"))).toBe("kept");
+    expect(statSync(f).mode & 0o7777).toBe(0o4755);
   });
 
   it("-o writes the result elsewhere and leaves the input alone, even when nothing changes", async () => {
