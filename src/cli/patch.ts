@@ -31,6 +31,8 @@ export interface PatchFlags {
   force?: boolean;
   verbose?: boolean;
   jobs?: number;
+  /** commander's negation of --no-fsync. */
+  fsync?: boolean;
 }
 
 /** `--replace-needed OLD NEW` takes two words; main() joins them with NUL before parsing. */
@@ -125,6 +127,7 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     dryRun: flags.dryRun,
     force: flags.force,
     deferCommit: !flags.inPlace,
+    fsync: flags.fsync !== false,
   };
   let failures = 0;
   let done = 0;
@@ -204,6 +207,7 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .option("-n, --dry-run", "print what would change, whether it fits in place and how much the file grows; write nothing")
     .option("--json", "one JSON object per file (JSON lines)")
     .option("-f, --force", "rewrite files inside the Nix store")
+    .option("--no-fsync", "do not fsync each file before it replaces the old one (still atomic; for build sandboxes)")
     .option("-v, --verbose", "print what changed in each file")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(

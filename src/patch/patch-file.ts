@@ -22,6 +22,12 @@ export interface PatchOptions {
    * and renaming it; the caller finishes with commitPatchedCopy (many files then flush together).
    */
   deferCommit?: boolean;
+  /**
+   * fsync each file before it replaces the old one (default true). Off where durability is
+   * handled elsewhere: a build sandbox whose output is discarded if the machine fails.
+   * Atomicity does not depend on it: readers and a killed run still see old or new.
+   */
+  fsync?: boolean;
   /** Smallest alignment of a new segment (patchelf's --page-size); the file's own p_align wins when larger. */
   pageSize?: number;
 }
@@ -62,8 +68,10 @@ export function patchFile(path: string, edits: readonly Edit[], options: PatchOp
   if (plan === null) throw new NotElfError("not an ELF file (bad magic)");
   if (options.dryRun) return { path, dest, plan, written: false };
   if (plan.writes.length === 0 && options.output === undefined) return { path, dest, plan, written: false };
-  if (options.inPlace && options.output === undefined) writeInPlace(real, plan.writes);
-  else if (options.deferCommit) return { path, dest, plan, written: true, pending: preparePatchedCopy(real, destReal, plan.writes, st) };
-  else writePatchedCopy(real, destReal, plan.writes, st);
+  const durable = options.fsync !== false;
+  if (options.inPlace && options.output === undefined) writeInPlace(real, plan.writes, durable);
+  else if (options.deferCommit) {
+    return { path, dest, plan, written: true, pending: preparePatchedCopy(real, destReal, plan.writes, st, durable) };
+  } else writePatchedCopy(real, destReal, plan.writes, st, durable);
   return { path, dest, plan, written: true };
 }

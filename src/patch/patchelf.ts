@@ -350,6 +350,8 @@ export function runPatchelfOnFile(r: PatchelfRequest, file: string): PatchelfFil
     output: r.output,
     force: true,
     pageSize: r.pageSize,
+    // patchelf does not fsync; build scripts call it once per file.
+    fsync: false,
   });
   return { printed: read.printed, changed: res.written, debug: res.plan.changes };
 }

@@ -65,18 +65,26 @@ export function temporaryPath(path: string): string {
  * `dest`. Readers see the old file or the complete new one; a run killed part-way leaves
  * `dest` untouched (and at worst a `.NAME.abilink-*.tmp` file).
  */
-export function writePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats): void {
-  commitSync(preparePatchedCopy(source, dest, writes, like));
+export function writePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats, durable = true): void {
+  commitSync(preparePatchedCopy(source, dest, writes, like, durable));
 }
 
 /** A patched copy written but not yet made durable and renamed into place. */
 export interface PendingCommit {
   tmp: string;
   dest: string;
+  /** fsync before the rename (off only where durability is handled elsewhere, e.g. a build sandbox). */
+  durable: boolean;
 }
 
 /** The first half of writePatchedCopy: the temporary file, complete, with mode and owner; not fsynced, not renamed. */
-export function preparePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats): PendingCommit {
+export function preparePatchedCopy(
+  source: string,
+  dest: string,
+  writes: readonly PlannedWrite[],
+  like: Stats,
+  durable = true,
+): PendingCommit {
   const tmp = temporaryPath(dest);
   try {
     copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
@@ -94,7 +102,7 @@ export function preparePatchedCopy(source: string, dest: string, writes: readonl
     }
     chmodSync(tmp, like.mode & 0o7777);
     copyAttributes(source, tmp);
-    return { tmp, dest };
+    return { tmp, dest, durable };
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
@@ -103,11 +111,13 @@ export function preparePatchedCopy(source: string, dest: string, writes: readonl
 
 function commitSync(p: PendingCommit): void {
   try {
-    const fd = openSync(p.tmp, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (p.durable) {
+      const fd = openSync(p.tmp, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     renameSync(p.tmp, p.dest);
   } catch (e) {
@@ -122,11 +132,13 @@ function commitSync(p: PendingCommit): void {
  */
 export async function commitPatchedCopy(p: PendingCommit): Promise<void> {
   try {
-    const fh = await open(p.tmp, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+    if (p.durable) {
+      const fh = await open(p.tmp, "r");
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     }
     renameSync(p.tmp, p.dest);
   } catch (e) {
@@ -136,12 +148,12 @@ export async function commitPatchedCopy(p: PendingCommit): Promise<void> {
 }
 
 /** Applies `writes` to `path` itself (same inode, so hard links keep sharing it), as patchelf does. */
-export function writeInPlace(path: string, writes: readonly PlannedWrite[]): void {
+export function writeInPlace(path: string, writes: readonly PlannedWrite[], durable = true): void {
   const fd = openSync(path, "r+");
   try {
     if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: "EINVAL" });
     applyWrites(fd, writes);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
