@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, elfType, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -99,21 +99,6 @@ console.log(
 );
 
 // ---------------------------------------------------------------- file set
-
-function elfType(file) {
-  let fd;
-  try {
-    fd = fs.openSync(file, "r");
-    const b = Buffer.alloc(18);
-    if (fs.readSync(fd, b, 0, 18, 0) < 18) return null;
-    if (b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) return null;
-    return b[5] === 2 ? b.readUInt16BE(16) : b.readUInt16LE(16);
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
 
 const census = { soNamed: 0, soNamedSymlinks: 0, soNamedNotElf: [], soNamedElfNotDyn: [] };
 const files = [];

@@ -1,5 +1,6 @@
 // Helpers shared by the benchmark scripts (bench/run.mjs, bench/hash.mjs).
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -78,4 +79,20 @@ export function machineInfo() {
     gitHead: firstLine("git rev-parse --short HEAD"),
     gitDirty: (sh("git status --porcelain -- src").stdout || "").trim().split("\n").filter(Boolean),
   };
+}
+
+/** e_type of an ELF file (read without abilink), or null for anything else or on error. */
+export function elfType(file) {
+  let fd;
+  try {
+    fd = fs.openSync(file, "r");
+    const b = Buffer.alloc(18);
+    if (fs.readSync(fd, b, 0, 18, 0) < 18) return null;
+    if (b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) return null;
+    return b[5] === 2 ? b.readUInt16BE(16) : b.readUInt16LE(16);
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }

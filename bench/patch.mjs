@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, elfType, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 const outJson = path.join(resultsDir, "patch.json");
 // bench/results/*.tmp is git-ignored.
@@ -63,6 +63,17 @@ function distFingerprint() {
   return h.digest("hex").slice(0, 16);
 }
 
+/** Which dist/ build each measurement ran against: { what, before, after }. */
+const builds = [];
+function underBuild(what, cmd, fn) {
+  const before = distFingerprint();
+  const r = fn();
+  const after = distFingerprint();
+  builds.push({ what, abilink: cmd.includes("bin/abilink"), before, after });
+  if (after !== before) console.log(`(warning: dist/ was rebuilt during ${what}) `);
+  return r;
+}
+
 let tmpRoot = null;
 function cleanup() {
   if (tmpRoot) fs.rmSync(tmpRoot, { recursive: true, force: true });
@@ -86,21 +97,6 @@ function table(rows) {
     .join("\n");
 }
 
-function elfType(file) {
-  let fd;
-  try {
-    fd = fs.openSync(file, "r");
-    const b = Buffer.alloc(18);
-    if (fs.readSync(fd, b, 0, 18, 0) < 18) return null;
-    if (b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) return null;
-    return b[5] === 2 ? b.readUInt16BE(16) : b.readUInt16LE(16);
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
 /** DT_RUNPATH / DT_RPATH as readelf -d shows them: { kinds: "RUNPATH" | "RPATH" | "RPATH+RUNPATH" | null, value, warnings }. */
 function searchPath(file) {
   const r = spawnSync("readelf", ["-dW", file], { encoding: "utf8", maxBuffer: 1 << 26 });
@@ -122,7 +118,8 @@ function hyperfine(id, cmd, runs, prepare) {
   const hfArgs = ["--warmup", "1", "--runs", String(runs), "--ignore-failure", "--style", "none", "--export-json", exp];
   if (prepare) hfArgs.push("--prepare", prepare);
   const loadavg = la();
-  const r = spawnSync("hyperfine", [...hfArgs, cmd], { cwd: repo, encoding: "utf8" });
+  const dist = distFingerprint();
+  const r = underBuild(`timing ${id}`, cmd, () => spawnSync("hyperfine", [...hfArgs, cmd], { cwd: repo, encoding: "utf8" }));
   if (r.status !== 0) die(`hyperfine failed for ${id}: ${r.stderr}`);
   const h = JSON.parse(fs.readFileSync(exp, "utf8")).results[0];
   if (h.exit_codes.some((x) => x !== 0)) die(`${id} exited with ${h.exit_codes.join(",")}`);
@@ -137,12 +134,16 @@ function hyperfine(id, cmd, runs, prepare) {
     times: h.times,
     exitCodes: h.exit_codes,
     loadavgBefore: loadavg,
+    dist,
   };
 }
 
 /** Peak RSS (KiB) of `cmd`, GNU time, `prepare` run (untimed) before each run. */
 function peakRss(cmd, n, prepare) {
   if (!gnuTime) return null;
+  return underBuild(`peak RSS: ${cmd}`, cmd, () => peakRssRuns(cmd, n, prepare));
+}
+function peakRssRuns(cmd, n, prepare) {
   const tmp = path.join(resultsDir, "patch-time.tmp");
   const vals = [];
   for (let i = 0; i < n; i++) {
@@ -158,6 +159,9 @@ function peakRss(cmd, n, prepare) {
 /** Wall-clock seconds in selected system calls (strace -f -c -w; one run), for the "where the time goes" notes. */
 function syscallSeconds(cmd, prepare) {
   if (!have("strace")) return null;
+  return underBuild(`strace: ${cmd}`, cmd, () => syscallRun(cmd, prepare));
+}
+function syscallRun(cmd, prepare) {
   if (prepare && sh(prepare).status !== 0) die(`prepare failed: ${prepare}`);
   const tmp = path.join(resultsDir, "patch-strace.tmp");
   spawnSync("strace", ["-f", "-c", "-w", "-o", tmp, "sh", "-c", cmd], { cwd: repo });
@@ -205,6 +209,10 @@ console.log(
 );
 if (env.gitDirty.length) console.log(`note: src/ has uncommitted changes (${env.gitDirty.join("; ")})`);
 
+// `--no-fsync` (newer builds): atomic, without the fsync patchelf does not do either.
+const hasNoFsync = /--no-fsync/.test(sh("node bin/abilink patch --help").stdout || "");
+env.abilinkHasNoFsync = hasNoFsync;
+
 tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "abilink-patch-bench-"));
 const node = "node bin/abilink patch";
 
@@ -217,6 +225,8 @@ fs.mkdirSync(scratch);
 // ---------------------------------------------------------------- many-file candidates
 // Walked first, because without a default large file the largest usable one is taken.
 
+// skippedHardLinks: an inode already taken, mostly because /usr/lib contains the
+// /usr/lib/x86_64-linux-gnu walked before it; also true hard links.
 const census = { roots: [], elfExecOrDyn: 0, skippedOtherElfTypes: 0, skippedHardLinks: 0, skippedNewlineNames: 0 };
 const candidates = [];
 {
@@ -362,6 +372,8 @@ const largeCmds = [
   { id: "large-abilink-in-place", name: "abilink patch --in-place", cmd: `${node} --in-place --set-runpath ${rq} ${q(work)} > /dev/null 2>&1` },
   { id: "large-patchelf", name: "patchelf --set-rpath", cmd: `patchelf --set-rpath ${rq} ${q(work)} > /dev/null 2>&1` },
 ];
+if (hasNoFsync)
+  largeCmds.splice(2, 0, { id: "large-abilink-no-fsync", name: "abilink patch --no-fsync (atomic)", cmd: `${node} --no-fsync --set-runpath ${rq} ${q(work)} > /dev/null 2>&1` });
 
 // Correctness and growth: one run of each, from a fresh copy.
 const largeChecks = {};
@@ -513,11 +525,16 @@ const prepMany = `rm -rf ${q(manyWork)} && cp -a ${q(pristine)} ${q(manyWork)} &
 const manyCmds = [
   { id: "many-abilink", name: "abilink patch, one call (atomic)", cmd: `${xargsCmd} ${node} --set-runpath ${mq} > /dev/null 2>&1` },
   { id: "many-abilink-in-place", name: "abilink patch --in-place, one call", cmd: `${xargsCmd} ${node} --in-place --set-runpath ${mq} > /dev/null 2>&1` },
+  // abilink's default is one thread per core (--jobs); one thread, as patchelf has, for reference.
+  { id: "many-abilink-jobs1", name: "abilink patch --jobs 1, one call (atomic)", cmd: `${xargsCmd} ${node} --jobs 1 --set-runpath ${mq} > /dev/null 2>&1` },
   {
     id: "many-patchelf-loop",
     name: "patchelf per file (sh while-read loop)",
     cmd: `while IFS= read -r f; do patchelf --set-rpath ${mq} "$f"; done < ${listRel} > /dev/null 2>&1`,
   },
+  ...(hasNoFsync
+    ? [{ id: "many-abilink-no-fsync", name: "abilink patch --no-fsync, one call (atomic)", cmd: `${xargsCmd} ${node} --no-fsync --set-runpath ${mq} > /dev/null 2>&1` }]
+    : []),
   // Not the goal's baseline: patchelf 0.14 also takes several files in one call.
   { id: "many-patchelf-xargs", name: "patchelf, one call (xargs; for reference)", cmd: `${xargsCmd} patchelf --set-rpath ${mq} > /dev/null 2>&1` },
 ];
@@ -541,7 +558,7 @@ const manyChecks = {};
       maxGrowth: Math.max(...sizes.map((s, i) => s - sizesBefore[i])),
     };
     k.sizes = sizes;
-    if (c.id !== "many-patchelf-xargs") {
+    if (!["many-patchelf-xargs", "many-abilink-jobs1", "many-abilink-no-fsync"].includes(c.id)) {
       const kinds = {};
       const wrong = [];
       const warned = [];
@@ -580,7 +597,7 @@ const manyChecks = {};
   const more = set.map((s, i) => ({ file: s.file, abilink: ga[i] - s.bytes, patchelf: gp[i] - s.bytes })).filter((x) => x.abilink > x.patchelf);
   manyChecks.growthComparison = {
     abilinkGrewMore: more.length,
-    abilinkGrewMoreExamples: more.sort((a, b) => b.abilink - b.patchelf - (a.abilink - a.patchelf)).slice(0, 20),
+    abilinkGrewMoreExamples: more.sort((a, b) => b.abilink - b.patchelf - (a.abilink - a.patchelf)).slice(0, 100),
     abilinkGrewLess: set.filter((s, i) => ga[i] < gp[i]).length,
     same: set.filter((s, i) => ga[i] === gp[i]).length,
     abilinkNoGrowth: set.filter((s, i) => ga[i] === s.bytes).length,
@@ -622,14 +639,19 @@ for (const c of manyCmds) {
 // Peak RSS of the one abilink call, and of the largest single process of the loop.
 for (const c of manyCmds) c.result.peakRss = peakRss(c.cmd, 1, prepMany);
 const manySyscalls = {};
-for (const c of manyCmds.slice(0, 3)) manySyscalls[c.id] = syscallSeconds(c.cmd, prepMany);
+for (const c of manyCmds.filter((c) => ["many-abilink", "many-abilink-in-place", "many-patchelf-loop"].includes(c.id)))
+  manySyscalls[c.id] = syscallSeconds(c.cmd, prepMany);
 for (const c of largeCmds) c.result.peakRss = memory.find((m) => m.id === "large")?.[{ "large-abilink": "abilink", "large-abilink-in-place": "abilinkInPlace", "large-patchelf": "patchelf" }[c.id]] ?? null;
 
 // ================================================================ summary
 
 env.loadavgEnd = la();
 env.distEnd = distFingerprint();
-if (env.distEnd !== env.distStart) console.log(`warning: dist/ changed during the run (${env.distStart} -> ${env.distEnd}): two builds were measured`);
+// The builds the abilink measurements ran against (patchelf's do not depend on dist/).
+env.abilinkBuilds = [...new Set(builds.filter((b) => b.abilink).flatMap((b) => [b.before, b.after]))];
+env.builds = builds;
+if (env.abilinkBuilds.length > 1)
+  console.log(`warning: the abilink measurements saw ${env.abilinkBuilds.length} builds of dist/ (${env.abilinkBuilds.join(", ")}); see env.builds`);
 const L = Object.fromEntries([...largeCmds, ...contextCmds].map((c) => [c.id, c]));
 const M = Object.fromEntries(manyCmds.map((c) => [c.id, c]));
 const pe = L["large-patchelf"].result.mean;
@@ -639,6 +661,9 @@ const ratios = {
   largeAbilinkInPlaceOverPatchelf: L["large-abilink-in-place"].result.mean / pe,
   manyPatchelfLoopOverAbilink: loop / M["many-abilink"].result.mean,
   manyPatchelfLoopOverAbilinkInPlace: loop / M["many-abilink-in-place"].result.mean,
+  manyPatchelfLoopOverAbilinkJobs1: loop / M["many-abilink-jobs1"].result.mean,
+  manyPatchelfLoopOverAbilinkNoFsync: M["many-abilink-no-fsync"] ? loop / M["many-abilink-no-fsync"].result.mean : null,
+  largeAbilinkNoFsyncOverPatchelf: L["large-abilink-no-fsync"] ? L["large-abilink-no-fsync"].result.mean / pe : null,
   manyPatchelfXargsOverAbilink: M["many-patchelf-xargs"].result.mean / M["many-abilink"].result.mean,
 };
 const largeMem = memory.find((m) => m.id === "large");
@@ -709,7 +734,7 @@ console.log(
     `patchelf ${memory.map((m) => `${m.id} ${fmtKiB(m.patchelf?.medianKiB)}`).join(", ")}; node -e 0 ${fmtKiB(nodeRss?.medianKiB)}`,
 );
 console.log(`goal: large file growth ≤ patchelf's: ${goals.largeGrowth.met ? "met" : "NOT met"} (${fmtB(goals.largeGrowth.abilink)} vs ${fmtB(goals.largeGrowth.patchelf)})`);
-console.log(`goal: many files, abilink ≥ 3× faster: ${goals.manyTime.met ? "met" : "NOT met"} (${fmtX(goals.manyTime.ratio)}; --in-place ${fmtX(ratios.manyPatchelfLoopOverAbilinkInPlace)})`);
+console.log(`goal: many files, abilink ≥ 3× faster: ${goals.manyTime.met ? "met" : "NOT met"} (${fmtX(goals.manyTime.ratio)}; --in-place ${fmtX(ratios.manyPatchelfLoopOverAbilinkInPlace)}; --jobs 1 ${fmtX(ratios.manyPatchelfLoopOverAbilinkJobs1)}; --no-fsync ${fmtX(ratios.manyPatchelfLoopOverAbilinkNoFsync)})`);
 console.log(
   `goal: many files growth ≤ patchelf's: ${goals.manyGrowth.met ? "met" : "NOT met"} (${fmtB(goals.manyGrowth.abilink)} vs ${fmtB(goals.manyGrowth.patchelf)}; ` +
     `files where abilink grew more: ${manyChecks.growthComparison.abilinkGrewMore})`,
