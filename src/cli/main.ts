@@ -31,8 +31,11 @@ Examples:
   abilink inspect /bin/ls
   abilink scan --json /usr/lib > elf-files.jsonl
   abilink abi libfoo.so.1 -o libfoo.abi && abilink diff libfoo.abi build/libfoo.so.1
+  abilink patch --dry-run --add-runpath '$ORIGIN/../lib' bin/*
+  abilink patchelf --set-rpath /opt/lib ./prog     # patchelf's command line
 
-Exit status: 0 success; 1 an input could not be read or is not valid ELF; 2 usage error.
+Exit status: 0 success; 1 an input could not be read or is not valid ELF (patch: could not be
+patched, left untouched); 2 usage error.
 diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.`,
     );
   registerInspect(program, setExit);

@@ -41,8 +41,9 @@ export const PATCHELF_HELP = `syntax: abilink patchelf
 
 abilink's patchelf-compatible front end: patchelf's options, output, exit statuses and in-place
 writes (same inode). Values starting with @ are read from that file. Differences from patchelf:
-  --add-needed, --set-rpath, ... never overwrite strings shared by tail merging, never lower p_align,
-  and grow the file by hundreds of bytes instead of pages; repeated edits do not grow it again.
+  edits never overwrite strings shared by tail merging, never lower p_align, keep strip working,
+  usually grow files far less, and do not grow them again when repeated; --remove-needed is
+  refused while symbols still need the library's versions. See README.md ("abilink patchelf").
 `;
 
 /** `abilink patchelf ARGS...`: patchelf's command line over abilink's rewriter. Returns the exit status. */
