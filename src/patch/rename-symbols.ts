@@ -132,6 +132,7 @@ export function renameSymbolWrites(elf: ElfFile, renamed: Map<number, { bytes: U
     const bits = word * 8;
     const bytes = new Uint8Array(16 + gnu.bloomSize * word + gnu.nbuckets * 4 + (count - gnu.symoffset) * 4);
     const e = new Encoder(bytes, little);
+    const view = new DataView(bytes.buffer);
     e.u32(0, gnu.nbuckets);
     e.u32(4, gnu.symoffset);
     e.u32(8, gnu.bloomSize);
@@ -146,9 +147,8 @@ export function renameSymbolWrites(elf: ElfFile, renamed: Map<number, { bytes: U
         bloom[w]! |= (1n << BigInt(h % bits)) | (1n << BigInt((h >>> gnu.shift) % bits));
       }
       const b = h % gnu.nbuckets;
-      if (e.bytes[bucketsAt + b * 4] === 0 && new DataView(bytes.buffer).getUint32(bucketsAt + b * 4, little) === 0) {
-        e.u32(bucketsAt + b * 4, now);
-      }
+      // A bucket holds the first (lowest) index of its run; 0 means not set yet.
+      if (view.getUint32(bucketsAt + b * 4, little) === 0) e.u32(bucketsAt + b * 4, now);
       const last = now + 1 === count || gnuHash(names[order[now + 1]!]!) % gnu.nbuckets !== b;
       e.u32(chainsAt + (now - gnu.symoffset) * 4, last ? (h | 1) >>> 0 : (h & ~1) >>> 0);
     }
