@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, elfType, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -37,11 +37,6 @@ const dir = fs.realpathSync(dirArg);
 
 const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const fmtMs = (s) => `${(s * 1000).toFixed(2)} ms`;
-
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- tools
 
@@ -71,14 +66,7 @@ function findLlvmIfs() {
 const llvmIfs = findLlvmIfs();
 if (!llvmIfs) die("llvm-ifs not found (apt-get install -y llvm)");
 
-const gnuTime = (() => {
-  const probe = path.join(resultsDir, "time-probe.tmp");
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", "-o", probe, "true"], { encoding: "utf8" });
-  const ok = r.status === 0 && fs.existsSync(probe) && /^\d+\s*$/.test(fs.readFileSync(probe, "utf8"));
-  fs.rmSync(probe, { force: true });
-  return ok ? "/usr/bin/time" : null;
-})();
+const gnuTime = findGnuTime();
 
 const env = {
   ...machineInfo(),

@@ -96,3 +96,22 @@ export function elfType(file) {
     if (fd !== undefined) fs.closeSync(fd);
   }
 }
+
+/** Exits with status 2 and a one-line reason. */
+export function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+/**
+ * "/usr/bin/time" when it is GNU time (it writes the %M figure with -o; BusyBox or BSD time
+ * would not understand -f/-o), else null: peak memory is then skipped.
+ */
+export function findGnuTime() {
+  const probe = path.join(resultsDir, "time-probe.tmp");
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", "-o", probe, "true"], { encoding: "utf8" });
+  const ok = r.status === 0 && fs.existsSync(probe) && /^\d+\s*$/.test(fs.readFileSync(probe, "utf8"));
+  fs.rmSync(probe, { force: true });
+  return ok ? "/usr/bin/time" : null;
+}

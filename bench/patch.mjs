@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, elfType, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 const outJson = path.join(resultsDir, "patch.json");
 // bench/results/*.tmp is git-ignored.
@@ -81,11 +81,6 @@ function cleanup() {
 }
 process.on("exit", cleanup);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
-
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(2);
-}
 
 function table(rows) {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
@@ -180,14 +175,7 @@ function syscallRun(cmd, prepare) {
 if (!fs.existsSync(path.join(repo, "dist", "cli", "main.js"))) die("dist/ is missing; run `npx tsc -p tsconfig.json` first");
 for (const t of ["hyperfine", "patchelf", "readelf", "xargs"]) if (!have(t)) die(`${t} is required`);
 
-const gnuTime = (() => {
-  const probe = path.join(resultsDir, "time-probe.tmp");
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", "-o", probe, "true"], { encoding: "utf8" });
-  const ok = r.status === 0 && fs.existsSync(probe) && /^\d+\s*$/.test(fs.readFileSync(probe, "utf8"));
-  fs.rmSync(probe, { force: true });
-  return ok ? "/usr/bin/time" : null;
-})();
+const gnuTime = findGnuTime();
 
 const env = {
   ...machineInfo(),

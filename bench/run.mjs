@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 const qa = (list) => list.map(q).join(" ");
 // bench/results/*.tmp is git-ignored: scratch files (ELF list, hyperfine exports, time output).
@@ -77,16 +77,7 @@ const env = {
   hyperfine: !process.env.BENCH_NO_HYPERFINE && have("hyperfine") ? firstLine("hyperfine --version") : null,
   gnuTime: null,
 };
-{
-  // GNU time writes the %M figure with -o; BusyBox/BSD time would not understand -f/-o.
-  const probe = path.join(resultsDir, "time-probe.tmp");
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", "-o", probe, "true"], { encoding: "utf8" });
-  if (r.status === 0 && fs.existsSync(probe) && /^\d+\s*$/.test(fs.readFileSync(probe, "utf8"))) {
-    env.gnuTime = "/usr/bin/time";
-  }
-  fs.rmSync(probe, { force: true });
-}
+env.gnuTime = findGnuTime();
 if (!fs.existsSync(path.join(repo, "dist", "cli", "main.js"))) {
   console.error("bench: dist/ is missing; run `npm run build` (or `npm run bench`) first");
   process.exit(2);
