@@ -23,6 +23,8 @@ export interface VersionDefinition {
   readonly name: string;
   /** Names of the remaining verdaux entries (the versions this one inherits from). */
   readonly parents: string[];
+  /** vda_name of every verdaux entry, in order: the string table offsets of `name` and `parents`. */
+  readonly nameOffsets: number[];
   /** File offset of the entry. */
   readonly offset: number;
 }
@@ -32,6 +34,8 @@ export interface VersionRequirementAux {
   readonly vna_hash: number;
   readonly vna_flags: number;
   readonly vna_other: number;
+  /** String table offset of `name`. */
+  readonly vna_name: number;
   readonly name: string;
   readonly offset: number;
 }
@@ -39,6 +43,10 @@ export interface VersionRequirementAux {
 /** One `.gnu.version_r` entry: a library and the versions required from it. */
 export interface VersionRequirement {
   readonly vn_version: number;
+  /** String table offset of `file`. */
+  readonly vn_file: number;
+  /** Offset of the next entry, relative to this one (0 for the last). */
+  readonly vn_next: number;
   readonly file: string;
   readonly versions: VersionRequirementAux[];
   readonly offset: number;
@@ -100,9 +108,11 @@ export function parseVersionDefinitions(ctx: VersionReadContext, start: number, 
     const vd_aux = d.u32(12);
     checkCount(vd_cnt, VERDAUX_SIZE, fileSize, "vd_cnt", at);
     const names: string[] = [];
+    const nameOffsets: number[] = [];
     if (vd_cnt > 0) {
       walkChain(at + vd_aux, vd_cnt, "verdaux", is32, (aux) => {
         const a = read(aux, VERDAUX_SIZE);
+        nameOffsets.push(a.u32(0));
         names.push(str(a.u32(0), aux));
         return a.u32(4);
       });
@@ -114,6 +124,7 @@ export function parseVersionDefinitions(ctx: VersionReadContext, start: number, 
       vd_hash: d.u32(8),
       name: names[0] ?? "",
       parents: names.slice(1),
+      nameOffsets,
       offset: at,
     });
     return d.u32(16);
@@ -137,13 +148,14 @@ export function parseVersionRequirements(ctx: VersionReadContext, start: number,
           vna_hash: a.u32(0),
           vna_flags: a.u16(4),
           vna_other: a.u16(6),
+          vna_name: a.u32(8),
           name: str(a.u32(8), aux),
           offset: aux,
         });
         return a.u32(12);
       });
     }
-    out.push({ vn_version: d.u16(0), file: str(d.u32(4), at), versions, offset: at });
+    out.push({ vn_version: d.u16(0), vn_file: d.u32(4), vn_next: d.u32(12), file: str(d.u32(4), at), versions, offset: at });
     return d.u32(12);
   });
   return out;

@@ -1,6 +1,6 @@
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
+import { DT_RPATH, DT_RUNPATH, ElfError, PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
 import { withElfFile } from "../io/file-source.js";
 import { splitSearchPath, type Edit } from "./edits.js";
 import { patchFile } from "./patch-file.js";
@@ -226,7 +226,7 @@ export function patchelfEdits(r: PatchelfRequest, file: string, elf: ElfFile): E
     if (rp.op === "remove") edits.push({ op: "remove-runpath" });
     else {
       const current = [...(elf.dynamic?.runpath ?? []), ...(elf.dynamic?.rpath ?? [])];
-      const hasEntry = (elf.dynamic?.entries ?? []).some((e) => e.d_tag === 15n || e.d_tag === 29n);
+      const hasEntry = (elf.dynamic?.entries ?? []).some((e) => e.d_tag === BigInt(DT_RPATH) || e.d_tag === BigInt(DT_RUNPATH));
       const paths =
         rp.op === "shrink"
           ? shrinkRpath(current, file, elf, rp.allowedPrefixes)
@@ -263,19 +263,15 @@ export function readRenameMap(path: string): [string, string][] {
   return out;
 }
 
-/** The first 20 bytes of a candidate library: e_machine, without opening it as ELF. */
+/** e_machine of a candidate library (its ELF header only), or null when it is missing or not ELF. */
 function machineOf(path: string): number | null {
-  let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
-    const b = Buffer.alloc(20);
-    if (readSync(fd, b, 0, 20, 0) < 20 || b.readUInt32BE(0) !== 0x7f454c46) return null;
-    return b[5] === 2 ? b.readUInt16BE(18) : b.readUInt16LE(18);
+    return withElfFile(path, (elf) => elf.header.e_machine);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return null;
+    if (e instanceof ElfError) return null;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw e;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 

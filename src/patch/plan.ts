@@ -482,19 +482,14 @@ class Planner {
   }
 
   private readVerneed(): VerneedEntry[] {
-    const out: VerneedEntry[] = [];
-    for (const r of this.elf.versionRequirements) {
-      const d = this.elf.readAt(r.offset, 16, "verneed entry");
-      out.push({
-        offset: r.offset,
-        file: r.file,
-        fileOff: d.u32(4),
-        next: d.u32(12),
-        versionIndexes: r.versions.map((v) => v.vna_other & VERSYM_VERSION),
-        nameOffs: r.versions.map((v) => this.elf.readAt(v.offset + 8, 4, "vernaux entry").u32(0)),
-      });
-    }
-    return out;
+    return this.elf.versionRequirements.map((r) => ({
+      offset: r.offset,
+      file: r.file,
+      fileOff: r.vn_file,
+      next: r.vn_next,
+      versionIndexes: r.versions.map((v) => v.vna_other & VERSYM_VERSION),
+      nameOffs: r.versions.map((v) => v.vna_name),
+    }));
   }
 
   /** Refuses to drop a library's version requirement while a symbol still binds to one of its versions. */
@@ -585,16 +580,7 @@ class Planner {
     for (const s of slots) if (s.strOff !== undefined) kept.push(s.strOff);
     const names = elf.symbolNameOffsets();
     for (let i = 0; i < names.length; i++) if (!this.renames.has(i)) kept.push(names[i]!);
-    for (const d of elf.versionDefinitions) {
-      const ent = elf.readAt(d.offset, 20, "verdef entry");
-      let aux = d.offset + ent.u32(12);
-      for (let k = 0; k < ent.u16(6) && k < 0xffff; k++) {
-        const a = elf.readAt(aux, 8, "verdaux entry");
-        kept.push(a.u32(0));
-        if (a.u32(4) === 0) break;
-        aux += a.u32(4);
-      }
-    }
+    for (const d of elf.versionDefinitions) kept.push(...d.nameOffsets);
     for (const v of verneed) {
       if (v.removed) continue;
       kept.push(...v.nameOffs);
