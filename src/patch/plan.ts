@@ -404,8 +404,8 @@ class Planner {
       }
     }
 
-    // Dynamic entries, with final addresses.
-    if (dyn && dynChanged) {
+    // Dynamic entries, with final addresses (also when only what they point at moved).
+    if (dyn && (dynChanged || layout.hasSegment)) {
       const entries: DynamicEntry[] = finalSlots.map((s) => {
         let val = s.val;
         if (STRING_TAGS.has(s.tag)) val = BigInt(s.strOff ?? strings!.offsets.get(s.str!)!);
@@ -423,10 +423,6 @@ class Planner {
       } else {
         layout.content(dyn.offset, encodeDynamicTable(entries, dyn.capacity, this.is64, this.little), ".dynamic (in place)");
       }
-    } else if (layout.hasSegment && dyn) {
-      // Pointers into moved blocks still need updating.
-      const entries = dyn.entries.map((e) => (MOVABLE_POINTER_TAGS.has(e.d_tag) ? { d_tag: e.d_tag, d_val: layout.movedAddress(e.d_val) } : e));
-      layout.content(dyn.offset, encodeDynamicTable(entries, dyn.capacity, this.is64, this.little), ".dynamic (in place)");
     }
 
     layout.finish(writes, {
@@ -751,7 +747,7 @@ interface FinishInfo {
 class Layout {
   private readonly contents: PlannedWrite[] = [];
   private blocks: Block[] = [];
-  private seg: { offset: number; vaddr: bigint; size: number; align: bigint; flags: number; parts: PlannedWrite[] } | null = null;
+  private seg: { offset: number; vaddr: bigint; size: number; align: bigint; flags: number } | null = null;
   private request: SegmentRequest | null = null;
   dynstrAddr: bigint | null = null;
   private dynstrOffset = 0;
@@ -838,7 +834,6 @@ class Layout {
     // segment placed right after. Address space only; the file does not grow for it.
     const gap = elf.maxDynamicSymbolSize();
     const vaddr = alignUpBig(maxEnd + (gap < MAX_GAP ? gap : MAX_GAP), align) + (BigInt(offset) % align);
-    const parts: PlannedWrite[] = [];
     let cursor = offset;
     const place = (size: number, a: number, rem = 0) => {
       cursor = alignUp(cursor - rem, a) + rem;
@@ -861,7 +856,7 @@ class Layout {
       const size = req.dynamicSlots * dynamicEntrySize(is64);
       this.dynamicAt = { ...place(size, wordAlign), size };
     }
-    this.seg = { offset, vaddr, size: cursor - offset, align, flags: PF_R | (req.writable ? PF_W : 0), parts };
+    this.seg = { offset, vaddr, size: cursor - offset, align, flags: PF_R | (req.writable ? PF_W : 0) };
     this.fixSymbolValues();
   }
 
