@@ -6,6 +6,7 @@ import { runOrdered } from "../closure/pool.js";
 import { describeError, type PatchOutcome, type PatchRecord } from "../closure/tasks.js";
 import { commitPatchedCopy } from "../patch/write.js";
 import { splitSearchPath, type Edit } from "../patch/edits.js";
+import { LAYOUTS, type Layout } from "../patch/plan.js";
 import type { PatchOptions } from "../patch/patch-file.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
 import { collect, parseJobs } from "./options.js";
@@ -31,6 +32,7 @@ export interface PatchFlags {
   force?: boolean;
   verbose?: boolean;
   jobs?: number;
+  layout?: Layout;
   /** commander's negation of --no-fsync. */
   fsync?: boolean;
 }
@@ -64,10 +66,14 @@ export function editsFromFlags(f: PatchFlags): Edit[] {
 
 function summary(r: PatchRecord): string {
   if (!r.changed) return `${r.path}: unchanged`;
-  const how = r.inPlace
-    ? "fits in place"
-    : `grows by ${r.growth} bytes: new PT_LOAD (${r.segment!.flags}) at offset 0x${r.segment!.offset.toString(16)}, ` +
-      `vaddr ${r.segment!.vaddr}${r.moved.length ? `; moves ${r.moved.join(", ")}` : ""}`;
+  const moves = r.moved.length ? `; moves ${r.moved.join(", ")}` : "";
+  const how = r.segment
+    ? `grows by ${r.growth} bytes: new PT_LOAD (${r.segment.flags}) at offset 0x${r.segment.offset.toString(16)}, vaddr ${r.segment.vaddr}${moves}`
+    : r.shift > 0
+      ? `grows by ${r.growth} bytes: the contents move ${r.shift} bytes later and the first PT_LOAD starts ${r.shift} bytes lower (patchelf's layout for executables); lays out again ${[...r.moved, ".dynstr"].join(", ")}`
+      : r.extended
+      ? `grows by ${r.growth} bytes: the PT_LOAD at program header ${r.extended.index} extended by ${r.extended.bytes} bytes into the unused space after it${moves}`
+      : "fits in place";
   return `${r.path}:\n${r.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
 }
 
@@ -128,6 +134,7 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     force: flags.force,
     deferCommit: !flags.inPlace,
     fsync: flags.fsync !== false,
+    layout: flags.layout,
   };
   let failures = 0;
   let done = 0;
@@ -184,7 +191,9 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .description(
       "Rewrite the loader-visible references of ELF programs and libraries in one pass per file. Strings that fit " +
         "are written in place (reusing space the edit frees, never overwriting a string shared by tail merging); " +
-        "otherwise the dynamic string table, and .dynamic or .interp when they must grow, move to a new PT_LOAD. " +
+        "otherwise .dynstr grows where it is when the unused space after its segment can take it (the version " +
+        "and relocation tables after it slide up; the file does not grow), and else the dynamic string table, and " +
+        ".dynamic or .interp when they must grow, move to a new PT_LOAD. " +
         "Files are replaced atomically (temporary file and rename) unless --in-place is given; a file the edits " +
         "do not change is not written. Edits apply in this order: interpreter, prefix replacements, runpath " +
         "removal and conversion, setting and adding runpaths, NEEDED removal, replacement, addition, SONAME.",
@@ -207,6 +216,16 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .option("-n, --dry-run", "print what would change, whether it fits in place and how much the file grows; write nothing")
     .option("--json", "one JSON object per file (JSON lines)")
     .option("-f, --force", "rewrite files inside the Nix store")
+    .addOption(
+      new Option(
+        "--layout <how>",
+        "where what grows goes: auto (the slack after .dynstr's segment, else the smaller of the other two), " +
+          "new-segment (a new PT_LOAD; every existing table stays where it is), shift (executables: patchelf's " +
+          "layout, the file shifts by whole pages and its first segment starts lower)",
+      )
+        .choices(LAYOUTS)
+        .default("auto"),
+    )
     .option("--no-fsync", "do not fsync each file before it replaces the old one (still atomic; for build sandboxes)")
     .option("-v, --verbose", "print what changed in each file")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)

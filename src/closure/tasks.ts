@@ -55,6 +55,8 @@ export interface PatchRecord {
   newSize: number;
   growth: number;
   segment: { offset: number; vaddr: string; size: number; flags: string } | null;
+  shift: number;
+  extended: { index: number; bytes: number } | null;
   moved: string[];
   /** A temporary file the caller must commit (fsync and rename): see PatchOptions.deferCommit. */
   pending?: PendingCommit;
@@ -80,6 +82,8 @@ export function patchOne(path: string, context: unknown): PatchOutcome {
         newSize: p.newSize,
         growth: p.newSize - p.oldSize,
         segment: p.segment ? { ...p.segment, vaddr: `0x${p.segment.vaddr.toString(16)}` } : null,
+        shift: p.shift,
+        extended: p.extended,
         moved: p.moved,
         ...(pending ? { pending } : {}),
       },

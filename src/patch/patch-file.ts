@@ -3,7 +3,7 @@ import { resolve, sep } from "node:path";
 import { NotElfError } from "../elf/index.js";
 import { withElfFile } from "../io/file-source.js";
 import type { Edit } from "./edits.js";
-import { PatchError, planPatch, type PatchPlan } from "./plan.js";
+import { PatchError, planPatch, type Layout, type PatchPlan } from "./plan.js";
 import { preparePatchedCopy, writeInPlace, writePatchedCopy, type PendingCommit } from "./write.js";
 
 export interface PatchOptions {
@@ -30,6 +30,8 @@ export interface PatchOptions {
   fsync?: boolean;
   /** Smallest alignment of a new segment (patchelf's --page-size); the file's own p_align wins when larger. */
   pageSize?: number;
+  /** Where what grows goes (see PlanOptions.layout). */
+  layout?: Layout;
 }
 
 export interface PatchResult {
@@ -64,14 +66,14 @@ export function patchFile(path: string, edits: readonly Edit[], options: PatchOp
   if (!options.force && !options.dryRun && inStore(destReal, storeDir)) {
     throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
   }
-  const plan = withElfFile(real, (elf) => planPatch(elf, edits, { pageSize: options.pageSize }));
+  const plan = withElfFile(real, (elf) => planPatch(elf, edits, { pageSize: options.pageSize, layout: options.layout }));
   if (plan === null) throw new NotElfError("not an ELF file (bad magic)");
   if (options.dryRun) return { path, dest, plan, written: false };
   if (plan.writes.length === 0 && options.output === undefined) return { path, dest, plan, written: false };
   const durable = options.fsync !== false;
-  if (options.inPlace && options.output === undefined) writeInPlace(real, plan.writes, durable);
+  if (options.inPlace && options.output === undefined) writeInPlace(real, plan, durable);
   else if (options.deferCommit) {
-    return { path, dest, plan, written: true, pending: preparePatchedCopy(real, destReal, plan.writes, st, durable) };
-  } else writePatchedCopy(real, destReal, plan.writes, st, durable);
+    return { path, dest, plan, written: true, pending: preparePatchedCopy(real, destReal, plan, st, durable) };
+  } else writePatchedCopy(real, destReal, plan, st, durable);
   return { path, dest, plan, written: true };
 }

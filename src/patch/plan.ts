@@ -1,6 +1,7 @@
 import {
   DT_AUDIT,
   DT_DEBUG,
+  DT_FLAGS,
   DT_FLAGS_1,
   DT_AUXILIARY,
   DT_CONFIG,
@@ -25,11 +26,15 @@ import {
   DT_STRSZ,
   DT_STRTAB,
   DT_SYMTAB,
+  DT_TEXTREL,
   DT_USED,
   DT_VERDEF,
   DT_VERNEED,
   DT_VERNEEDNUM,
   DT_VERSYM,
+  ET_EXEC,
+  DF_1_PIE,
+  DF_TEXTREL,
   Encoder,
   PF_R,
   PF_X,
@@ -54,6 +59,9 @@ import {
   SHT_NOBITS,
   SHT_NOTE,
   SHT_PROGBITS,
+  SHT_REL,
+  SHT_RELA,
+  SHT_RELR,
   SHT_STRTAB,
   SHT_SYMTAB,
   VERSYM_VERSION,
@@ -96,11 +104,18 @@ export interface PatchPlan {
   writes: PlannedWrite[];
   oldSize: number;
   newSize: number;
-  /** True when everything fits in the existing layout (no new segment). */
+  /** True when everything fits where it is: no new segment, nothing slid. */
   inPlace: boolean;
   /** The new PT_LOAD, when one is added. */
   segment: { offset: number; vaddr: bigint; size: number; flags: string } | null;
-  /** Sections moved into the new segment, by name. */
+  /**
+   * Bytes inserted at the start of the file, below an executable's first segment (which
+   * then starts that much lower in memory): the old contents move this much later.
+   */
+  shift: number;
+  /** The PT_LOAD (program header index) grown into the unused space after it instead, and by how many bytes. */
+  extended: { index: number; bytes: number } | null;
+  /** Sections moved into the new segment, or slid within their own to make room, by name. */
   moved: string[];
 }
 
@@ -116,9 +131,25 @@ const FIXED_POINTER_TAGS = new Set<bigint>(
 );
 /** Section types that only the dynamic table and program headers point at: safe to move. */
 const MOVABLE_SECTION_TYPES = new Set([SHT_NOTE, SHT_GNU_HASH, SHT_HASH, SHT_DYNSYM, SHT_GNU_versym, SHT_GNU_verneed, SHT_GNU_verdef]);
+/** Relocation tables: only ld.so reads them, through these tags; they may slide within their segment. */
+const RELOCATION_SECTION_TYPES = new Set([SHT_RELA, SHT_REL, SHT_RELR]);
+const RELOCATION_TAGS = new Set<bigint>([DT_RELA, DT_REL, DT_JMPREL, DT_RELR].map(BigInt));
+/**
+ * Tags whose value is never an address (counts, sizes, flags, string offsets): their value
+ * may equal a moved address by chance. Any other tag pointing into sliding sections, and not
+ * updated, forbids the slide.
+ */
+const NON_ADDRESS_TAGS = new Set<bigint>(
+  [1, 2, 8, 9, 10, 11, 14, 15, 16, 18, 19, 20, 22, 24, 27, 28, 29, 30, 33, 35, 37, 0x6ffffefa, 0x6ffffefb, 0x6ffffefc,
+    0x6ffffff9, 0x6ffffffa, 0x6ffffffb, 0x6ffffffd, 0x6fffffff, 0x7ffffffd, 0x7ffffffe, 0x7fffffff].map(BigInt),
+);
+/** DT_VALRNGLO..DT_VALRNGHI: values, not addresses. */
+const isNonAddressTag = (t: bigint) => NON_ADDRESS_TAGS.has(t) || (t >= 0x6ffffd00n && t <= 0x6ffffdffn);
 /** Spare DT_NULL slots given to a moved dynamic table, so that later additions fit in place. */
 const DYNAMIC_SPARE = 2;
 const MIN_PAGE = 4096n;
+/** Lowest address a shifted executable may start at: Linux's default vm.mmap_min_addr. */
+const MIN_MAP_ADDRESS = 0x10000n;
 /** Bound on the address gap left for eu-elflint's view of relocations (see newSegment). */
 const MAX_GAP = 1n << 24n;
 
@@ -159,8 +190,24 @@ interface Block {
 }
 
 /** Computes the rewrite of `elf` that applies `edits`. Reads only; throws PatchError or ElfError. */
-export function planPatch(elf: ElfFile, edits: readonly Edit[], options: { pageSize?: number } = {}): PatchPlan {
-  return new Planner(elf, options.pageSize !== undefined ? BigInt(Math.max(options.pageSize, 1)) : MIN_PAGE).plan(edits);
+export interface PlanOptions {
+  /** Smallest alignment of a new segment; the file's own p_align wins when larger. */
+  pageSize?: number;
+  /**
+   * Where what grows goes. "auto" (default): the slack after .dynstr's segment when it
+   * fits, else whichever of "shift" and "new-segment" grows the file less. "new-segment":
+   * always a new PT_LOAD. "shift": for executables, patchelf's layout whenever the file
+   * allows it, else a new PT_LOAD.
+   */
+  layout?: Layout;
+}
+
+export type Layout = "auto" | "new-segment" | "shift";
+export const LAYOUTS: readonly Layout[] = ["auto", "new-segment", "shift"];
+
+export function planPatch(elf: ElfFile, edits: readonly Edit[], options: PlanOptions = {}): PatchPlan {
+  const page = options.pageSize !== undefined ? BigInt(Math.max(options.pageSize, 1)) : MIN_PAGE;
+  return new Planner(elf, page, options.layout ?? "auto").plan(edits);
 }
 
 class Planner {
@@ -179,6 +226,7 @@ class Planner {
   constructor(
     private readonly elf: ElfFile,
     private readonly minPageSize: bigint = MIN_PAGE,
+    private readonly layoutChoice: Layout = "auto",
   ) {
     this.is64 = elf.is64;
     this.little = elf.little;
@@ -354,12 +402,12 @@ class Planner {
         slots.some((s, i) => s.tag !== dyn.entries[i]!.d_tag || (STRING_TAGS.has(s.tag) ? s.strOff === undefined : s.val !== dyn.entries[i]!.d_val)) ||
         verneed.some((v) => v.removed || v.rename !== undefined));
     if (interp === oldInterp && !dynChanged && this.extraWrites.length === 0 && !this.phdrsModified) {
-      return { changes: [], writes: [], oldSize, newSize: oldSize, inPlace: true, segment: null, moved: [] };
+      return { changes: [], writes: [], oldSize, newSize: oldSize, inPlace: true, segment: null, shift: 0, extended: null, moved: [] };
     }
 
     // ---- layout
     const writes: PlannedWrite[] = [];
-    const layout = new Layout(this, oldSize, this.minPageSize);
+    const layout = new FileLayout(this, oldSize, this.minPageSize);
     for (const w of this.extraWrites) layout.content(w.offset, w.bytes, w.what);
 
     // Strings: reuse what the table has, then space freed by this patch, then append.
@@ -376,12 +424,21 @@ class Planner {
     const strtabMoves = strings !== null && strings.appended.length > 0;
 
     if (dynMoves || interpMoves || strtabMoves) {
-      layout.newSegment({
+      const request: SegmentRequest = {
         interp: interpMoves ? utf8.encode(interp! + "\0") : null,
         dynstr: strtabMoves ? strings! : null,
         dynamicSlots: dynMoves ? finalSlots.length + 1 + DYNAMIC_SPARE : 0,
         writable: dynMoves,
-      });
+      };
+      // In the slack after .dynstr's segment when it fits (the file does not grow); else, for
+      // an executable whose tables are larger than a page, patchelf's layout (the file
+      // shifts by whole pages and its first segment starts lower); else a new segment.
+      const segmentGrowth = (strtabMoves ? strings!.newSize : 0) + (interpMoves ? request.interp!.length : 0);
+      const choice = this.layoutChoice;
+      const placed =
+        (choice === "auto" && layout.growInSlack(request)) ||
+        (choice !== "new-segment" && layout.growByShift(request, choice === "shift" ? Infinity : segmentGrowth));
+      if (!placed) layout.newSegment(request);
     }
 
     // Content writes at their original offsets (redirected into moved blocks by the layout).
@@ -390,7 +447,7 @@ class Planner {
       bytes.set(utf8.encode(interp!));
       layout.content(Number(interpPh.p_offset), bytes, "interpreter (in place)");
     }
-    if (strings && !strtabMoves) {
+    if (strings && (!strtabMoves || layout.dynstrGrowsInPlace)) {
       for (const w of strings.inPlace) layout.content(strings.fileOffset + w.offset, w.bytes, `.dynstr string at ${hex(w.offset)}`);
     }
     if (dyn && dynChanged) this.verneedWrites(verneed, layout, strings!);
@@ -405,11 +462,11 @@ class Planner {
     }
 
     // Dynamic entries, with final addresses (also when only what they point at moved).
-    if (dyn && (dynChanged || layout.hasSegment)) {
+    if (dyn && (dynChanged || layout.rearranged)) {
       const entries: DynamicEntry[] = finalSlots.map((s) => {
         let val = s.val;
         if (STRING_TAGS.has(s.tag)) val = BigInt(s.strOff ?? strings!.offsets.get(s.str!)!);
-        if (MOVABLE_POINTER_TAGS.has(s.tag)) val = layout.movedAddress(val);
+        if (MOVABLE_POINTER_TAGS.has(s.tag) || RELOCATION_TAGS.has(s.tag)) val = layout.movedAddress(val);
         if (s.tag === BigInt(DT_STRTAB) && strtabMoves) val = layout.dynstrAddr!;
         if (s.tag === BigInt(DT_STRSZ) && strtabMoves) val = BigInt(strings!.newSize);
         if (s.tag === BigInt(DT_VERNEED) && liveVerneed.length > 0 && verneed[0]!.removed) {
@@ -435,14 +492,16 @@ class Planner {
       verneedCount: liveVerneed.length,
       verneedNewStart: liveVerneed[0]?.offset,
     });
-    const newSize = Math.max(oldSize, ...writes.map((w) => w.offset + w.bytes.length));
+    const newSize = Math.max(oldSize + layout.shift, ...writes.map((w) => w.offset + w.bytes.length));
     return {
       changes: this.changes,
       writes,
       oldSize,
       newSize,
-      inPlace: !layout.hasSegment,
+      inPlace: !layout.rearranged,
       segment: layout.segmentInfo(),
+      shift: layout.shift,
+      extended: layout.extendedInfo(),
       moved: layout.movedNames(),
     };
   }
@@ -679,17 +738,13 @@ class Planner {
       image: () => {
         const out = new Uint8Array(newSize);
         out.set(image);
-        let o = bytes.length;
-        for (const a of appended) {
-          out.set(a, o);
-          o += a.length;
-        }
+        out.set(concat(appended), bytes.length);
         return out;
       },
     };
   }
 
-  private verneedWrites(verneed: VerneedEntry[], layout: Layout, strings: StringPlan): void {
+  private verneedWrites(verneed: VerneedEntry[], layout: FileLayout, strings: StringPlan): void {
     const live = verneed.filter((v) => !v.removed);
     for (const v of live) {
       if (v.rename !== undefined) {
@@ -744,7 +799,7 @@ interface FinishInfo {
  * Where everything goes: writes at original offsets, and the new segment (its place,
  * the blocks moved to make room for its program header, and the moved tables).
  */
-class Layout {
+class FileLayout {
   private readonly contents: PlannedWrite[] = [];
   private blocks: Block[] = [];
   private seg: { offset: number; vaddr: bigint; size: number; align: bigint; flags: number } | null = null;
@@ -755,6 +810,14 @@ class Layout {
   private dynamicAt: { offset: number; vaddr: bigint; size: number } | null = null;
   private dynamicBytes: Uint8Array | null = null;
   private nullReused = -1;
+  /** Slack mode: the PT_LOAD that holds .dynstr, extended by `by` bytes into the slack after it. */
+  private extended: { index: number; by: number } | null = null;
+  /** Slack mode: bytes between the grown .dynstr and the slid sections, cleared. */
+  private slackPad: { offset: number; size: number } | null = null;
+  /** Shift mode: bytes inserted at the start of the file. */
+  shift = 0;
+  /** Shift mode: the first PT_LOAD's program header index, and the end (new offsets) of the rewritten start of the file. */
+  private shifted: { index: number; regionEnd: number; headerEnd: number } | null = null;
 
   constructor(
     private readonly p: Planner,
@@ -766,12 +829,27 @@ class Layout {
     return this.seg !== null;
   }
 
+  /** True when the layout changed (a new segment, or a segment grown into its slack). */
+  get rearranged(): boolean {
+    return this.seg !== null || this.extended !== null || this.shifted !== null;
+  }
+
+  /** Slack mode: .dynstr grows where it is; only its changed strings and appended tail are written. */
+  get dynstrGrowsInPlace(): boolean {
+    return this.extended !== null && this.request?.dynstr != null;
+  }
+
   content(offset: number, bytes: Uint8Array, what: string): void {
     this.contents.push({ offset, bytes, what });
   }
 
   setDynamic(bytes: Uint8Array): void {
     this.dynamicBytes = bytes;
+  }
+
+  /** The offset in the new file of an old offset outside the moved blocks. */
+  private mapOffset(offset: number): number {
+    return this.movedOffset(offset) ?? offset + this.shift;
   }
 
   /** The address after moving, for an address inside a moved block; otherwise unchanged. */
@@ -796,6 +874,300 @@ class Layout {
     if (!this.seg) return null;
     const f = this.seg.flags;
     return { offset: this.seg.offset, vaddr: this.seg.vaddr, size: this.seg.size, flags: `${f & PF_R ? "R" : ""}${f & PF_W ? "W" : ""}` };
+  }
+
+  /**
+   * Grows .dynstr where it is, without a new segment: the sections after it in its PT_LOAD
+   * (version and relocation tables, which only the dynamic table points at) slide up into
+   * the unused space between that segment's end and the next thing in the file and in
+   * memory, and a moved interpreter string goes after them. Returns false, changing
+   * nothing, when the slack is too small or something could point into what would slide.
+   */
+  growInSlack(req: SegmentRequest): boolean {
+    const elf = this.p.file;
+    const secs = this.p.sectionHeaders;
+    const phdrs = this.p.programHeaders;
+    const dyn = elf.dynamic?.entries ?? [];
+    if (!secs || req.dynamicSlots > 0 || (!req.dynstr && !req.interp)) return false;
+    const flags = dyn.find((e) => e.d_tag === BigInt(DT_FLAGS))?.d_val ?? 0n;
+    if (dyn.some((e) => e.d_tag === BigInt(DT_TEXTREL)) || (flags & BigInt(DF_TEXTREL)) !== 0n) return false;
+    // A static PIE relocates itself with symbols that mark its relocation tables.
+    const flags1 = dyn.find((e) => e.d_tag === BigInt(DT_FLAGS_1))?.d_val ?? 0n;
+    if ((flags1 & BigInt(DF_1_PIE)) !== 0n && !phdrs.some((ph) => ph.p_type === PT_INTERP)) return false;
+
+    // The segment to extend: the one holding .dynstr, or (only the interpreter moves) the first.
+    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
+    const strtabAddr = elf.dynamicValue(DT_STRTAB);
+    const dynstrIndex = req.dynstr ? secs.findIndex((s) => loaded(s) && s.sh_type === SHT_STRTAB && s.sh_addr === strtabAddr) : -1;
+    if (req.dynstr && (dynstrIndex < 0 || Number(secs[dynstrIndex]!.sh_offset) !== req.dynstr.fileOffset)) return false;
+    const anchor = dynstrIndex >= 0 ? Number(secs[dynstrIndex]!.sh_offset) : Number(elf.header.e_phoff);
+    const index = phdrs.findIndex(
+      (ph) => ph.p_type === PT_LOAD && BigInt(anchor) >= ph.p_offset && BigInt(anchor) < ph.p_offset + ph.p_filesz,
+    );
+    if (index < 0) return false;
+    const seg = phdrs[index]!;
+    if (seg.p_filesz !== seg.p_memsz) return false;
+    const segStart = Number(seg.p_offset);
+    const fileEnd = segStart + Number(seg.p_filesz);
+    const vEnd = seg.p_vaddr + seg.p_memsz;
+
+    // What slides: everything from the end of .dynstr to the end of the segment.
+    let slideStart = fileEnd;
+    if (req.dynstr) slideStart = Number(secs[dynstrIndex]!.sh_offset + secs[dynstrIndex]!.sh_size);
+    const sliding: number[] = [];
+    let slideAlign = 1;
+    for (let i = 0; i < secs.length; i++) {
+      const s = secs[i]!;
+      if (s.sh_type === SHT_NOBITS || s.sh_size === 0n) continue;
+      const a = Number(s.sh_offset);
+      const b = a + Number(s.sh_size);
+      if (b <= slideStart || a >= fileEnd) continue;
+      if (a < slideStart || b > fileEnd || !loaded(s)) return false;
+      if (!MOVABLE_SECTION_TYPES.has(s.sh_type) && !RELOCATION_SECTION_TYPES.has(s.sh_type)) return false;
+      sliding.push(i);
+      slideAlign = Math.max(slideAlign, Number(s.sh_addralign) || 1);
+    }
+    const slideAddr = seg.p_vaddr + BigInt(slideStart - segStart);
+    const slideEndAddr = vEnd;
+    // Nothing but the updated tags may point into what slides.
+    for (const e of dyn) {
+      if (e.d_val < slideAddr || e.d_val >= slideEndAddr || isNonAddressTag(e.d_tag)) continue;
+      if (!MOVABLE_POINTER_TAGS.has(e.d_tag) && !RELOCATION_TAGS.has(e.d_tag)) return false;
+    }
+    for (let i = 0; i < phdrs.length; i++) {
+      const ph = phdrs[i]!;
+      if (i === index || ph.p_filesz === 0n) continue;
+      const a = Number(ph.p_offset);
+      const b = a + Number(ph.p_filesz);
+      if (b <= slideStart || a >= fileEnd + 0) continue;
+      const inside = a >= slideStart && b <= fileEnd && (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY);
+      if (!inside) return false;
+    }
+    const phoff = Number(elf.header.e_phoff);
+    if (phoff < fileEnd && phoff + elf.phnum * elf.header.e_phentsize > slideStart) return false;
+
+    // The slack: up to the next byte used in the file, and up to the next segment's first
+    // page in memory (pages of the file's largest alignment, at least the minimum page).
+    const page = phdrs.reduce((a, ph) => (ph.p_type === PT_LOAD && ph.p_align > a ? ph.p_align : a), this.minPage);
+    let fileRoom = this.oldSize - fileEnd;
+    const claim = (a: number, b: number) => {
+      if (b <= fileEnd || b <= a) return true;
+      if (a < fileEnd) return a >= segStart && b <= fileEnd;
+      fileRoom = Math.min(fileRoom, a - fileEnd);
+      return true;
+    };
+    for (let i = 0; i < phdrs.length; i++) {
+      const ph = phdrs[i]!;
+      if (i !== index && ph.p_type === PT_LOAD && !claim(Number(ph.p_offset), Number(ph.p_offset + ph.p_filesz))) return false;
+    }
+    for (const s of secs) {
+      if (s.sh_type !== SHT_NOBITS && !claim(Number(s.sh_offset), Number(s.sh_offset + s.sh_size))) return false;
+    }
+    const shoff = Number(elf.header.e_shoff);
+    if (!claim(shoff, shoff + secs.length * elf.header.e_shentsize)) return false;
+    if (!claim(phoff, phoff + elf.phnum * elf.header.e_phentsize)) return false;
+    let memRoom = -1n;
+    for (let i = 0; i < phdrs.length; i++) {
+      const ph = phdrs[i]!;
+      if (i === index || ph.p_type !== PT_LOAD || ph.p_memsz === 0n) continue;
+      if (ph.p_vaddr < vEnd && ph.p_vaddr + ph.p_memsz > seg.p_vaddr) return false;
+      if (ph.p_vaddr >= vEnd) {
+        const room = (ph.p_vaddr / page) * page - vEnd;
+        if (memRoom < 0n || room < memRoom) memRoom = room;
+      }
+    }
+    const room = memRoom < 0n ? fileRoom : Math.min(fileRoom, Number(memRoom));
+
+    // How far the sliding sections move: past the grown .dynstr, keeping their alignment.
+    let delta = 0;
+    let newEnd = fileEnd;
+    if (req.dynstr) {
+      const grownEnd = req.dynstr.fileOffset + req.dynstr.newSize;
+      delta = sliding.length > 0 ? alignUp(Math.max(0, grownEnd - slideStart), slideAlign) : 0;
+      newEnd = sliding.length > 0 ? fileEnd + delta : Math.max(fileEnd, grownEnd);
+      if (sliding.length === 0) delta = 0;
+      const padFrom = grownEnd;
+      const padTo = sliding.length > 0 ? slideStart + delta : grownEnd;
+      if (padTo > padFrom) this.slackPad = { offset: padFrom, size: padTo - padFrom };
+    }
+    const interpSize = req.interp ? req.interp.length : 0;
+    const by = newEnd + interpSize - fileEnd;
+    if (by > room || by <= 0) {
+      this.slackPad = null;
+      return false;
+    }
+
+    // Commit.
+    this.request = req;
+    if (sliding.length > 0 && delta > 0) {
+      this.blocks = [{ start: slideStart, end: fileEnd, addr: slideAddr, align: slideAlign, sections: sliding, newOffset: slideStart + delta, newAddr: slideAddr + BigInt(delta) }];
+    }
+    if (req.dynstr) {
+      this.dynstrOffset = req.dynstr.fileOffset;
+      this.dynstrAddr = strtabAddr!;
+    }
+    if (req.interp) this.interpAt = { offset: newEnd, vaddr: seg.p_vaddr + BigInt(newEnd - segStart) };
+    this.extended = { index, by };
+    this.fixSymbolValues();
+    return true;
+  }
+
+  /**
+   * patchelf's layout for executables, when cheaper than a new segment: the file's contents
+   * move `shift` bytes (whole pages) later and the first PT_LOAD, still at offset 0, starts
+   * `shift` bytes lower in memory; the sections between the program header table and the end
+   * of .dynstr (interpreter, notes, hash tables, .dynsym, version tables, .dynstr) are laid out
+   * again, downwards from where .dynstr ended, with the grown .dynstr (and interpreter) in
+   * their place. Code and data keep their addresses. Returns false, changing nothing, when
+   * the file is not laid out for it or a new segment would grow it less.
+   */
+  growByShift(req: SegmentRequest, segmentGrowth: number): boolean {
+    const elf = this.p.file;
+    const secs = this.p.sectionHeaders;
+    const phdrs = this.p.programHeaders;
+    const dyn = elf.dynamic?.entries ?? [];
+    if (!secs || !req.dynstr || req.dynamicSlots > 0 || elf.header.e_type !== ET_EXEC) return false;
+    if (dyn.some((e) => e.d_tag === BigInt(DT_TEXTREL))) return false;
+    const loads = phdrs.map((ph, i) => ({ ph, i })).filter((x) => x.ph.p_type === PT_LOAD);
+    if (loads.length === 0) return false;
+    const { ph: first, i: index } = loads.reduce((a, b) => (b.ph.p_vaddr < a.ph.p_vaddr ? b : a));
+    if (first.p_offset !== 0n || phdrs.indexOf(first) !== loads[0]!.i) return false;
+    const base = first.p_vaddr;
+    const headerEnd = Number(elf.header.e_phoff) + elf.phnum * elf.header.e_phentsize;
+    if (Number(elf.header.e_phoff) < elf.header.e_ehsize || BigInt(headerEnd) > first.p_filesz) return false;
+
+    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
+    const strtabAddr = elf.dynamicValue(DT_STRTAB);
+    const dynstrIndex = secs.findIndex((s) => loaded(s) && s.sh_type === SHT_STRTAB && s.sh_addr === strtabAddr);
+    if (dynstrIndex < 0 || Number(secs[dynstrIndex]!.sh_offset) !== req.dynstr.fileOffset) return false;
+    const regionEnd = Number(secs[dynstrIndex]!.sh_offset + secs[dynstrIndex]!.sh_size);
+    if (BigInt(regionEnd) > first.p_filesz) return false;
+    const interpPh = phdrs.find((ph) => ph.p_type === PT_INTERP);
+    const isInterp = (s: SectionHeader) => interpPh !== undefined && s.sh_type === SHT_PROGBITS && s.sh_offset === interpPh.p_offset;
+
+    // The sections to lay out again: all of [headerEnd, regionEnd), each of a movable kind.
+    const inRegion: number[] = [];
+    for (let i = 0; i < secs.length; i++) {
+      const s = secs[i]!;
+      if (s.sh_type === SHT_NOBITS || s.sh_size === 0n) continue;
+      const a = Number(s.sh_offset);
+      const b = a + Number(s.sh_size);
+      if (b <= headerEnd || a >= regionEnd) continue;
+      if (a < headerEnd || b > regionEnd || !loaded(s)) return false;
+      if (i !== dynstrIndex && !MOVABLE_SECTION_TYPES.has(s.sh_type) && !isInterp(s)) return false;
+      inRegion.push(i);
+    }
+    if (req.interp && !inRegion.some((i) => isInterp(secs[i]!))) return false;
+    const regionAddr = base + BigInt(headerEnd);
+    const regionEndAddr = base + BigInt(regionEnd);
+    for (const e of dyn) {
+      if (e.d_val < regionAddr || e.d_val >= regionEndAddr || isNonAddressTag(e.d_tag)) continue;
+      if (!MOVABLE_POINTER_TAGS.has(e.d_tag)) return false;
+    }
+    // Program headers in the region: only the interpreter's and notes, each inside one group below.
+    const groupsOf: { start: number; end: number; align: number; sections: number[] }[] = [];
+    const sorted = inRegion.sort((x, y) => Number(secs[x]!.sh_offset - secs[y]!.sh_offset));
+    for (const i of sorted) {
+      const s = secs[i]!;
+      groupsOf.push({ start: Number(s.sh_offset), end: Number(s.sh_offset + s.sh_size), align: Math.max(1, Number(s.sh_addralign)), sections: [i] });
+    }
+    for (let k = 0; k < phdrs.length; k++) {
+      const ph = phdrs[k]!;
+      if (k === index || ph.p_filesz === 0n) continue;
+      const a = Number(ph.p_offset);
+      const b = a + Number(ph.p_filesz);
+      if (b <= headerEnd || a >= regionEnd) continue;
+      if (ph.p_type === PT_PHDR && a === Number(elf.header.e_phoff) && b <= headerEnd) continue;
+      if (ph.p_type === PT_LOAD || a < headerEnd || b > regionEnd) return false;
+      if (ph.p_type !== PT_NOTE && ph.p_type !== PT_GNU_PROPERTY && ph.p_type !== PT_INTERP) return false;
+      // The groups it covers become one, keeping their relative layout.
+      const covered = groupsOf.filter((g) => g.start < b && g.end > a);
+      if (covered.length === 0 || covered[0]!.start > a || covered.at(-1)!.end < b) return false;
+      if (ph.p_type === PT_INTERP && covered.length !== 1) return false;
+      if (covered.length > 1) {
+        const merged = {
+          start: covered[0]!.start,
+          end: Math.max(...covered.map((g) => g.end)),
+          align: Math.max(...covered.map((g) => g.align)),
+          sections: covered.flatMap((g) => g.sections),
+        };
+        if (merged.sections.includes(dynstrIndex)) return false;
+        groupsOf.splice(groupsOf.indexOf(covered[0]!), covered.length, merged);
+      }
+    }
+
+    // Downwards from the old end of .dynstr (old offsets; below headerEnd is the new space).
+    let cursor = regionEnd;
+    const placed = new Map<(typeof groupsOf)[number], number>();
+    for (const g of [...groupsOf].reverse()) {
+      const isDynstr = g.sections.includes(dynstrIndex);
+      const interpGroup = req.interp !== null && g.sections.some((i) => isInterp(secs[i]!));
+      if (interpGroup && g.sections.length > 1) return false;
+      const size = isDynstr ? req.dynstr.newSize : interpGroup ? req.interp!.length : g.end - g.start;
+      let at = cursor - size;
+      // Same remainder modulo the alignment as before, so contents keep their alignment.
+      at -= (((at - g.start) % g.align) + g.align) % g.align;
+      placed.set(g, at);
+      cursor = at;
+    }
+    const page = phdrs.reduce((a, ph) => (ph.p_type === PT_LOAD && ph.p_align > a ? ph.p_align : a), this.minPage);
+    const need = headerEnd - cursor;
+    const shift = need > 0 ? Number(alignUpBig(BigInt(need), page)) : 0;
+    // Cheaper than a new segment only; and the first segment must stay above the lowest mappable address.
+    if (shift > segmentGrowth || base - BigInt(shift) < MIN_MAP_ADDRESS) return false;
+
+    // Commit.
+    this.request = req;
+    this.shift = shift;
+    this.shifted = { index, regionEnd: regionEnd + shift, headerEnd };
+    this.blocks = [];
+    for (const [g, at] of placed) {
+      const isDynstr = g.sections.includes(dynstrIndex);
+      const interpGroup = req.interp !== null && g.sections.some((i) => isInterp(secs[i]!));
+      if (isDynstr) {
+        this.dynstrOffset = at + shift;
+        this.dynstrAddr = base + BigInt(at);
+      } else if (interpGroup) {
+        this.interpAt = { offset: at + shift, vaddr: base + BigInt(at) };
+      } else {
+        this.blocks.push({ start: g.start, end: g.end, addr: base + BigInt(g.start), align: g.align, sections: g.sections, newOffset: at + shift, newAddr: base + BigInt(at) });
+      }
+    }
+    this.blocks.sort((x, y) => x.start - y.start);
+    this.fixSymbolValues();
+    return true;
+  }
+
+  /**
+   * Shift mode: the start of the new file, [0, end of the laid-out region), becomes one write
+   * holding the ELF header (e_shoff moved), the program header table, the laid-out sections
+   * and zeros between them, so no byte of the old header or tables stays behind.
+   */
+  private consolidateStart(writes: PlannedWrite[], sectionHeadersWritten: boolean): void {
+    const elf = this.p.file;
+    const is64 = this.p.wide;
+    const end = this.shifted!.regionEnd;
+    const start = new Uint8Array(end);
+    start.set(elf.source.read(0, elf.header.e_ehsize), 0);
+    const shoff = new Uint8Array(is64 ? 8 : 4);
+    const e_shoff = elf.header.e_shoff;
+    if (e_shoff !== 0n) {
+      new Encoder(shoff, this.p.littleEndian).word(0, e_shoff + BigInt(this.shift), is64);
+      start.set(shoff, is64 ? 0x28 : 0x20);
+    }
+    if (!sectionHeadersWritten && e_shoff !== 0n) throw new PatchError("section headers too small to rewrite");
+    for (let i = writes.length - 1; i >= 0; i--) {
+      const w = writes[i]!;
+      if (w.offset >= end) continue;
+      if (w.offset + w.bytes.length > end) throw new Error(`internal: ${w.what} crosses the end of the rewritten start of the file`);
+      start.set(w.bytes, w.offset);
+      writes.splice(i, 1);
+    }
+    writes.push({ offset: 0, bytes: start, what: "start of the file (headers and laid-out tables)" });
+  }
+
+  extendedInfo(): PatchPlan["extended"] {
+    return this.extended ? { index: this.extended.index, bytes: this.extended.by } : null;
   }
 
   newSegment(req: SegmentRequest): void {
@@ -879,6 +1251,7 @@ class Layout {
       if (this.dynamicAt && sec.sh_type === SHT_DYNAMIC) moves.set(i, { from: sec.sh_addr, to: this.dynamicAt.vaddr });
       if (this.interpAt && interpPh && sec.sh_type === SHT_PROGBITS && sec.sh_offset === interpPh.p_offset) moves.set(i, { from: sec.sh_addr, to: this.interpAt.vaddr });
     });
+    for (const [i, m] of moves) if (m.from === m.to) moves.delete(i);
     if (moves.size === 0) return;
     const is64 = this.p.wide;
     const entsize = is64 ? 24 : 16;
@@ -1005,37 +1378,71 @@ class Layout {
     for (const w of this.contents) {
       const bi = this.blocks.findIndex((b) => w.offset >= b.start && w.offset < b.end);
       if (bi >= 0) blockImages[bi]!.set(w.bytes, w.offset - this.blocks[bi]!.start);
-      else writes.push(w);
+      // Shift mode: the ELF header stays at the start; everything else moves.
+      else if (this.shifted && w.offset < this.shifted.headerEnd) writes.push(w);
+      else writes.push({ ...w, offset: w.offset + this.shift });
     }
 
-    // The new segment's contents.
-    if (this.seg) {
-      this.blocks.forEach((b, i) => writes.push({ offset: b.newOffset!, bytes: blockImages[i]!, what: `moved ${this.movedNames().join(", ")}` }));
-      if (this.interpAt && this.request?.interp) writes.push({ offset: this.interpAt.offset, bytes: this.request.interp, what: "interpreter (moved)" });
-      if (this.request?.dynstr) writes.push({ offset: this.dynstrOffset, bytes: this.request.dynstr.image(), what: ".dynstr (moved)" });
-      if (this.dynamicAt && this.dynamicBytes) writes.push({ offset: this.dynamicAt.offset, bytes: this.dynamicBytes, what: ".dynamic (moved)" });
+    // Moved contents: into the new segment, or slid within their own.
+    this.blocks.forEach((b, i) => writes.push({ offset: b.newOffset!, bytes: blockImages[i]!, what: `moved ${this.movedNames().join(", ")}` }));
+    if (this.interpAt && this.request?.interp) writes.push({ offset: this.interpAt.offset, bytes: this.request.interp, what: "interpreter (moved)" });
+    const dynstr = this.request?.dynstr;
+    if (dynstr && this.dynstrGrowsInPlace) {
+      const tail = concat(dynstr.appended);
+      writes.push({ offset: dynstr.fileOffset + dynstr.oldSize, bytes: tail, what: ".dynstr (grown in place)" });
+      if (this.slackPad) writes.push({ offset: this.slackPad.offset, bytes: new Uint8Array(this.slackPad.size), what: "padding after .dynstr" });
+    } else if (dynstr && (this.seg || this.shifted)) {
+      writes.push({ offset: this.dynstrOffset, bytes: dynstr.image(), what: ".dynstr (moved)" });
     }
+    if (this.seg && this.dynamicAt && this.dynamicBytes) writes.push({ offset: this.dynamicAt.offset, bytes: this.dynamicBytes, what: ".dynamic (moved)" });
 
     // Program headers.
     const phdrs = this.p.programHeaders.map((ph) => ({ ...ph }));
     let phChanged = this.p.phdrsModified;
-    const shift = (ph: (typeof phdrs)[number]) => {
+    if (this.extended) {
+      const ph = phdrs[this.extended.index]!;
+      ph.p_filesz += BigInt(this.extended.by);
+      ph.p_memsz += BigInt(this.extended.by);
+      phChanged = true;
+    }
+    const follow = (ph: (typeof phdrs)[number]) => {
       const to = this.movedOffset(Number(ph.p_offset));
-      if (to === null) return;
+      if (to === null) return false;
       const d = BigInt(to) - ph.p_offset;
       ph.p_offset += d;
       ph.p_vaddr = this.movedAddress(ph.p_vaddr);
       ph.p_paddr = ph.p_vaddr;
       phChanged = true;
+      return true;
     };
-    for (const ph of phdrs) {
-      if (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY || ph.p_type === PT_INTERP) shift(ph);
+    const D = BigInt(this.shift);
+    phdrs.forEach((ph, k) => {
+      let placed = false;
+      if (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY || ph.p_type === PT_INTERP) placed = follow(ph);
       if (ph.p_type === PT_INTERP && info.interpMoves && this.interpAt) {
         ph.p_offset = BigInt(this.interpAt.offset);
         ph.p_vaddr = ph.p_paddr = this.interpAt.vaddr;
         ph.p_filesz = ph.p_memsz = BigInt(info.interpSize);
+        phChanged = placed = true;
+      }
+      if (this.shifted && !placed) {
+        // The first segment starts lower and covers the inserted bytes; the table stays at
+        // the start of the file; everything else keeps its address one shift later in the file.
+        if (k === this.shifted.index) {
+          ph.p_vaddr -= D;
+          ph.p_paddr -= D;
+          ph.p_filesz += D;
+          ph.p_memsz += D;
+        } else if (ph.p_type === PT_PHDR) {
+          ph.p_vaddr -= D;
+          ph.p_paddr -= D;
+        } else if (ph.p_offset !== 0n || ph.p_filesz !== 0n) {
+          ph.p_offset += D;
+        }
         phChanged = true;
       }
+    });
+    for (const ph of phdrs) {
       if (ph.p_type === PT_DYNAMIC && info.dynMoves && this.dynamicAt) {
         ph.p_offset = BigInt(this.dynamicAt.offset);
         ph.p_vaddr = ph.p_paddr = this.dynamicAt.vaddr;
@@ -1086,53 +1493,70 @@ class Layout {
       secs.forEach((s, i) => {
         const n = { ...s };
         let changed = false;
+        let placed = false;
         const to = this.movedOffset(Number(s.sh_offset));
         if (to !== null && (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n) {
           n.sh_addr = this.movedAddress(s.sh_addr);
           n.sh_offset = BigInt(to);
-          changed = true;
+          changed = placed = true;
         }
         if (this.request?.dynstr && s.sh_type === SHT_STRTAB && s.sh_addr === dynstrAddr && (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n) {
           n.sh_addr = this.dynstrAddr!;
           n.sh_offset = BigInt(this.dynstrOffset);
           n.sh_size = BigInt(this.request.dynstr.newSize);
-          changed = true;
+          changed = placed = true;
         }
         if (s.sh_type === SHT_DYNAMIC && info.dynMoves && this.dynamicAt) {
           n.sh_addr = this.dynamicAt.vaddr;
           n.sh_offset = BigInt(this.dynamicAt.offset);
           n.sh_size = BigInt(this.dynamicAt.size);
           n.sh_flags |= BigInt(SHF_WRITE);
-          changed = true;
+          changed = placed = true;
         }
         if (info.interpMoves && this.interpAt && info.interpPh && s.sh_type === SHT_PROGBITS && s.sh_offset === info.interpPh.p_offset && s.sh_size > 0n) {
           n.sh_addr = this.interpAt.vaddr;
           n.sh_offset = BigInt(this.interpAt.offset);
           n.sh_size = BigInt(info.interpSize);
-          changed = true;
+          changed = placed = true;
         }
         if (s.sh_type === SHT_GNU_verneed && (info.verneedFirstRemoved || s.sh_info !== info.verneedCount)) {
           if (info.verneedFirstRemoved && info.verneedNewStart !== undefined) {
             // The table now starts at the first live entry.
             const delta = BigInt(info.verneedNewStart) - s.sh_offset;
-            n.sh_offset = BigInt(this.movedOffset(Number(s.sh_offset)) ?? Number(s.sh_offset)) + delta;
+            n.sh_offset = BigInt(this.mapOffset(Number(s.sh_offset))) + delta;
             n.sh_addr = this.movedAddress(s.sh_addr) + delta;
             n.sh_size = s.sh_size - delta;
+            placed = true;
           }
           n.sh_info = info.verneedCount;
           changed = true;
         }
+        if (this.shift > 0 && i > 0 && !placed) {
+          n.sh_offset = s.sh_offset + BigInt(this.shift);
+          changed = true;
+        }
         if (changed) {
           writes.push({
-            offset: Number(elf.header.e_shoff) + i * shent,
+            offset: Number(elf.header.e_shoff) + this.shift + i * shent,
             bytes: encodeSectionHeader(n, is64, little),
             what: `section header ${s.name || i}`,
           });
         }
       });
     }
+    if (this.shifted) this.consolidateStart(writes, secs !== null && shent >= sectionHeaderSize(is64));
     assertDisjoint(writes);
   }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function assertDisjoint(writes: PlannedWrite[]): void {

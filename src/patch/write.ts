@@ -7,6 +7,7 @@ import {
   fstatSync,
   fsyncSync,
   openSync,
+  readSync,
   renameSync,
   rmSync,
   writeSync,
@@ -27,6 +28,60 @@ function pwriteAll(fd: number, bytes: Uint8Array, offset: number): void {
 function applyWrites(fd: number, writes: readonly PlannedWrite[]): void {
   // In file order: growth past the old end is written last, after the headers that map it.
   for (const w of [...writes].sort((a, b) => a.offset - b.offset)) pwriteAll(fd, w.bytes, w.offset);
+}
+
+/** What a plan changes in a file: the old bytes move `shift` bytes later, then `writes` apply. */
+export interface FileChange {
+  writes: readonly PlannedWrite[];
+  /** Bytes inserted before the old contents (patchelf's layout for executables); usually 0. */
+  shift: number;
+}
+
+const CHUNK = 1 << 20;
+
+/** Reads all of `len` bytes at `offset` into `buf`; throws on a short file. */
+function preadAll(fd: number, buf: Uint8Array, len: number, offset: number): void {
+  let done = 0;
+  while (done < len) {
+    const n = readSync(fd, buf, done, len - done, offset + done);
+    if (n === 0) throw Object.assign(new Error("file shrank while being patched"), { code: "EIO" });
+    done += n;
+  }
+}
+
+/**
+ * Moves bytes [0, size) of `fd` to [shift, size + shift) within the same file, from the end
+ * backwards so that nothing is overwritten before it is read, in 1 MiB chunks.
+ */
+function shiftInFile(fd: number, size: number, shift: number): void {
+  const buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
+  for (let end = size; end > 0; ) {
+    const len = Math.min(buf.length, end);
+    preadAll(fd, buf, len, end - len);
+    pwriteAll(fd, buf.subarray(0, len), end - len + shift);
+    end -= len;
+  }
+}
+
+/** Copies all of `from` into `to` at offset `shift`, in 1 MiB chunks. */
+function copyShifted(from: string, to: string, shift: number): void {
+  const src = openSync(from, "r");
+  try {
+    const dst = openSync(to, "wx", 0o600);
+    try {
+      const size = fstatSync(src).size;
+      const buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
+      for (let at = 0; at < size; at += buf.length) {
+        const len = Math.min(buf.length, size - at);
+        preadAll(src, buf, len, at);
+        pwriteAll(dst, buf.subarray(0, len), at + shift);
+      }
+    } finally {
+      closeSync(dst);
+    }
+  } finally {
+    closeSync(src);
+  }
 }
 
 const notPermitted = new Set(["EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP"]);
@@ -65,8 +120,8 @@ export function temporaryPath(path: string): string {
  * `dest`. Readers see the old file or the complete new one; a run killed part-way leaves
  * `dest` untouched (and at worst a `.NAME.abilink-*.tmp` file).
  */
-export function writePatchedCopy(source: string, dest: string, writes: readonly PlannedWrite[], like: Stats, durable = true): void {
-  commitSync(preparePatchedCopy(source, dest, writes, like, durable));
+export function writePatchedCopy(source: string, dest: string, change: FileChange, like: Stats, durable = true): void {
+  commitSync(preparePatchedCopy(source, dest, change, like, durable));
 }
 
 /** A patched copy written but not yet made durable and renamed into place. */
@@ -81,16 +136,17 @@ export interface PendingCommit {
 export function preparePatchedCopy(
   source: string,
   dest: string,
-  writes: readonly PlannedWrite[],
+  change: FileChange,
   like: Stats,
   durable = true,
 ): PendingCommit {
   const tmp = temporaryPath(dest);
   try {
-    copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    if (change.shift > 0) copyShifted(source, tmp, change.shift);
+    else copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     const fd = openSync(tmp, "r+");
     try {
-      applyWrites(fd, writes);
+      applyWrites(fd, change.writes);
     } finally {
       closeSync(fd);
     }
@@ -147,12 +203,17 @@ export async function commitPatchedCopy(p: PendingCommit): Promise<void> {
   }
 }
 
-/** Applies `writes` to `path` itself (same inode, so hard links keep sharing it), as patchelf does. */
-export function writeInPlace(path: string, writes: readonly PlannedWrite[], durable = true): void {
+/**
+ * Applies the change to `path` itself (same inode, so hard links keep sharing it), as
+ * patchelf does. A shift rewrites the whole file, as patchelf always does.
+ */
+export function writeInPlace(path: string, change: FileChange, durable = true): void {
   const fd = openSync(path, "r+");
   try {
-    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: "EINVAL" });
-    applyWrites(fd, writes);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: "EINVAL" });
+    if (change.shift > 0) shiftInFile(fd, st.size, change.shift);
+    applyWrites(fd, change.writes);
     if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);

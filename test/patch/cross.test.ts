@@ -26,6 +26,7 @@ const work = mkdtempSync(join(tmpdir(), "alx-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under qemu-user", () => {
+  const shiftedArches: string[] = [];
   for (const { arch, qemu, triplet } of ARCHES) {
     const progs = ["prog", "prog-nopie", "prog-rpath", ...(arch === "aarch64" || arch === "ppc64" ? ["prog-64k"] : [])];
     for (const prog of progs) {
@@ -49,8 +50,48 @@ describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under
         const lint = async (f: string) => (await elflintClean(f)).output.split("\n").filter((l) => !l.includes("non-default visibility") && l !== "");
 
         const lintBefore = [await lint(file), await lint(lib)];
-        const g = await abilink(["patch", "--set-interpreter", longInterp, "--add-runpath", LONG_RUNPATH, "--add-needed", "libm.so.6", file]);
+        // The same growth with a new segment forced, on a copy (the default may use the slack instead).
+        const forced = join(dir, `${prog}-new-segment`);
+        cpSync(file, forced);
+        const grow = ["--set-interpreter", longInterp, "--add-runpath", LONG_RUNPATH, "--add-needed", "libm.so.6"];
+        const fs = await abilink(["patch", "--json", "--layout", "new-segment", ...grow, forced]);
+        expect(fs.stderr).toBe("");
+        expect(JSON.parse(fs.stdout).segment).not.toBeNull();
+        expect(await runProgram([qemu, "-L", sysroot, `./${prog}-new-segment`], { cwd: dir }).then((r) => r.stdout)).toBe(EXPECT);
+        expect(await lint(forced)).toEqual(lintBefore[0]);
+        // The new segment keeps the file's page size: 64 KiB where it was linked for 64 KiB pages.
+        const aligns = async (f: string) => [...(await execa("readelf", ["-lW", f])).stdout.matchAll(/^\s+LOAD\s.*\s(0x[0-9a-f]+)$/gm)].map((m) => m[1]);
+        const [before64, after64] = [await aligns(join(fixtures, arch, prog)), await aligns(forced)];
+        expect(after64.length).toBe(before64.length + 1);
+        expect(new Set(after64)).toEqual(new Set(before64));
+
+        // Executables: patchelf's layout (the file shifts by whole pages, the first segment
+        // starts lower), where the first segment lies high enough for it.
+        if (prog === "prog-nopie") {
+          const shifted = join(dir, `${prog}-shift`);
+          cpSync(file, shifted);
+          const sh = await abilink(["patch", "--json", "--layout", "shift", ...grow.filter((a) => a !== "--add-needed" && a !== "libm.so.6"), shifted]);
+          expect(sh.stderr).toBe("");
+          const r = JSON.parse(sh.stdout);
+          if (r.shift > 0) {
+            shiftedArches.push(arch);
+            expect(r.growth).toBe(r.shift);
+            expect(await runProgram([qemu, "-L", sysroot, `./${prog}-shift`], { cwd: dir }).then((x) => x.stdout)).toBe(EXPECT);
+            expect(await lint(shifted)).toEqual(lintBefore[0]);
+            expect((await readelf(shifted)).stderr).toBe("");
+          } else {
+            // Refused only where the first segment would start below 64 KiB (vm.mmap_min_addr).
+            const first = (await execa("readelf", ["-lW", shifted])).stdout.match(/^\s+LOAD\s+0x0+\s+(0x[0-9a-f]+)/m);
+            expect(BigInt(first![1]!)).toBeLessThan(0x10000n + BigInt(1 << 16));
+          }
+        }
+
+        const g = await abilink(["patch", "--json", ...grow, file]);
         expect(g.stderr).toBe("");
+        const rec = JSON.parse(g.stdout);
+        // Either layout; in the slack the file does not grow and no PT_LOAD is added.
+        if (rec.extended) expect([rec.growth, (await aligns(file)).length]).toEqual([0, before64.length]);
+        else expect(rec.segment).not.toBeNull();
         const s = await abilink(["patch", "--set-soname", "libvers.so.1.with-a-much-longer-soname", "--add-runpath", LONG_RUNPATH, lib]);
         expect(s.stderr).toBe("");
         const grown = await readelf(file);
@@ -62,11 +103,6 @@ describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under
         expect((await readelf(lib)).soname).toBe("libvers.so.1.with-a-much-longer-soname");
         expect(await run()).toBe(EXPECT);
         expect([await lint(file), await lint(lib)]).toEqual(lintBefore);
-        // The new segment keeps the file's page size: 64 KiB where it was linked for 64 KiB pages.
-        const aligns = async (f: string) => [...(await execa("readelf", ["-lW", f])).stdout.matchAll(/^\s+LOAD\s.*\s(0x[0-9a-f]+)$/gm)].map((m) => m[1]);
-        const [before64, after64] = [await aligns(join(fixtures, arch, prog)), await aligns(file)];
-        expect(after64.length).toBe(before64.length + 1);
-        expect(new Set(after64)).toEqual(new Set(before64));
 
         const b = await abilink(["patch", "--set-interpreter", shortInterp, kind === "rpath" ? "--set-rpath" : "--set-runpath", before[kind].join(":"), "--remove-needed", "libm.so.6", file]);
         expect(b.stderr).toBe("");
@@ -78,4 +114,7 @@ describe.skipIf(!tools)("abilink patch on cross-architecture fixtures, run under
       });
     }
   }
+  it("the shift layout ran on most architectures", () => {
+    expect(shiftedArches.length).toBeGreaterThanOrEqual(4);
+  });
 });

@@ -2,7 +2,7 @@
 // and runpath, one more NEEDED: a new PT_LOAD) and back (shorter strings in place, the
 // NEEDED removed), then executed, checked with eu-elflint, stripped and executed again.
 import { execa } from "execa";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -57,8 +57,9 @@ describe.skipIf(!tools)("abilink patch on this system's programs", () => {
     expect(programs.some((p) => statSync(p.path).size > 50 * 2 ** 20)).toBe(true);
   });
 
+  const layoutsSeen: string[] = [];
   for (const { name, path } of programs) {
-    it(`${name}: grows, shrinks back, runs, passes eu-elflint, survives strip`, async () => {
+    it(`${name}: grows (slack and new segment), shrinks back, runs, passes eu-elflint, survives strip`, async () => {
       const dir = mkdtempSync(join(work, `${name}-`));
       // The original keeps its name (some programs print argv[0] with their version).
       mkdirSync(join(dir, "orig"));
@@ -69,23 +70,33 @@ describe.skipIf(!tools)("abilink patch on this system's programs", () => {
       const status = await versionStatus(original);
       const needsM = !before.needed.includes("libm.so.6");
 
-      // 1. Grow: every string longer, one more NEEDED.
-      const grow = ["patch", "--set-interpreter", LONG_INTERP, "--add-runpath", LONG_RUNPATH, file];
-      if (needsM) grow.push("--add-needed", "libm.so.6");
-      const g = await abilink(grow);
-      expect(g.stderr).toBe("");
-      expect(g.code).toBe(0);
-      const grown = await readelf(file);
-      expect(grown.stderr).toBe("");
-      expect(grown.interpreter).toBe(LONG_INTERP);
+      // 1. Grow: every string longer, one more NEEDED. Once in the default layout (in the
+      // slack after the first segment where it fits), once with a new segment forced.
       const kind = before.rpath.length > 0 && before.runpath.length === 0 ? "rpath" : "runpath";
-      expect(grown[kind]).toEqual([...before[kind], LONG_RUNPATH]);
-      expect(grown.needed).toEqual(needsM ? [...before.needed, "libm.so.6"] : before.needed);
-      expect(await versionStatus(file)).toEqual(status);
-      if (lintBefore.ok) expect((await elflintClean(file)).output).toBe("");
-      mkdirSync(join(dir, "s1"));
-      await execa("strip", ["-o", join(dir, "s1", name), file]);
-      expect(await versionStatus(join(dir, "s1", name))).toEqual(status);
+      const forced = copyInto(mkdtempSync(join(dir, "f-")), path, name);
+      const layouts = new Set<string>();
+      for (const [target, extra] of [[forced, ["--layout", "new-segment"]], [file, []]] as const) {
+        const grow = ["patch", "--json", ...extra, "--set-interpreter", LONG_INTERP, "--add-runpath", LONG_RUNPATH, target];
+        if (needsM) grow.push("--add-needed", "libm.so.6");
+        const g = await abilink(grow);
+        expect(g.stderr).toBe("");
+        expect(g.code).toBe(0);
+        const rec = JSON.parse(g.stdout);
+        layouts.add(rec.segment ? "segment" : rec.extended ? "slack" : "in place");
+        if (rec.extended) expect(rec.growth).toBe(0);
+        const grown = await readelf(target);
+        expect(grown.stderr).toBe("");
+        expect(grown.interpreter).toBe(LONG_INTERP);
+        expect(grown[kind]).toEqual([...before[kind], LONG_RUNPATH]);
+        expect(grown.needed).toEqual(needsM ? [...before.needed, "libm.so.6"] : before.needed);
+        expect(await versionStatus(target)).toEqual(status);
+        if (lintBefore.ok) expect((await elflintClean(target)).output).toBe("");
+        const stripped = join(mkdtempSync(join(dir, "s-")), name);
+        await execa("strip", ["-o", stripped, target]);
+        expect(await versionStatus(stripped)).toEqual(status);
+      }
+      expect(layouts.has("segment")).toBe(true);
+      layoutsSeen.push(...layouts);
 
       // 2. Shrink back: a shorter interpreter, the original runpath, the NEEDED removed.
       const back = ["patch", "--set-interpreter", SHORT_INTERP, file];
@@ -134,31 +145,91 @@ describe.skipIf(!tools)("abilink patch on this system's programs", () => {
         }
       }
       expect(user, `no program here needs ${lib}`).not.toBeNull();
-      const dir = mkdtempSync(join(work, "lib-"));
-      const copy = copyInto(dir, libPath!, lib);
-      const before = await readelf(copy);
-      const lintBefore = await elflintClean(copy);
-      // ld.so recognises libc by its SONAME (libc_map): libc keeps it, the others get a longer one.
-      const soname = lib === "libc.so.6" ? before.soname : `${before.soname}.patched-by-abilink-with-a-long-soname`;
-      const r = await abilink(["patch", "--set-soname", soname!, "--add-runpath", LONG_RUNPATH, copy]);
-      expect(r.stderr).toBe("");
-      const after = await readelf(copy);
-      expect(after.stderr).toBe("");
-      expect(after.soname).toBe(soname);
-      expect(after.symbols).toEqual(before.symbols);
-      if (lintBefore.ok) expect((await elflintClean(copy)).output).toBe("");
-      // The loader's own account of what it mapped (LD_TRACE_LOADED_OBJECTS: ld.so lists, runs nothing).
-      const env = { LD_LIBRARY_PATH: dir };
-      const loaded = async () => (await runProgram([user!], { env: { ...env, LD_TRACE_LOADED_OBJECTS: "1" } })).stdout;
-      expect(await loaded()).toContain(`${lib} => ${join(dir, lib)} (`);
-      const ran = await runProgram([user!, "--version"], { env });
-      expect(ran.code).toBe((await runProgram([user!, "--version"])).code);
-      await execa("strip", [copy]);
-      expect(await loaded()).toContain(`${lib} => ${join(dir, lib)} (`);
-      const stripped = await runProgram([user!, "--version"], { env });
-      expect(stripped.code).toBe(ran.code);
+      // Default layout, then a new segment forced.
+      for (const extra of [[], ["--layout", "new-segment"]]) {
+        const dir = mkdtempSync(join(work, "lib-"));
+        const copy = copyInto(dir, libPath!, lib);
+        const before = await readelf(copy);
+        const lintBefore = await elflintClean(copy);
+        // ld.so recognises libc by its SONAME (libc_map): libc keeps it, the others get a longer one.
+        const soname = lib === "libc.so.6" ? before.soname : `${before.soname}.patched-by-abilink-with-a-long-soname`;
+        const r = await abilink(["patch", "--json", ...extra, "--set-soname", soname!, "--add-runpath", LONG_RUNPATH, copy]);
+        expect(r.stderr).toBe("");
+        const rec = JSON.parse(r.stdout);
+        layoutsSeen.push(rec.segment ? "segment" : rec.extended ? "slack" : "in place");
+        if (extra.length > 0) expect(rec.segment).not.toBeNull();
+        const after = await readelf(copy);
+        expect(after.stderr).toBe("");
+        expect(after.soname).toBe(soname);
+        expect(after.symbols).toEqual(before.symbols);
+        if (lintBefore.ok) expect((await elflintClean(copy)).output).toBe("");
+        // The loader's own account of what it mapped (LD_TRACE_LOADED_OBJECTS: ld.so lists, runs nothing).
+        const env = { LD_LIBRARY_PATH: dir };
+        const loaded = async () => (await runProgram([user!], { env: { ...env, LD_TRACE_LOADED_OBJECTS: "1" } })).stdout;
+        expect(await loaded()).toContain(`${lib} => ${join(dir, lib)} (`);
+        const ran = await runProgram([user!, "--version"], { env });
+        expect(ran.code).toBe((await runProgram([user!, "--version"])).code);
+        await execa("strip", [copy]);
+        expect(await loaded()).toContain(`${lib} => ${join(dir, lib)} (`);
+        const stripped = await runProgram([user!, "--version"], { env });
+        expect(stripped.code).toBe(ran.code);
+      }
     });
   }
+
+  it("both layouts were exercised: most of these files grow in the slack after their first segment", () => {
+    const count = (l: string) => layoutsSeen.filter((x) => x === l).length;
+    expect(count("segment")).toBeGreaterThanOrEqual(programs.length + LIBS.length);
+    expect(count("slack")).toBeGreaterThanOrEqual(20);
+  });
+
+  // An executable whose .dynstr spans pages and whose first segment has no slack (code follows
+  // the tables): the shift layout, as patchelf's, grows it by one page instead of a .dynstr copy.
+  it("a non-PIE program with a large .dynstr and no slack: shifted by a page, no more growth than patchelf", async () => {
+    const dir = mkdtempSync(join(work, "many-"));
+    const src = new URL("../../testdata/src/many-exports.c", import.meta.url).pathname;
+    const exe = join(dir, "many");
+    await execa("gcc", ["-O1", "-no-pie", "-rdynamic", "-Wl,-z,noseparate-code", "-o", exe, src]);
+    const expected = "many-exports: 3 calls, one found by dlsym";
+    expect((await runProgram([exe])).stdout).toBe(expected);
+    const before = await readelf(exe);
+    const size = statSync(exe).size;
+    const cases = [
+      ["--set-runpath", LONG_RUNPATH],
+      ["--set-interpreter", LONG_INTERP, "--set-runpath", LONG_RUNPATH],
+    ];
+    for (const edit of cases) {
+      const atomic = join(mkdtempSync(join(dir, "a-")), "many");
+      const inPlace = join(mkdtempSync(join(dir, "i-")), "many");
+      const viaPatchelf = join(dir, "patchelf-out");
+      copyFileSync(exe, atomic);
+      copyFileSync(exe, inPlace);
+      const r = await abilink(["patch", "--json", ...edit, atomic]);
+      expect(r.stderr).toBe("");
+      const rec = JSON.parse(r.stdout);
+      expect(rec.shift).toBe(4096);
+      expect(rec.growth).toBe(4096);
+      expect((await abilink(["patch", "--in-place", ...edit, inPlace])).stderr).toBe("");
+      expect(readFileSync(inPlace).equals(readFileSync(atomic))).toBe(true);
+      const pe = edit.flatMap((a) => (a === "--set-runpath" ? ["--set-rpath"] : [a]));
+      await execa("patchelf", [...pe, "--output", viaPatchelf, exe]);
+      expect(rec.growth).toBeLessThanOrEqual(statSync(viaPatchelf).size - size);
+
+      const after = await readelf(atomic);
+      expect(after.stderr).toBe("");
+      expect(after.runpath).toEqual([LONG_RUNPATH]);
+      expect(after.symbols).toEqual(before.symbols);
+      for (const env of [{}, { LD_BIND_NOW: "1" }] as Record<string, string>[]) expect((await runProgram([atomic], { env })).stdout).toBe(expected);
+      expect((await elflintClean(atomic)).output).toBe("");
+      await execa("strip", [atomic]);
+      expect((await runProgram([atomic])).stdout).toBe(expected);
+      // Shrinking back fits where it is now.
+      const back = await abilink(["patch", "--json", "--set-interpreter", LOADER, "--remove-runpath", inPlace]);
+      expect(JSON.parse(back.stdout)).toMatchObject({ growth: 0, shift: 0, segment: null });
+      expect((await runProgram([inPlace])).stdout).toBe(expected);
+      expect((await elflintClean(inPlace)).output).toBe("");
+    }
+  });
 
   it("a non-PIE C++ program built here", async () => {
     const dir = mkdtempSync(join(work, "cxx-"));

@@ -26,12 +26,12 @@ async function both(args: string[], file: string) {
   return { a, p, ra, rp, sameInode: statSync(a).ino === ino };
 }
 
-/** readelf -d without the lines that name where tables are (they differ by layout). */
+/** readelf -d without the lines that name where tables are (they differ by layout: abilink may slide the relocation tables). */
 async function dynamic(path: string) {
   const r = await execa("readelf", ["-dW", path], { env: { LC_ALL: "C" } });
   return r.stdout
     .split("\n")
-    .filter((l) => /^\s+0x/.test(l) && !/\((STRTAB|STRSZ|GNU_HASH|SYMTAB|VERSYM|VERNEED|DEBUG)\)/.test(l))
+    .filter((l) => /^\s+0x/.test(l) && !/\((STRTAB|STRSZ|GNU_HASH|SYMTAB|VERSYM|VERNEED|VERDEF|RELA|REL|JMPREL|RELR|DEBUG)\)/.test(l))
     .map((l) => l.trim().replace(/\s+/g, " "));
 }
 

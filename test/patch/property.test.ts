@@ -5,11 +5,11 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfFile } from "../../src/elf/index.js";
-import type { Edit } from "../../src/patch/index.js";
+import { LAYOUTS, type Edit } from "../../src/patch/index.js";
 import { patchBytes } from "../support/patching.js";
 
 const fx = (p: string) => new URL(`../../testdata/fixtures/${p}`, import.meta.url).pathname;
-const FILES = ["x86_64/prog", "x86_64/prog-rpath", "x86_64/libvers.so.1", "i386/prog-nopie", "aarch64/libvers.so.1", "ppc64/prog", "s390x/prog", "armhf/libvers.so.1"];
+const FILES = ["x86_64/prog", "x86_64/prog-rpath", "x86_64/prog-nopie", "x86_64/libvers.so.1", "i386/prog-nopie", "aarch64/libvers.so.1", "ppc64/prog", "s390x/prog", "armhf/libvers.so.1"];
 
 interface View {
   interp: string | null;
@@ -123,22 +123,25 @@ function inverse(v: View, e: Edit): Edit[] {
 describe("patch property: random edits read back as modelled", () => {
   for (const f of FILES) {
     const input = new Uint8Array(readFileSync(fx(f)));
-    it(`${f}: sequences of edits`, () => {
-      fc.assert(
-        fc.property(fc.array(editArb, { minLength: 1, maxLength: 6 }), (edits) => {
-          let bytes: Uint8Array = input;
-          let model = view(bytes);
-          for (const e of edits) {
-            if (e.op === "set-interpreter" && model.interp === null) continue;
-            if (e.op === "replace-needed" && model.needed.includes(e.to)) continue;
-            bytes = patchBytes(bytes, [e]).bytes;
-            model = expected(model, e);
-            expect(view(bytes)).toEqual(model);
-          }
-        }),
-        { numRuns: 40 },
-      );
-    });
+    // Sequences in every layout: the slack (auto), a new segment, the shift (executables).
+    for (const layout of LAYOUTS) {
+      it(`${f}: sequences of edits (layout ${layout})`, () => {
+        fc.assert(
+          fc.property(fc.array(editArb, { minLength: 1, maxLength: 6 }), (edits) => {
+            let bytes: Uint8Array = input;
+            let model = view(bytes);
+            for (const e of edits) {
+              if (e.op === "set-interpreter" && model.interp === null) continue;
+              if (e.op === "replace-needed" && model.needed.includes(e.to)) continue;
+              bytes = patchBytes(bytes, [e], layout).bytes;
+              model = expected(model, e);
+              expect(view(bytes)).toEqual(model);
+            }
+          }),
+          { numRuns: 40 },
+        );
+      });
+    }
     it(`${f}: an edit and its inverse read the same as the input`, () => {
       const before = view(input);
       fc.assert(
