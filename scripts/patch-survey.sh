@@ -7,6 +7,7 @@
 #
 #   bash scripts/patch-survey.sh [DIR...]
 #   SURVEY_FLAGS="--layout new-segment" bash scripts/patch-survey.sh   # every file through a new PT_LOAD
+#   SURVEY_FLAGS="--layout shift" SURVEY_EDITS="--add-runpath /a/long/path" bash scripts/patch-survey.sh
 # No -e: scan exits 1 on the truncated files it reports, and the checks below pipe into head.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -16,11 +17,11 @@ node bin/abilink scan --json "${dirs[@]}" 2>/dev/null |
   node -e 'require("readline").createInterface({input:process.stdin}).on("line",l=>{const r=JSON.parse(l); if((r.type==="DYN"||r.type==="EXEC") && !r.path.includes("/debug/")) console.log(r.path)})' > "$work/list"
 i=0
 while IFS= read -r f; do i=$((i+1)); cp "$f" "$work/$i"; printf '%s\t%s\n' "$work/$i" "$f"; done < "$work/list" > "$work/pairs"
-# shellcheck disable=SC2086 # SURVEY_FLAGS is a list of flags
-cut -f1 "$work/pairs" | xargs node bin/abilink patch --json ${SURVEY_FLAGS:-} --add-runpath /opt/a/very/long/runpath/entry/that/never/fits/in/place \
-  --add-needed libabilink-survey.so.1 2> "$work/errors" > "$work/records" || true
+edits=${SURVEY_EDITS:---add-runpath /opt/a/very/long/runpath/entry/that/never/fits/in/place --add-needed libabilink-survey.so.1}
+# shellcheck disable=SC2086 # lists of flags
+cut -f1 "$work/pairs" | xargs node bin/abilink patch --json ${SURVEY_FLAGS:-} $edits 2> "$work/errors" > "$work/records" || true
 refused=$(wc -l < "$work/errors")
-layouts=$(node -e 'const c={};for(const l of require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean)){const r=JSON.parse(l);if(r.error)continue;const k=r.segment?"new segment":r.extended?"slack":"in place";c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>k+": "+v).join(", "))' "$work/records")
+layouts=$(node -e 'const c={};for(const l of require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean)){const r=JSON.parse(l);if(r.error)continue;const k=r.segment?"new segment":r.shift>0?"shift":r.extended?"slack":"in place";c[k]=(c[k]||0)+1}console.log(Object.entries(c).map(([k,v])=>k+": "+v).join(", "))' "$work/records")
 differ=0; warned=0; n=0
 while IFS=$'\t' read -r copy orig; do
   n=$((n+1))

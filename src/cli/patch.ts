@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { statSync } from "node:fs";
+import pLimit from "p-limit";
 import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
 import { describeError, type PatchOutcome, type PatchRecord } from "../closure/tasks.js";
@@ -96,22 +97,6 @@ function distinctFiles(files: string[]): string[] {
   });
 }
 
-/** Runs at most `n` of the functions given to it at once (each holds a file descriptor while it runs). */
-function concurrency(n: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 /** `abilink patch FILE... [edits]`. */
 export async function runPatch(files: string[], flags: PatchFlags): Promise<number> {
   if (flags.output !== undefined && files.length !== 1) {
@@ -154,7 +139,8 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
   // Temporary files are fsynced and renamed here, many at once, while the threads prepare
   // the next ones; reports still come out in input order, each after its file is in place.
   let chain: Promise<void> = Promise.resolve();
-  const limit = concurrency(16);
+  // At most 16 commits at once: each holds a file descriptor while its fsync runs.
+  const limit = pLimit(16);
   await runOrdered(
     "patch",
     inputs[Symbol.iterator](),

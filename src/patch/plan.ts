@@ -148,6 +148,8 @@ const isNonAddressTag = (t: bigint) => NON_ADDRESS_TAGS.has(t) || (t >= 0x6ffffd
 /** Spare DT_NULL slots given to a moved dynamic table, so that later additions fit in place. */
 const DYNAMIC_SPARE = 2;
 const MIN_PAGE = 4096n;
+/** Largest shift: the start of the file is rewritten in memory (a large p_align makes it large). */
+const MAX_SHIFT = 16 << 20;
 /** Lowest address a shifted executable may start at: Linux's default vm.mmap_min_addr. */
 const MIN_MAP_ADDRESS = 0x10000n;
 /** Bound on the address gap left for eu-elflint's view of relocations (see newSegment). */
@@ -207,7 +209,13 @@ export const LAYOUTS: readonly Layout[] = ["auto", "new-segment", "shift"];
 
 export function planPatch(elf: ElfFile, edits: readonly Edit[], options: PlanOptions = {}): PatchPlan {
   const page = options.pageSize !== undefined ? BigInt(Math.max(options.pageSize, 1)) : MIN_PAGE;
-  return new Planner(elf, page, options.layout ?? "auto").plan(edits);
+  try {
+    return new Planner(elf, page, options.layout ?? "auto").plan(edits);
+  } catch (e) {
+    // An encoder's range check: a moved offset or address no longer fits the file's class.
+    if (e instanceof RangeError) throw new PatchError(`cannot be rewritten: ${e.message}`);
+    throw e;
+  }
 }
 
 class Planner {
@@ -1114,7 +1122,7 @@ class FileLayout {
     const need = headerEnd - cursor;
     const shift = need > 0 ? Number(alignUpBig(BigInt(need), page)) : 0;
     // Cheaper than a new segment only; and the first segment must stay above the lowest mappable address.
-    if (shift > segmentGrowth || base - BigInt(shift) < MIN_MAP_ADDRESS) return false;
+    if (shift > segmentGrowth || shift > MAX_SHIFT || base - BigInt(shift) < MIN_MAP_ADDRESS) return false;
 
     // Commit.
     this.request = req;
@@ -1159,7 +1167,7 @@ class FileLayout {
     for (let i = writes.length - 1; i >= 0; i--) {
       const w = writes[i]!;
       if (w.offset >= end) continue;
-      if (w.offset + w.bytes.length > end) throw new Error(`internal: ${w.what} crosses the end of the rewritten start of the file`);
+      if (w.offset + w.bytes.length > end) throw new PatchError(`its ${w.what} overlaps the tables at the start of the file: refusing to rewrite it`);
       start.set(w.bytes, w.offset);
       writes.splice(i, 1);
     }
@@ -1564,7 +1572,8 @@ function assertDisjoint(writes: PlannedWrite[]): void {
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1]!;
     if (prev.offset + prev.bytes.length > sorted[i]!.offset) {
-      throw new Error(`internal: overlapping writes: ${prev.what} and ${sorted[i]!.what}`);
+      // Two structures of the file claim the same bytes (a corrupt or hostile file): refuse.
+      throw new PatchError(`its ${prev.what} and ${sorted[i]!.what} overlap in the file: refusing to rewrite it`);
     }
   }
 }
