@@ -441,11 +441,19 @@ class Planner {
       // In the slack after .dynstr's segment when it fits (the file does not grow); else, for
       // an executable whose tables are larger than a page, patchelf's layout (the file
       // shifts by whole pages and its first segment starts lower); else a new segment.
-      const segmentGrowth = (strtabMoves ? strings!.newSize : 0) + (interpMoves ? request.interp!.length : 0);
+      // What a new segment would add, measured by laying it out (Infinity where it cannot be).
+      const segmentGrowth = () => {
+        try {
+          return new FileLayout(this, oldSize, this.minPageSize).newSegment(request, false);
+        } catch (e) {
+          if (e instanceof PatchError) return Infinity;
+          throw e;
+        }
+      };
       const choice = this.layoutChoice;
       const placed =
         (choice === "auto" && layout.growInSlack(request)) ||
-        (choice !== "new-segment" && layout.growByShift(request, choice === "shift" ? Infinity : segmentGrowth));
+        (choice !== "new-segment" && layout.growByShift(request, choice === "shift" ? () => Infinity : segmentGrowth));
       if (!placed) layout.newSegment(request);
     }
 
@@ -1029,7 +1037,7 @@ class FileLayout {
    * their place. Code and data keep their addresses. Returns false, changing nothing, when
    * the file is not laid out for it or a new segment would grow it less.
    */
-  growByShift(req: SegmentRequest, segmentGrowth: number): boolean {
+  growByShift(req: SegmentRequest, segmentGrowth: () => number): boolean {
     const elf = this.p.file;
     const secs = this.p.sectionHeaders;
     const phdrs = this.p.programHeaders;
@@ -1122,7 +1130,7 @@ class FileLayout {
     const need = headerEnd - cursor;
     const shift = need > 0 ? Number(alignUpBig(BigInt(need), page)) : 0;
     // Cheaper than a new segment only; and the first segment must stay above the lowest mappable address.
-    if (shift > segmentGrowth || shift > MAX_SHIFT || base - BigInt(shift) < MIN_MAP_ADDRESS) return false;
+    if (shift > MAX_SHIFT || base - BigInt(shift) < MIN_MAP_ADDRESS || shift > segmentGrowth()) return false;
 
     // Commit.
     this.request = req;
@@ -1178,7 +1186,8 @@ class FileLayout {
     return this.extended ? { index: this.extended.index, bytes: this.extended.by } : null;
   }
 
-  newSegment(req: SegmentRequest): void {
+  /** Lays out the new segment; returns how many bytes it adds to the file. `commit` false only measures. */
+  newSegment(req: SegmentRequest, commit = true): number {
     this.request = req;
     const elf = this.p.file;
     const is64 = this.p.wide;
@@ -1237,7 +1246,9 @@ class FileLayout {
       this.dynamicAt = { ...place(size, wordAlign), size };
     }
     this.seg = { offset, vaddr, size: cursor - offset, align, flags: PF_R | (req.writable ? PF_W : 0) };
+    if (!commit) return cursor - this.oldSize;
     this.fixSymbolValues();
+    return cursor - this.oldSize;
   }
 
   /**
