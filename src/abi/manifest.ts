@@ -8,6 +8,7 @@ import {
   SHN_COMMON,
   SHN_LORESERVE,
   SHN_UNDEF,
+  STB_LOCAL,
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
@@ -83,8 +84,12 @@ export function compareSymbols(a: AbiSymbol, b: AbiSymbol): number {
   return cmp(a.name, b.name) || cmp(a.version ?? "", b.version ?? "") || Number(a.default) - Number(b.default);
 }
 
+/** Symbol arrays extractManifest sorted itself: printing them skips the order check. */
+const canonical = new WeakSet<readonly AbiSymbol[]>();
+
 /** `symbols` in canonical order: the array itself when it already is (manifests are kept sorted). */
 export function inCanonicalOrder(symbols: readonly AbiSymbol[]): readonly AbiSymbol[] {
+  if (canonical.has(symbols)) return symbols;
   for (let i = 1; i < symbols.length; i++) {
     if (compareSymbols(symbols[i - 1]!, symbols[i]!) > 0) return [...symbols].sort(compareSymbols);
   }
@@ -110,8 +115,13 @@ function abiType(t: string): AbiSymbolType | null {
 
 /** Defined, not LOCAL, and visible outside the object (DEFAULT or PROTECTED). */
 export function isExported(s: DynamicSymbol): boolean {
-  if (!s.defined || s.bind === "LOCAL") return false;
-  const vis = s.st_other & 3;
+  return exportedRaw(s.st_info, s.st_other, s.st_shndx);
+}
+
+/** isExported on the raw fields: defined, not LOCAL, visibility default or protected. */
+function exportedRaw(st_info: number, st_other: number, st_shndx: number): boolean {
+  if (st_shndx === SHN_UNDEF || st_info >> 4 === STB_LOCAL) return false;
+  const vis = st_other & 3;
   return vis !== STV_HIDDEN && vis !== STV_INTERNAL;
 }
 
@@ -204,8 +214,8 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const symbols: AbiSymbol[] = [];
   // Names at one address form an alias group; OBJECT and TLS addresses are separate spaces.
   const groups = { OBJECT: new Map<bigint, AbiSymbol[]>(), TLS: new Map<bigint, AbiSymbol[]>() };
-  for (const s of elf.dynamicSymbols) {
-    if (!isExported(s)) continue;
+  // Only exported symbols are decoded: imports (often most of a small library's table) are skipped raw.
+  for (const s of elf.dynamicSymbolsWhere(exportedRaw)) {
     const type = abiType(s.type);
     if (type === null) continue;
     const version = s.version && s.version.library === null ? s.version.name : null;
@@ -233,6 +243,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     symbols.push(sym);
   }
   symbols.sort(compareSymbols);
+  canonical.add(symbols);
   for (const group of [...groups.OBJECT.values(), ...groups.TLS.values()]) {
     if (group.length < 2) continue;
     const first = group.map(symbolId).sort(cmp)[0]!;

@@ -28,13 +28,19 @@ export interface PoolOptions {
 }
 
 const BATCH = 128;
-const PER_WORKER = 4;
-const MAX_AHEAD = 16;
+/**
+ * Items queued at each worker and finished items held for in-order delivery. The calling
+ * thread deals batches only between its own items, so a worker's queue must outlast the
+ * longest item this thread may be busy with (one libLLVM takes as long as a hundred small
+ * libraries): the bounds are in items, not batches.
+ */
+const QUEUED_ITEMS = 64;
+const AHEAD_ITEMS = 256;
 
 /**
  * Runs `task` on every item and delivers the results in input order, whatever order
  * the workers finish in. Items are pulled from the iterator only as workers need them,
- * so a directory walk feeding it runs alongside the work; at most MAX_AHEAD batches per
+ * so a directory walk feeding it runs alongside the work; at most maxAhead batches per
  * thread wait to be delivered.
  */
 export async function runOrdered<T extends TaskName>(
@@ -77,7 +83,7 @@ export async function runOrdered<T extends TaskName>(
   };
   const takeBatch = (): PoolBatch | null => {
     const batch: string[] = [];
-    while (batch.length < (options.batch ?? BATCH)) {
+    while (batch.length < size) {
       const r = items.next();
       if (r.done) {
         done = true;
@@ -88,14 +94,17 @@ export async function runOrdered<T extends TaskName>(
     return batch.length > 0 ? { seq: nextSeq++, task, items: batch, context: options.context } : null;
   };
   // Bound the reorder buffer: a slow batch holds back at most this many finished ones.
-  const room = () => !done && nextSeq - nextToDeliver < MAX_AHEAD * jobs;
+  const size = options.batch ?? BATCH;
+  const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
+  const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
+  const room = () => !done && nextSeq - nextToDeliver < maxAhead * jobs;
   // Keep a few batches queued at every worker, dealt round-robin so a short input reaches all.
   const pump = () => {
     let dealt = true;
     while (dealt && room()) {
       dealt = false;
       for (const w of workers) {
-        if (!room() || inflight.get(w)! >= PER_WORKER) continue;
+        if (!room() || inflight.get(w)! >= perWorker) continue;
         const b = takeBatch();
         if (!b) break;
         w.postMessage(b);

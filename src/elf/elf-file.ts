@@ -486,6 +486,25 @@ export class ElfFile {
     };
   }
 
+  /**
+   * The dynamic symbols whose raw st_info, st_other and st_shndx pass `keep`, decoded; the
+   * others are never decoded (no name, no version). For callers that want a few kinds,
+   * such as the defined ones of a large table.
+   */
+  dynamicSymbolsWhere(keep: (st_info: number, st_other: number, st_shndx: number) => boolean): DynamicSymbol[] {
+    const ctx = this.symbolContext();
+    const out: DynamicSymbol[] = [];
+    if (!ctx) return out;
+    const n = this.dynamicSymbolCount;
+    const ent = symbolEntrySize(this.is64);
+    const [infoAt, otherAt, shndxAt] = this.is64 ? [4, 5, 6] : [12, 13, 14];
+    for (let i = 1; i < n; i++) {
+      const o = i * ent;
+      if (keep(ctx.d.u8(o + infoAt), ctx.d.u8(o + otherAt), ctx.d.u16(o + shndxAt))) out.push(this.decodeDynamicSymbol(ctx, i));
+    }
+    return out;
+  }
+
   /** Decodes dynamic symbol `index` on demand. */
   dynamicSymbol(index: number): DynamicSymbol {
     const ctx = this.symbolContext();
