@@ -1,14 +1,24 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
-import { registerAbi } from "./abi.js";
-import { registerCompat } from "./compat.js";
-import { registerDiff } from "./diff.js";
-import { registerHash } from "./hash.js";
-import { registerInspect } from "./inspect.js";
-import { registerScan } from "./scan.js";
-import { joinPairArguments, registerPatch } from "./patch.js";
-import { runPatchelf } from "./patchelf.js";
+import { out } from "./output.js";
+
+type Register = (program: Command, setExit: (code: number) => void) => void;
+
+/**
+ * The commands, in help order, each loaded only when needed: a run of one command loads
+ * that command's modules alone (hashing never loads the rewriter's native addon); help and
+ * unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  inspect: async () => (await import("./inspect.js")).registerInspect,
+  scan: async () => (await import("./scan.js")).registerScan,
+  abi: async () => (await import("./abi.js")).registerAbi,
+  hash: async () => (await import("./hash.js")).registerHash,
+  diff: async () => (await import("./diff.js")).registerDiff,
+  compat: async () => (await import("./compat.js")).registerCompat,
+  patch: async () => (await import("./patch.js")).registerPatch,
+};
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -23,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(pkg.version, "-V, --version")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeOut: (s) => out(s), writeErr: (s) => process.stderr.write(s) })
     .addHelpText(
       "after",
       `
@@ -38,22 +48,18 @@ Exit status: 0 success; 1 an input could not be read or is not valid ELF (patch:
 patched, left untouched); 2 usage error.
 diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.`,
     );
-  registerInspect(program, setExit);
-  registerScan(program, setExit);
-  registerAbi(program, setExit);
-  registerHash(program, setExit);
-  registerDiff(program, setExit);
-  registerCompat(program, setExit);
-  registerPatch(program, setExit);
+  const name = argv[2] ?? "";
+  const only = Object.hasOwn(COMMANDS, name) ? [name] : Object.keys(COMMANDS);
+  for (const n of only) (await COMMANDS[n]!())(program, setExit);
   program
     .command("patchelf")
     .summary("patchelf's command line over abilink's rewriter (see abilink patchelf --help)")
     .allowUnknownOption()
     .helpOption(false)
     .argument("[args...]")
-    .action((args: string[]) => setExit(runPatchelf(args)));
+    .action(async (args: string[]) => setExit((await import("./patchelf.js")).runPatchelf(args)));
   try {
-    await program.parseAsync(argv[2] === "patch" ? joinPairArguments(argv) : argv);
+    await program.parseAsync(name === "patch" ? (await import("./patch.js")).joinPairArguments(argv) : argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help"

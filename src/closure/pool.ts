@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { tasks, type TaskName, type TaskResult } from "./tasks.js";
+import { loadTask, type TaskName, type TaskResult } from "./tasks.js";
 
 export interface PoolBatch {
   seq: number;
@@ -49,7 +49,7 @@ export async function runOrdered<T extends TaskName>(
   deliver: (result: TaskResult<T>) => void,
   options: PoolOptions,
 ): Promise<void> {
-  const fn = tasks[task] as (item: string, context: unknown) => TaskResult<T>;
+  const fn = await loadTask(task);
   const run = (item: string) => fn(item, options.context);
   const jobs = Math.max(1, Math.floor(options.jobs));
   const inline = jobs === 1 ? Infinity : (options.inline ?? 64);

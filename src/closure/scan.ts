@@ -1,7 +1,9 @@
 import { availableParallelism } from "node:os";
 import type { ScanRecord } from "../inspect/inspect.js";
 import { runOrdered } from "./pool.js";
-import { describeError, scanOne, type ScanOutcome } from "./tasks.js";
+import { describeError } from "./describe-error.js";
+import { scanOne } from "./task-scan.js";
+import type { ScanOutcome } from "./tasks.js";
 import { walkFiles } from "./walk.js";
 
 export type { ScanRecord, ScanOutcome };

@@ -70,7 +70,8 @@ export class FileSource implements ByteSource {
   }
 
   private readExact(offset: number, length: number): Uint8Array {
-    const buf = new Uint8Array(length);
+    // Not zero-filled: every byte is read into before the buffer is returned.
+    const buf: Uint8Array = Buffer.allocUnsafeSlow(length);
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, length - done, offset + done);

@@ -81,13 +81,9 @@ import {
 import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
 import { RenameError, renameSymbolWrites } from "./rename-symbols.js";
 
-/** An edit that cannot be made to this file; the file is left untouched. */
-export class PatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PatchError";
-  }
-}
+import { PatchError } from "./errors.js";
+
+export { PatchError };
 
 export interface PlannedWrite {
   /** File offset; at or past the old size for the new segment. */

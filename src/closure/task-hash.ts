@@ -1,0 +1,13 @@
+import { abiHash } from "../abi/hash.js";
+import { loadManifest } from "../abi/load.js";
+import { describeError } from "./describe-error.js";
+import type { HashOutcome } from "./tasks.js";
+
+/** Hashes one library or manifest; never throws. */
+export function hashOne(path: string): HashOutcome {
+  try {
+    return { kind: "hash", path, hash: abiHash(loadManifest(path).manifest) };
+  } catch (e) {
+    return { kind: "error", path, message: describeError(e) };
+  }
+}

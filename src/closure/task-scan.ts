@@ -1,0 +1,13 @@
+import { summarizeIfElf } from "../inspect/inspect.js";
+import { describeError } from "./describe-error.js";
+import type { ScanOutcome } from "./tasks.js";
+
+/** Scans one path; never throws. */
+export function scanOne(path: string): ScanOutcome {
+  try {
+    const record = summarizeIfElf(path);
+    return record ? { kind: "elf", record } : { kind: "skip" };
+  } catch (e) {
+    return { kind: "error", path, message: describeError(e) };
+  }
+}
