@@ -51,7 +51,11 @@ const loaders: { [T in TaskName]: () => Promise<TaskFunction<T>> } = {
   patch: async () => (await import("./task-patch.js")).patchOne,
 };
 
-/** The function for `task`, its module loaded on first use. */
+const loaded = new Map<TaskName, Promise<TaskFunction<TaskName>>>();
+
+/** The function for `task`, its module loaded on first use (once per thread). */
 export function loadTask<T extends TaskName>(task: T): Promise<TaskFunction<T>> {
-  return loaders[task]() as Promise<TaskFunction<T>>;
+  let p = loaded.get(task);
+  if (!p) loaded.set(task, (p = loaders[task]() as Promise<TaskFunction<TaskName>>));
+  return p as Promise<TaskFunction<T>>;
 }

@@ -70,8 +70,7 @@ export class FileSource implements ByteSource {
   }
 
   private readExact(offset: number, length: number): Uint8Array {
-    // Not zero-filled: every byte is read into before the buffer is returned.
-    const buf: Uint8Array = Buffer.allocUnsafeSlow(length);
+    const buf = new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, length - done, offset + done);
