@@ -77,6 +77,23 @@ import {
   type ElfFile,
   type ProgramHeader,
   type SectionHeader,
+  DT_PLTRELSZ,
+  DT_RELASZ,
+  DT_RELAENT,
+  DT_SYMENT,
+  DT_SYMBOLIC,
+  DT_RELSZ,
+  DT_RELENT,
+  DT_PLTREL,
+  DT_BIND_NOW,
+  DT_INIT_ARRAYSZ,
+  DT_FINI_ARRAYSZ,
+  DT_PREINIT_ARRAYSZ,
+  DT_RELRSZ,
+  DT_RELRENT,
+  DT_RELACOUNT,
+  DT_RELCOUNT,
+  DT_VERDEFNUM,
 } from "../elf/index.js";
 import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
 import { RenameError, renameSymbolWrites } from "./rename-symbols.js";
@@ -136,9 +153,15 @@ const RELOCATION_TAGS = new Set<bigint>([DT_RELA, DT_REL, DT_JMPREL, DT_RELR].ma
  * updated, forbids the slide.
  */
 const NON_ADDRESS_TAGS = new Set<bigint>(
-  [1, 2, 8, 9, 10, 11, 14, 15, 16, 18, 19, 20, 22, 24, 27, 28, 29, 30, 33, 35, 37, 0x6ffffefa, 0x6ffffefb, 0x6ffffefc,
-    0x6ffffff9, 0x6ffffffa, 0x6ffffffb, 0x6ffffffd, 0x6fffffff, 0x7ffffffd, 0x7ffffffe, 0x7fffffff].map(BigInt),
+  [
+    ...STRING_TAGS,
+    ...[DT_PLTRELSZ, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT, DT_SYMBOLIC, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_TEXTREL, DT_BIND_NOW,
+      DT_INIT_ARRAYSZ, DT_FINI_ARRAYSZ, DT_FLAGS, DT_PREINIT_ARRAYSZ, DT_RELRSZ, DT_RELRENT, DT_RELACOUNT, DT_RELCOUNT, DT_FLAGS_1,
+      DT_VERDEFNUM, DT_VERNEEDNUM].map(BigInt),
+  ],
 );
+/** A section with contents in memory (allocated, with bytes in the file). */
+const isLoaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
 /** DT_VALRNGLO..DT_VALRNGHI: values, not addresses. */
 const isNonAddressTag = (t: bigint) => NON_ADDRESS_TAGS.has(t) || (t >= 0x6ffffd00n && t <= 0x6ffffdffn);
 /** Spare DT_NULL slots given to a moved dynamic table, so that later additions fit in place. */
@@ -908,10 +931,9 @@ class FileLayout {
     if ((flags1 & BigInt(DF_1_PIE)) !== 0n && !phdrs.some((ph) => ph.p_type === PT_INTERP)) return false;
 
     // The segment to extend: the one holding .dynstr, or (only the interpreter moves) the first.
-    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
     const strtabAddr = elf.dynamicValue(DT_STRTAB);
-    const dynstrIndex = req.dynstr ? secs.findIndex((s) => loaded(s) && s.sh_type === SHT_STRTAB && s.sh_addr === strtabAddr) : -1;
-    if (req.dynstr && (dynstrIndex < 0 || Number(secs[dynstrIndex]!.sh_offset) !== req.dynstr.fileOffset)) return false;
+    const dynstrIndex = req.dynstr ? this.dynstrSection(req.dynstr) : -1;
+    if (req.dynstr && dynstrIndex < 0) return false;
     const anchor = dynstrIndex >= 0 ? Number(secs[dynstrIndex]!.sh_offset) : Number(elf.header.e_phoff);
     const index = phdrs.findIndex(
       (ph) => ph.p_type === PT_LOAD && BigInt(anchor) >= ph.p_offset && BigInt(anchor) < ph.p_offset + ph.p_filesz,
@@ -926,19 +948,9 @@ class FileLayout {
     // What slides: everything from the end of .dynstr to the end of the segment.
     let slideStart = fileEnd;
     if (req.dynstr) slideStart = Number(secs[dynstrIndex]!.sh_offset + secs[dynstrIndex]!.sh_size);
-    const sliding: number[] = [];
-    let slideAlign = 1;
-    for (let i = 0; i < secs.length; i++) {
-      const s = secs[i]!;
-      if (s.sh_type === SHT_NOBITS || s.sh_size === 0n) continue;
-      const a = Number(s.sh_offset);
-      const b = a + Number(s.sh_size);
-      if (b <= slideStart || a >= fileEnd) continue;
-      if (a < slideStart || b > fileEnd || !loaded(s)) return false;
-      if (!MOVABLE_SECTION_TYPES.has(s.sh_type) && !RELOCATION_SECTION_TYPES.has(s.sh_type)) return false;
-      sliding.push(i);
-      slideAlign = Math.max(slideAlign, Number(s.sh_addralign) || 1);
-    }
+    const sliding = this.sectionsWithin(slideStart, fileEnd, (s) => MOVABLE_SECTION_TYPES.has(s.sh_type) || RELOCATION_SECTION_TYPES.has(s.sh_type));
+    if (!sliding) return false;
+    const slideAlign = Math.max(1, ...sliding.map((i) => Number(secs[i]!.sh_addralign) || 1));
     const slideAddr = seg.p_vaddr + BigInt(slideStart - segStart);
     const slideEndAddr = vEnd;
     // Nothing but the updated tags may point into what slides.
@@ -1048,27 +1060,16 @@ class FileLayout {
     const headerEnd = Number(elf.header.e_phoff) + elf.phnum * elf.header.e_phentsize;
     if (Number(elf.header.e_phoff) < elf.header.e_ehsize || BigInt(headerEnd) > first.p_filesz) return false;
 
-    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
-    const strtabAddr = elf.dynamicValue(DT_STRTAB);
-    const dynstrIndex = secs.findIndex((s) => loaded(s) && s.sh_type === SHT_STRTAB && s.sh_addr === strtabAddr);
-    if (dynstrIndex < 0 || Number(secs[dynstrIndex]!.sh_offset) !== req.dynstr.fileOffset) return false;
+    const dynstrIndex = this.dynstrSection(req.dynstr);
+    if (dynstrIndex < 0) return false;
     const regionEnd = Number(secs[dynstrIndex]!.sh_offset + secs[dynstrIndex]!.sh_size);
     if (BigInt(regionEnd) > first.p_filesz) return false;
     const interpPh = phdrs.find((ph) => ph.p_type === PT_INTERP);
     const isInterp = (s: SectionHeader) => interpPh !== undefined && s.sh_type === SHT_PROGBITS && s.sh_offset === interpPh.p_offset;
 
     // The sections to lay out again: all of [headerEnd, regionEnd), each of a movable kind.
-    const inRegion: number[] = [];
-    for (let i = 0; i < secs.length; i++) {
-      const s = secs[i]!;
-      if (s.sh_type === SHT_NOBITS || s.sh_size === 0n) continue;
-      const a = Number(s.sh_offset);
-      const b = a + Number(s.sh_size);
-      if (b <= headerEnd || a >= regionEnd) continue;
-      if (a < headerEnd || b > regionEnd || !loaded(s)) return false;
-      if (i !== dynstrIndex && !MOVABLE_SECTION_TYPES.has(s.sh_type) && !isInterp(s)) return false;
-      inRegion.push(i);
-    }
+    const inRegion = this.sectionsWithin(headerEnd, regionEnd, (s, i) => i === dynstrIndex || MOVABLE_SECTION_TYPES.has(s.sh_type) || isInterp(s));
+    if (!inRegion) return false;
     if (req.interp && !inRegion.some((i) => isInterp(secs[i]!))) return false;
     const regionAddr = base + BigInt(headerEnd);
     const regionEndAddr = base + BigInt(regionEnd);
@@ -1176,6 +1177,33 @@ class FileLayout {
       writes.splice(i, 1);
     }
     writes.push({ offset: 0, bytes: start, what: "start of the file (headers and laid-out tables)" });
+  }
+
+  /** The section header of .dynstr (the string table DT_STRTAB points at, where the plan read it), or -1. */
+  private dynstrSection(dynstr: StringPlan): number {
+    const secs = this.p.sectionHeaders!;
+    const addr = this.p.file.dynamicValue(DT_STRTAB);
+    const i = secs.findIndex((s) => isLoaded(s) && s.sh_type === SHT_STRTAB && s.sh_addr === addr);
+    return i >= 0 && Number(secs[i]!.sh_offset) === dynstr.fileOffset ? i : -1;
+  }
+
+  /**
+   * The sections with file contents in [from, to), by index, when each lies wholly inside,
+   * is loaded and passes `allowed`; null when one straddles a bound or does not.
+   */
+  private sectionsWithin(from: number, to: number, allowed: (s: SectionHeader, index: number) => boolean): number[] | null {
+    const secs = this.p.sectionHeaders!;
+    const out: number[] = [];
+    for (let i = 0; i < secs.length; i++) {
+      const s = secs[i]!;
+      if (s.sh_type === SHT_NOBITS || s.sh_size === 0n) continue;
+      const a = Number(s.sh_offset);
+      const b = a + Number(s.sh_size);
+      if (b <= from || a >= to) continue;
+      if (a < from || b > to || (s.sh_flags & BigInt(SHF_ALLOC)) === 0n || !allowed(s, i)) return null;
+      out.push(i);
+    }
+    return out;
   }
 
   extendedInfo(): PatchPlan["extended"] {
@@ -1304,12 +1332,11 @@ class FileLayout {
     const phdrs = this.p.programHeaders;
     const elf = this.p.file;
     const interpPh = phdrs.find((ph) => ph.p_type === PT_INTERP);
-    const loaded = (s: SectionHeader) => (s.sh_flags & BigInt(SHF_ALLOC)) !== 0n && s.sh_type !== SHT_NOBITS && s.sh_size > 0n;
     const overlaps = (s: SectionHeader, a: number, b: number) => Number(s.sh_offset) < b && Number(s.sh_offset + s.sh_size) > a;
     const isInterp = (s: SectionHeader) => interpPh !== undefined && s.sh_type === SHT_PROGBITS && s.sh_offset === interpPh.p_offset;
     const chosen = new Set<number>();
     secs.forEach((s, i) => {
-      if (loaded(s) && overlaps(s, start, end)) chosen.add(i);
+      if (isLoaded(s) && overlaps(s, start, end)) chosen.add(i);
     });
     // Whole note segments move together, keeping their internal layout.
     for (let again = true; again; ) {
@@ -1320,7 +1347,7 @@ class FileLayout {
         const b = a + Number(ph.p_filesz);
         if (![...chosen].some((i) => overlaps(secs[i]!, a, b))) continue;
         secs.forEach((s, i) => {
-          if (loaded(s) && overlaps(s, a, b) && !chosen.has(i)) {
+          if (isLoaded(s) && overlaps(s, a, b) && !chosen.has(i)) {
             chosen.add(i);
             again = true;
           }
@@ -1347,7 +1374,7 @@ class FileLayout {
       const b = a + Number(s.sh_size);
       const al = Math.max(1, Number(s.sh_addralign));
       const last = blocks.at(-1);
-      const gapClear = last && a >= last.end && a - last.end < 16 && !secs.some((o, k) => !chosen.has(k) && loaded(o) && overlaps(o, last.end, a));
+      const gapClear = last && a >= last.end && a - last.end < 16 && !secs.some((o, k) => !chosen.has(k) && isLoaded(o) && overlaps(o, last.end, a));
       if (last && gapClear) {
         last.end = b;
         last.align = Math.max(last.align, al);
