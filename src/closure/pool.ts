@@ -81,6 +81,9 @@ export async function runOrdered<T extends TaskName>(
       pending.delete(nextToDeliver++);
     }
   };
+  const size = options.batch ?? BATCH;
+  const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
+  const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
   const takeBatch = (): PoolBatch | null => {
     const batch: string[] = [];
     while (batch.length < size) {
@@ -94,9 +97,6 @@ export async function runOrdered<T extends TaskName>(
     return batch.length > 0 ? { seq: nextSeq++, task, items: batch, context: options.context } : null;
   };
   // Bound the reorder buffer: a slow batch holds back at most this many finished ones.
-  const size = options.batch ?? BATCH;
-  const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
-  const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
   const room = () => !done && nextSeq - nextToDeliver < maxAhead * jobs;
   // Keep a few batches queued at every worker, dealt round-robin so a short input reaches all.
   const pump = () => {
