@@ -963,7 +963,7 @@ class FileLayout {
       if (i === index || ph.p_filesz === 0n) continue;
       const a = Number(ph.p_offset);
       const b = a + Number(ph.p_filesz);
-      if (b <= slideStart || a >= fileEnd + 0) continue;
+      if (b <= slideStart || a >= fileEnd) continue;
       const inside = a >= slideStart && b <= fileEnd && (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY);
       if (!inside) return false;
     }
