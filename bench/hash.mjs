@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, die, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, elfType, findGnuTime, hyperfineResult, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -223,22 +223,10 @@ for (const c of commands) {
     { cwd: repo, encoding: "utf8" },
   );
   if (r.status !== 0) die(`hyperfine failed for ${c.id}: ${r.stderr}`);
-  const h = JSON.parse(fs.readFileSync(exp, "utf8")).results[0];
   // xargs exits 124 when a command exited 255 and it stopped early; such a run did not
   // process every file and its time is meaningless.
-  if (h.exit_codes.some((x) => x !== 0)) die(`${c.id} exited with ${h.exit_codes.join(",")}: not every file was processed`);
-  c.result = {
-    mean: h.mean,
-    stddev: h.stddev,
-    median: h.median,
-    min: h.min,
-    max: h.max,
-    user: h.user,
-    system: h.system,
-    times: h.times,
-    exitCodes: h.exit_codes,
-    perFile: h.mean / files.length,
-  };
+  const h = hyperfineResult(exp, c.id, ": not every file was processed");
+  c.result = { ...h, perFile: h.mean / files.length };
   console.log(`${fmtS(h.mean)}`);
 }
 

@@ -115,3 +115,14 @@ export function findGnuTime() {
   fs.rmSync(probe, { force: true });
   return ok ? "/usr/bin/time" : null;
 }
+
+/**
+ * The first result of a hyperfine `--export-json` file, as the benchmarks record it: the
+ * times (seconds) and the exit codes. Dies when a run exited non-zero, with `why` appended.
+ */
+export function hyperfineResult(exportFile, id, why = "") {
+  const h = JSON.parse(fs.readFileSync(exportFile, "utf8")).results[0];
+  if (h.exit_codes.some((x) => x !== 0)) die(`${id} exited with ${h.exit_codes.join(",")}${why}`);
+  return { mean: h.mean, stddev: h.stddev, median: h.median, min: h.min, max: h.max, user: h.user, system: h.system, times: h.times, exitCodes: h.exit_codes };
+}
+

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, die, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, hyperfineResult, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 // BENCH_OUT names another results file, e.g. for a run with TMPDIR on another file system.
 const outJson = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(resultsDir, "patch.json");
@@ -118,21 +118,7 @@ function hyperfine(id, cmd, runs, prepare) {
   const dist = distFingerprint();
   const r = underBuild(`timing ${id}`, cmd, () => spawnSync("hyperfine", [...hfArgs, cmd], { cwd: repo, encoding: "utf8" }));
   if (r.status !== 0) die(`hyperfine failed for ${id}: ${r.stderr}`);
-  const h = JSON.parse(fs.readFileSync(exp, "utf8")).results[0];
-  if (h.exit_codes.some((x) => x !== 0)) die(`${id} exited with ${h.exit_codes.join(",")}`);
-  return {
-    mean: h.mean,
-    stddev: h.stddev,
-    median: h.median,
-    min: h.min,
-    max: h.max,
-    user: h.user,
-    system: h.system,
-    times: h.times,
-    exitCodes: h.exit_codes,
-    loadavgBefore: loadavg,
-    dist,
-  };
+  return { ...hyperfineResult(exp, id), loadavgBefore: loadavg, dist };
 }
 
 /** Peak RSS (KiB) of `cmd`, GNU time, `prepare` run (untimed) before each run. */

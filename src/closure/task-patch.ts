@@ -7,23 +7,18 @@ import type { PatchOutcome } from "./tasks.js";
 export function patchOne(path: string, context: unknown): PatchOutcome {
   const { edits, options } = context as { edits: Edit[]; options: PatchOptions };
   try {
-    const { dest, written, plan: p, pending } = patchFile(path, edits, options);
+    const { dest, written, plan, pending } = patchFile(path, edits, options);
+    const { writes: _, segment, ...summary } = plan;
     return {
       kind: "patched",
       record: {
         path,
         dest,
-        changed: p.changes.length > 0,
+        changed: plan.changes.length > 0,
         written,
-        changes: p.changes,
-        inPlace: p.inPlace,
-        oldSize: p.oldSize,
-        newSize: p.newSize,
-        growth: p.newSize - p.oldSize,
-        segment: p.segment ? { ...p.segment, vaddr: `0x${p.segment.vaddr.toString(16)}` } : null,
-        shift: p.shift,
-        extended: p.extended,
-        moved: p.moved,
+        ...summary,
+        growth: plan.newSize - plan.oldSize,
+        segment: segment ? { ...segment, vaddr: `0x${segment.vaddr.toString(16)}` } : null,
         ...(pending ? { pending } : {}),
       },
     };

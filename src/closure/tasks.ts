@@ -2,6 +2,7 @@
 // loaded on first use, so a thread hashing libraries never loads the rewriter (and its
 // native addon), and the reverse.
 import type { ScanRecord } from "../inspect/inspect.js";
+import type { PatchPlan } from "../patch/plan.js";
 import type { PendingCommit } from "../patch/write.js";
 import { describeError } from "./describe-error.js";
 
@@ -15,24 +16,18 @@ export type ScanOutcome =
 
 export type HashOutcome = { kind: "hash"; path: string; hash: string } | { kind: "error"; path: string; message: string };
 
-/** What `patch` reports of one file: the plan's summary, not its bytes. */
-export interface PatchRecord {
+/** What `patch` reports of one file: the plan's summary (JSON-ready), not its bytes. */
+export type PatchRecord = Omit<PatchPlan, "writes" | "segment"> & {
   path: string;
   dest: string;
   changed: boolean;
   written: boolean;
-  changes: string[];
-  inPlace: boolean;
-  oldSize: number;
-  newSize: number;
   growth: number;
+  /** The new PT_LOAD, its address in hex. */
   segment: { offset: number; vaddr: string; size: number; flags: string } | null;
-  shift: number;
-  extended: { index: number; bytes: number } | null;
-  moved: string[];
   /** A temporary file the caller must commit (fsync and rename): see PatchOptions.deferCommit. */
   pending?: PendingCommit;
-}
+};
 
 export type PatchOutcome = { kind: "patched"; record: PatchRecord } | { kind: "error"; path: string; message: string };
 

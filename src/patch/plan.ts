@@ -924,8 +924,7 @@ class FileLayout {
     const phdrs = this.p.programHeaders;
     const dyn = elf.dynamic?.entries ?? [];
     if (!secs || req.dynamicSlots > 0 || (!req.dynstr && !req.interp)) return false;
-    const flags = dyn.find((e) => e.d_tag === BigInt(DT_FLAGS))?.d_val ?? 0n;
-    if (dyn.some((e) => e.d_tag === BigInt(DT_TEXTREL)) || (flags & BigInt(DF_TEXTREL)) !== 0n) return false;
+    if (hasTextRelocations(dyn)) return false;
     // A static PIE relocates itself with symbols that mark its relocation tables.
     const flags1 = dyn.find((e) => e.d_tag === BigInt(DT_FLAGS_1))?.d_val ?? 0n;
     if ((flags1 & BigInt(DF_1_PIE)) !== 0n && !phdrs.some((ph) => ph.p_type === PT_INTERP)) return false;
@@ -953,19 +952,10 @@ class FileLayout {
     const slideAlign = Math.max(1, ...sliding.map((i) => Number(secs[i]!.sh_addralign) || 1));
     const slideAddr = seg.p_vaddr + BigInt(slideStart - segStart);
     const slideEndAddr = vEnd;
-    // Nothing but the updated tags may point into what slides.
-    for (const e of dyn) {
-      if (e.d_val < slideAddr || e.d_val >= slideEndAddr || isNonAddressTag(e.d_tag)) continue;
-      if (!MOVABLE_POINTER_TAGS.has(e.d_tag) && !RELOCATION_TAGS.has(e.d_tag)) return false;
-    }
-    for (let i = 0; i < phdrs.length; i++) {
-      const ph = phdrs[i]!;
-      if (i === index || ph.p_filesz === 0n) continue;
-      const a = Number(ph.p_offset);
-      const b = a + Number(ph.p_filesz);
-      if (b <= slideStart || a >= fileEnd) continue;
-      const inside = a >= slideStart && b <= fileEnd && (ph.p_type === PT_NOTE || ph.p_type === PT_GNU_PROPERTY);
-      if (!inside) return false;
+    // Nothing but the updated tags, and notes inside it, may point into what slides.
+    if (foreignTagPointsInto(dyn, slideAddr, slideEndAddr, (t) => MOVABLE_POINTER_TAGS.has(t) || RELOCATION_TAGS.has(t))) return false;
+    for (const { ph, a, b } of this.headersOverlapping(slideStart, fileEnd, index)) {
+      if (a < slideStart || b > fileEnd || (ph.p_type !== PT_NOTE && ph.p_type !== PT_GNU_PROPERTY)) return false;
     }
     const phoff = Number(elf.header.e_phoff);
     if (phoff < fileEnd && phoff + elf.phnum * elf.header.e_phentsize > slideStart) return false;
@@ -1051,7 +1041,7 @@ class FileLayout {
     const phdrs = this.p.programHeaders;
     const dyn = elf.dynamic?.entries ?? [];
     if (!secs || !req.dynstr || req.dynamicSlots > 0 || elf.header.e_type !== ET_EXEC) return false;
-    if (dyn.some((e) => e.d_tag === BigInt(DT_TEXTREL))) return false;
+    if (hasTextRelocations(dyn)) return false;
     const loads = phdrs.map((ph, i) => ({ ph, i })).filter((x) => x.ph.p_type === PT_LOAD);
     if (loads.length === 0) return false;
     const { ph: first, i: index } = loads.reduce((a, b) => (b.ph.p_vaddr < a.ph.p_vaddr ? b : a));
@@ -1073,24 +1063,15 @@ class FileLayout {
     if (req.interp && !inRegion.some((i) => isInterp(secs[i]!))) return false;
     const regionAddr = base + BigInt(headerEnd);
     const regionEndAddr = base + BigInt(regionEnd);
-    for (const e of dyn) {
-      if (e.d_val < regionAddr || e.d_val >= regionEndAddr || isNonAddressTag(e.d_tag)) continue;
-      if (!MOVABLE_POINTER_TAGS.has(e.d_tag)) return false;
-    }
-    // Program headers in the region: only the interpreter's and notes, each inside one group below.
+    if (foreignTagPointsInto(dyn, regionAddr, regionEndAddr, (t) => MOVABLE_POINTER_TAGS.has(t))) return false;
+    // Program headers in the region: only the interpreter's and notes, each inside it and one group below.
     const groupsOf: { start: number; end: number; align: number; sections: number[] }[] = [];
     const sorted = inRegion.sort((x, y) => Number(secs[x]!.sh_offset - secs[y]!.sh_offset));
     for (const i of sorted) {
       const s = secs[i]!;
       groupsOf.push({ start: Number(s.sh_offset), end: Number(s.sh_offset + s.sh_size), align: Math.max(1, Number(s.sh_addralign)), sections: [i] });
     }
-    for (let k = 0; k < phdrs.length; k++) {
-      const ph = phdrs[k]!;
-      if (k === index || ph.p_filesz === 0n) continue;
-      const a = Number(ph.p_offset);
-      const b = a + Number(ph.p_filesz);
-      if (b <= headerEnd || a >= regionEnd) continue;
-      if (ph.p_type === PT_PHDR && a === Number(elf.header.e_phoff) && b <= headerEnd) continue;
+    for (const { ph, a, b } of this.headersOverlapping(headerEnd, regionEnd, index)) {
       if (ph.p_type === PT_LOAD || a < headerEnd || b > regionEnd) return false;
       if (ph.p_type !== PT_NOTE && ph.p_type !== PT_GNU_PROPERTY && ph.p_type !== PT_INTERP) return false;
       // The groups it covers become one, keeping their relative layout.
@@ -1177,6 +1158,17 @@ class FileLayout {
       writes.splice(i, 1);
     }
     writes.push({ offset: 0, bytes: start, what: "start of the file (headers and laid-out tables)" });
+  }
+
+  /** The program headers other than `skip` whose file contents overlap [from, to), with their file ranges. */
+  private headersOverlapping(from: number, to: number, skip: number): { ph: ProgramHeader; a: number; b: number }[] {
+    const out: { ph: ProgramHeader; a: number; b: number }[] = [];
+    this.p.programHeaders.forEach((ph, k) => {
+      const a = Number(ph.p_offset);
+      const b = a + Number(ph.p_filesz);
+      if (k !== skip && ph.p_filesz > 0n && b > from && a < to) out.push({ ph, a, b });
+    });
+    return out;
   }
 
   /** The section header of .dynstr (the string table DT_STRTAB points at, where the plan read it), or -1. */
@@ -1589,6 +1581,17 @@ class FileLayout {
     if (this.shifted) this.consolidateStart(writes, secs !== null && shent >= sectionHeaderSize(is64));
     assertDisjoint(writes);
   }
+}
+
+/** DT_TEXTREL, or DF_TEXTREL in DT_FLAGS: relocations may write anywhere, even into tables a layout would move. */
+function hasTextRelocations(dyn: readonly DynamicEntry[]): boolean {
+  const flags = dyn.find((e) => e.d_tag === BigInt(DT_FLAGS))?.d_val ?? 0n;
+  return dyn.some((e) => e.d_tag === BigInt(DT_TEXTREL)) || (flags & BigInt(DF_TEXTREL)) !== 0n;
+}
+
+/** True when a dynamic entry that may hold an address, and that `updated` does not cover, points into [lo, hi). */
+function foreignTagPointsInto(dyn: readonly DynamicEntry[], lo: bigint, hi: bigint, updated: (tag: bigint) => boolean): boolean {
+  return dyn.some((e) => e.d_val >= lo && e.d_val < hi && !isNonAddressTag(e.d_tag) && !updated(e.d_tag));
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
