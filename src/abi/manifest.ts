@@ -8,14 +8,25 @@ import {
   SHN_COMMON,
   SHN_LORESERVE,
   SHN_UNDEF,
+  STB_GNU_UNIQUE,
   STB_LOCAL,
+  STB_WEAK,
+  STT_COMMON,
+  STT_FUNC,
+  STT_GNU_IFUNC,
+  STT_NOTYPE,
+  STT_OBJECT,
+  STT_TLS,
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
+  symbolBind,
   symbolSize,
+  symbolType,
   type DynamicSymbol,
   type ElfFile,
 } from "../elf/index.js";
+import { sortByStringKey } from "./string-sort.js";
 
 /** The ELF-level interface of a shared library: what a consumer links and binds against. */
 export interface AbiManifest {
@@ -80,8 +91,15 @@ export function symbolId(s: Pick<AbiSymbol, "name" | "version">): string {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The order of symbols with the same name. */
+function compareVersions(a: AbiSymbol, b: AbiSymbol): number {
+  return cmp(a.version ?? "", b.version ?? "") || Number(a.default) - Number(b.default);
+}
+
+const symbolName = (s: AbiSymbol) => s.name;
+
 export function compareSymbols(a: AbiSymbol, b: AbiSymbol): number {
-  return cmp(a.name, b.name) || cmp(a.version ?? "", b.version ?? "") || Number(a.default) - Number(b.default);
+  return cmp(a.name, b.name) || compareVersions(a, b);
 }
 
 /** Symbol arrays extractManifest sorted itself: printing them skips the order check. */
@@ -96,21 +114,26 @@ export function inCanonicalOrder(symbols: readonly AbiSymbol[]): readonly AbiSym
   return symbols;
 }
 
-function abiType(t: string): AbiSymbolType | null {
-  switch (t) {
-    case "FUNC":
-    case "GNU_IFUNC":
+/** The manifest's type for an ELF symbol type, or null for a type that is not ABI. */
+function abiType(stt: number): AbiSymbolType | null {
+  switch (stt) {
+    case STT_FUNC:
+    case STT_GNU_IFUNC:
       return "FUNC";
-    case "OBJECT":
-    case "COMMON":
+    case STT_OBJECT:
+    case STT_COMMON:
       return "OBJECT";
-    case "TLS":
+    case STT_TLS:
       return "TLS";
-    case "NOTYPE":
+    case STT_NOTYPE:
       return "NOTYPE";
     default:
       return null;
   }
+}
+
+function abiBinding(stb: number): AbiBinding {
+  return stb === STB_WEAK ? "WEAK" : stb === STB_GNU_UNIQUE ? "GNU_UNIQUE" : "GLOBAL";
 }
 
 /** Defined, not LOCAL, and visible outside the object (DEFAULT or PROTECTED). */
@@ -125,6 +148,9 @@ function exportedRaw(st_info: number, st_other: number, st_shndx: number): boole
   return vis !== STV_HIDDEN && vis !== STV_INTERNAL;
 }
 
+
+/** What DataLayout needs of a symbol. */
+export type DataSymbol = Pick<DynamicSymbol, "st_shndx" | "st_value" | "type">;
 
 /**
  * Where data symbols live and what that says about them, computed once per file: the
@@ -150,13 +176,13 @@ export class DataLayout {
       .map((p) => ({ start: p.p_vaddr, end: p.p_vaddr + p.p_memsz, writable: (p.p_flags & PF_W) !== 0 }));
   }
 
-  private section(s: DynamicSymbol) {
+  private section(s: DataSymbol) {
     const secs = this.sections;
     return secs && s.st_shndx !== SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx < secs.length ? secs[s.st_shndx]! : null;
   }
 
   /** The address a data symbol stands for: TLS values are offsets in the PT_TLS template. */
-  address(s: DynamicSymbol): bigint {
+  address(s: DataSymbol): bigint {
     return s.type === "TLS" ? this.tlsBase + s.st_value : s.st_value;
   }
 
@@ -165,7 +191,7 @@ export class DataLayout {
    * the containing section's alignment, halved while the symbol's offset in the section is
    * not a multiple of it. Without section headers the segment gives the bound.
    */
-  alignment(s: DynamicSymbol, address: bigint): number {
+  alignment(s: DataSymbol, address: bigint): number {
     if (s.st_shndx === SHN_COMMON) return Number(s.st_value) || 1;
     const sec = this.section(s);
     let bound: bigint;
@@ -190,7 +216,7 @@ export class DataLayout {
   }
 
   /** Read-only in the running process: outside writable sections, or inside PT_GNU_RELRO. */
-  readonly(s: DynamicSymbol, address: bigint): boolean {
+  readonly(s: DataSymbol, address: bigint): boolean {
     if (s.type === "TLS") return false;
     if (this.relro.some((r) => address >= r.start && address < r.end)) return true;
     const sec = this.section(s);
@@ -214,25 +240,34 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const symbols: AbiSymbol[] = [];
   // Names at one address form an alias group; OBJECT and TLS addresses are separate spaces.
   const groups = { OBJECT: new Map<bigint, AbiSymbol[]>(), TLS: new Map<bigint, AbiSymbol[]>() };
-  // Only exported symbols are decoded: imports (often most of a small library's table) are skipped raw.
-  for (const s of elf.dynamicSymbolsWhere(exportedRaw)) {
-    const type = abiType(s.type);
+  // Read field by field: imports (often most of a small library's table) are skipped on
+  // their raw fields, and a function costs its name and version, no decoded entry.
+  const table = elf.dynsym;
+  for (let i = 1; table && i < table.count; i++) {
+    const st_info = table.info(i);
+    const st_shndx = table.shndx(i);
+    const st_other = table.other(i);
+    if (!exportedRaw(st_info, st_other, st_shndx)) continue;
+    const type = abiType(symbolType(st_info));
     if (type === null) continue;
-    const version = s.version && s.version.library === null ? s.version.name : null;
+    const v = table.version(i);
+    const version = v && v.library === null ? v.name : null;
+    const name = table.name(i);
     // The linker's own marker for a version definition: `VERS_1.0` in ABS, named after its version.
-    if (s.st_shndx === SHN_ABS && version !== null && s.name === version && s.st_size === 0n) continue;
+    if (st_shndx === SHN_ABS && version !== null && name === version && table.size(i) === 0n) continue;
     const sym: AbiSymbol = {
-      name: s.name,
+      name,
       version,
-      default: version !== null && !s.version!.hidden,
+      default: version !== null && !v!.hidden,
       type,
-      bind: s.bind === "WEAK" ? "WEAK" : s.bind === "GNU_UNIQUE" ? "GNU_UNIQUE" : "GLOBAL",
-      other: s.st_other,
+      bind: abiBinding(symbolBind(st_info)),
+      other: st_other,
     };
     if (type === "OBJECT" || type === "TLS") {
+      const s: DataSymbol = { st_shndx, st_value: table.value(i), type: type === "TLS" ? "TLS" : "OBJECT" };
       const address = layout.address(s);
       sym.data = {
-        size: symbolSize(s.st_size),
+        size: symbolSize(table.size(i)),
         align: layout.alignment(s, address),
         readonly: layout.readonly(s, address),
       };
@@ -242,7 +277,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     }
     symbols.push(sym);
   }
-  symbols.sort(compareSymbols);
+  sortByStringKey(symbols, symbolName, compareVersions);
   canonical.add(symbols);
   for (const group of [...groups.OBJECT.values(), ...groups.TLS.values()]) {
     if (group.length < 2) continue;

@@ -17,7 +17,6 @@ import {
 } from "./program-headers.js";
 import {
   SHF_ALLOC,
-  SHN_UNDEF,
   SHN_XINDEX,
   SHT_DYNAMIC,
   SHT_DYNSYM,
@@ -51,22 +50,14 @@ import {
   type DynamicEntry,
 } from "./dynamic.js";
 import { StringTable } from "./strings.js";
-import {
-  symbolBind,
-  symbolBindName,
-  decodeSymbol,
-  symbolEntrySize,
-  symbolType,
-  symbolTypeName,
-  symbolVisibilityName,
-  type RawSymbol,
-} from "./symbols.js";
+import { DynamicSymbolTable, type DynamicSymbol, type VersionIndex } from "./dynamic-symbols.js";
+
+export type { DynamicSymbol };
+import { symbolEntrySize } from "./symbols.js";
 import { countFromGnuHash, countFromSysvHash } from "./hash.js";
 import {
   parseVersionDefinitions,
   parseVersionRequirements,
-  resolveVersion,
-  type SymbolVersion,
   type VersionDefinition,
   type VersionReadContext,
   type VersionRequirement,
@@ -75,19 +66,6 @@ import {
 
 /** Where a table was found: through the dynamic table (normal) or section headers (fallback). */
 export type TableOrigin = "dynamic" | "sections";
-
-/** A dynamic symbol with its name, decoded attributes and resolved version. */
-export interface DynamicSymbol extends RawSymbol {
-  readonly index: number;
-  readonly name: string;
-  /** `GLOBAL`, `WEAK`, `GNU_UNIQUE`, `LOCAL`, or `STB_0x…`. */
-  readonly bind: string;
-  /** `FUNC`, `OBJECT`, `TLS`, `GNU_IFUNC`, `NOTYPE`, … or `STT_0x…`. */
-  readonly type: string;
-  readonly visibility: string;
-  readonly defined: boolean;
-  readonly version: SymbolVersion | null;
-}
 
 /** The decoded dynamic table: entries plus the facts most callers want. */
 export interface DynamicInfo {
@@ -441,7 +419,7 @@ export class ElfFile {
     );
   }
 
-  private get versionIndex() {
+  private get versionIndex(): VersionIndex {
     return this.memo("version-index", () => {
       const defs = new Map<number, VersionDefinition>();
       for (const d of this.versionDefinitions) if (!defs.has(d.vd_ndx)) defs.set(d.vd_ndx, d);
@@ -458,60 +436,22 @@ export class ElfFile {
     return this.dynamicSymbolTable?.count ?? 0;
   }
 
-  /** The tables a symbol is decoded from, fetched once per batch rather than per symbol. */
-  private symbolContext() {
-    const d = this.symbolBytes;
-    if (!d) return null;
-    return { d, strings: this.dynamicStrings, versym: this.versymBytes, index: this.versionIndex };
-  }
-
-  private decodeDynamicSymbol(ctx: NonNullable<ReturnType<ElfFile["symbolContext"]>>, index: number): DynamicSymbol {
-    const d = ctx.d;
-    const { st_name, st_value, st_size, st_info, st_other, st_shndx } = decodeSymbol(d, index, this.is64);
-    const defined = st_shndx !== SHN_UNDEF;
-    return {
-      st_name,
-      st_value,
-      st_size,
-      st_info,
-      st_other,
-      st_shndx,
-      index,
-      name: ctx.strings.get(st_name, d.base + index * symbolEntrySize(this.is64)),
-      bind: symbolBindName(symbolBind(st_info)),
-      type: symbolTypeName(symbolType(st_info)),
-      visibility: symbolVisibilityName(st_other),
-      defined,
-      version: ctx.versym ? resolveVersion(ctx.versym.u16(index * 2), defined, ctx.index.defs, ctx.index.needs) : null,
-    };
-  }
-
-  /**
-   * The dynamic symbols whose raw st_info, st_other and st_shndx pass `keep`, decoded; the
-   * others are never decoded (no name, no version). For callers that want a few kinds,
-   * such as the defined ones of a large table.
-   */
-  dynamicSymbolsWhere(keep: (st_info: number, st_other: number, st_shndx: number) => boolean): DynamicSymbol[] {
-    const ctx = this.symbolContext();
-    const out: DynamicSymbol[] = [];
-    if (!ctx) return out;
-    const n = this.dynamicSymbolCount;
-    const ent = symbolEntrySize(this.is64);
-    const [infoAt, otherAt, shndxAt] = this.is64 ? [4, 5, 6] : [12, 13, 14];
-    for (let i = 1; i < n; i++) {
-      const o = i * ent;
-      if (keep(ctx.d.u8(o + infoAt), ctx.d.u8(o + otherAt), ctx.d.u16(o + shndxAt))) out.push(this.decodeDynamicSymbol(ctx, i));
-    }
-    return out;
+  /** The dynamic symbol table, field by field (null without DT_SYMTAB). */
+  get dynsym(): DynamicSymbolTable | null {
+    return this.memo("dynsym-table", () => {
+      const d = this.symbolBytes;
+      if (!d) return null;
+      return new DynamicSymbolTable(d, this.dynamicSymbolCount, this.is64, this.dynamicStrings, this.versymBytes, this.versionIndex);
+    });
   }
 
   /** Decodes dynamic symbol `index` on demand. */
   dynamicSymbol(index: number): DynamicSymbol {
-    const ctx = this.symbolContext();
-    if (!ctx || index < 0 || index >= this.dynamicSymbolCount) {
+    const t = this.dynsym;
+    if (!t || index < 0 || index >= t.count) {
       throw new Error(`dynamic symbol index ${index} out of range`);
     }
-    return this.decodeDynamicSymbol(ctx, index);
+    return t.symbol(index);
   }
 
   /** st_name of every dynamic symbol, entry 0 included, without decoding the rest. */
@@ -551,10 +491,9 @@ export class ElfFile {
   /** Every dynamic symbol after the null entry 0. */
   get dynamicSymbols(): readonly DynamicSymbol[] {
     return this.memo("dynsyms", () => {
-      const ctx = this.symbolContext();
-      const n = this.dynamicSymbolCount;
+      const t = this.dynsym;
       const out: DynamicSymbol[] = [];
-      if (ctx) for (let i = 1; i < n; i++) out.push(this.decodeDynamicSymbol(ctx, i));
+      if (t) for (let i = 1; i < t.count; i++) out.push(t.symbol(i));
       return out;
     });
   }

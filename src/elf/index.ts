@@ -7,6 +7,7 @@ export * from "./section-headers.js";
 export * from "./dynamic.js";
 export * from "./strings.js";
 export * from "./symbols.js";
+export * from "./dynamic-symbols.js";
 export * from "./hash.js";
 export * from "./versions.js";
 export * from "./elf-file.js";

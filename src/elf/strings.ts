@@ -2,6 +2,9 @@ import { decodeString, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 
 const CHUNK = 256;
+/** Single-byte: every byte is one character, so offsets carry over. */
+const latin1 = new TextDecoder("latin1");
+const NON_ASCII = /[^\x00-\x7f]/;
 /** Tables up to this size are read whole at once. */
 const SMALL = 64 * 1024;
 /** After this many look-ups the whole table is read once (symbol names come in hash order). */
@@ -24,6 +27,10 @@ export class StringTable {
 
   private whole: Uint8Array | null = null;
   private lookups = 0;
+  /** The whole table as Latin-1 text (one character per byte), made on the first `get` after it is read whole. */
+  private text: string | null = null;
+  /** Whether the whole table is ASCII, so that its Latin-1 text is also its UTF-8 text. */
+  private ascii = false;
 
   /** The raw bytes of the string at `offset`, without the NUL; `referencedAt` names the field that pointed here. */
   raw(offset: number, referencedAt?: number): Uint8Array {
@@ -70,6 +77,18 @@ export class StringTable {
 
   get(offset: number, referencedAt?: number): string {
     const b = this.raw(offset, referencedAt);
+    if (this.whole) {
+      // Once the table is in memory, names are cut out of one decoded copy: a substring
+      // costs less than decoding each name (a large library has tens of thousands).
+      // Byte offsets are character offsets in Latin-1; a name with non-ASCII bytes is
+      // decoded as UTF-8 on its own.
+      if (this.text === null) {
+        this.text = latin1.decode(this.whole);
+        this.ascii = !NON_ASCII.test(this.text);
+      }
+      const s = this.text.substring(offset, offset + b.length);
+      if (this.ascii || !NON_ASCII.test(s)) return s;
+    }
     return decodeString(b, 0, b.length);
   }
 }

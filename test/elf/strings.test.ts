@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BufferSource, MalformedError, StringTable } from "../../src/elf/index.js";
 import { CountingSource } from "../support/read-all.js";
@@ -43,4 +44,29 @@ describe("StringTable", () => {
     expect(() => t.get(8)).toThrow(MalformedError);
     expect(() => t.get(5)).toThrow(/no terminating NUL after offset 5 \(at offset 0x69\)/);
   });
+
+  it("decodes names as UTF-8, read piecewise or whole, whatever bytes they hold", () => {
+    // Names of random bytes other than NUL: ASCII, UTF-8, invalid sequences and the
+    // 0x80-0x9f bytes that Latin-1 text (the whole-table path) maps specially.
+    const nameArb = fc.uint8Array({ minLength: 0, maxLength: 24 }).map((b) => b.map((x) => x || 1));
+    const utf8 = new TextDecoder("utf-8", { fatal: false });
+    fc.assert(
+      fc.property(fc.array(nameArb, { minLength: 1, maxLength: 60 }), fc.boolean(), (names, pad) => {
+        // Padding past 64 KiB makes the table start out read piecewise, then whole after 32 look-ups.
+        const parts: number[] = [0];
+        const offsets: number[] = [];
+        for (const n of names) {
+          offsets.push(parts.length);
+          parts.push(...n, 0);
+        }
+        if (pad) parts.push(...new Uint8Array(70 * 1024));
+        const t = new StringTable(new BufferSource(Uint8Array.from(parts)), 0, parts.length);
+        for (let round = 0; round < 2; round++) {
+          names.forEach((n, i) => expect(t.get(offsets[i]!)).toBe(utf8.decode(n)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+

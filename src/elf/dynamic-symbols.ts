@@ -1,0 +1,130 @@
+import type { Decoder } from "./bytes.js";
+import { SHN_UNDEF } from "./section-headers.js";
+import type { StringTable } from "./strings.js";
+import {
+  decodeSymbol,
+  symbolBind,
+  symbolBindName,
+  symbolEntrySize,
+  symbolType,
+  symbolTypeName,
+  symbolVisibilityName,
+  type RawSymbol,
+} from "./symbols.js";
+import { resolveVersion, type SymbolVersion, type VersionDefinition, type VersionRequirementAux } from "./versions.js";
+
+/** A dynamic symbol with its name, decoded attributes and resolved version. */
+export interface DynamicSymbol extends RawSymbol {
+  readonly index: number;
+  readonly name: string;
+  /** `GLOBAL`, `WEAK`, `GNU_UNIQUE`, `LOCAL`, or `STB_0x…`. */
+  readonly bind: string;
+  /** `FUNC`, `OBJECT`, `TLS`, `GNU_IFUNC`, `NOTYPE`, … or `STT_0x…`. */
+  readonly type: string;
+  readonly visibility: string;
+  readonly defined: boolean;
+  readonly version: SymbolVersion | null;
+}
+
+/** Version definitions and requirements by version index, as a symbol's versym refers to them. */
+export interface VersionIndex {
+  readonly defs: ReadonlyMap<number, VersionDefinition>;
+  readonly needs: ReadonlyMap<number, { aux: VersionRequirementAux; file: string }>;
+}
+
+/**
+ * The dynamic symbol table read field by field. A scan over a large table (a library can
+ * export tens of thousands of names) decodes only the fields it looks at and makes no
+ * object per symbol; `symbol(i)` decodes a whole entry when one is wanted.
+ */
+export class DynamicSymbolTable {
+  private readonly entsize: number;
+  private readonly infoAt: number;
+  private readonly otherAt: number;
+  private readonly shndxAt: number;
+  private readonly valueAt: number;
+  private readonly sizeAt: number;
+  /** Resolved versions by raw versym value (plus 0x10000 for a definition): few distinct values, shared. */
+  private readonly versions = new Map<number, SymbolVersion | null>();
+
+  constructor(
+    private readonly d: Decoder,
+    /** Entries, the null entry 0 included. */
+    readonly count: number,
+    private readonly is64: boolean,
+    private readonly strings: StringTable,
+    private readonly versym: Decoder | null,
+    private readonly versionIndex: VersionIndex,
+  ) {
+    this.entsize = symbolEntrySize(is64);
+    [this.infoAt, this.otherAt, this.shndxAt, this.valueAt, this.sizeAt] = is64 ? [4, 5, 6, 8, 16] : [12, 13, 14, 4, 8];
+  }
+
+  info(i: number): number {
+    return this.d.u8(i * this.entsize + this.infoAt);
+  }
+
+  other(i: number): number {
+    return this.d.u8(i * this.entsize + this.otherAt);
+  }
+
+  shndx(i: number): number {
+    return this.d.u16(i * this.entsize + this.shndxAt);
+  }
+
+  nameOffset(i: number): number {
+    return this.d.u32(i * this.entsize);
+  }
+
+  value(i: number): bigint {
+    return this.d.word(i * this.entsize + this.valueAt, this.is64);
+  }
+
+  size(i: number): bigint {
+    return this.d.word(i * this.entsize + this.sizeAt, this.is64);
+  }
+
+  name(i: number): string {
+    return this.strings.get(this.nameOffset(i), this.d.base + i * this.entsize);
+  }
+
+  /** The raw `.gnu.version` entry, or null without DT_VERSYM. */
+  versymValue(i: number): number | null {
+    return this.versym ? this.versym.u16(i * 2) : null;
+  }
+
+  /** The resolved version; the object is shared by every symbol with the same versym value. */
+  version(i: number): SymbolVersion | null {
+    const raw = this.versymValue(i);
+    if (raw === null) return null;
+    const defined = this.shndx(i) !== SHN_UNDEF;
+    const key = defined ? raw | 0x10000 : raw;
+    let v = this.versions.get(key);
+    if (v === undefined) {
+      v = resolveVersion(raw, defined, this.versionIndex.defs, this.versionIndex.needs);
+      if (v) Object.freeze(v);
+      this.versions.set(key, v);
+    }
+    return v;
+  }
+
+  /** Entry `i` decoded whole. */
+  symbol(i: number): DynamicSymbol {
+    const { st_name, st_value, st_size, st_info, st_other, st_shndx } = decodeSymbol(this.d, i, this.is64);
+    return {
+      st_name,
+      st_value,
+      st_size,
+      st_info,
+      st_other,
+      st_shndx,
+      index: i,
+      name: this.strings.get(st_name, this.d.base + i * this.entsize),
+      bind: symbolBindName(symbolBind(st_info)),
+      type: symbolTypeName(symbolType(st_info)),
+      visibility: symbolVisibilityName(st_other),
+      defined: st_shndx !== SHN_UNDEF,
+      version: this.version(i),
+    };
+  }
+}
