@@ -71,9 +71,14 @@ export function unescapeName(s: string): string {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number): string {
+function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number, versions: Map<string, string>): string {
   let line = `symbol ${escapeName(s.name)}`;
-  if (s.version !== null) line += `${s.default ? "@@" : "@"}${escapeName(s.version)}`;
+  if (s.version !== null) {
+    // A library has few versions and many symbols: each version is escaped once.
+    let v = versions.get(s.version);
+    if (v === undefined) versions.set(s.version, (v = escapeName(s.version)));
+    line += `${s.default ? "@@" : "@"}${v}`;
+  }
   line += ` ${s.type} ${s.bind}`;
   if (s.other !== 0) line += ` other=${hex(s.other)}`;
   if (s.data) {
@@ -103,8 +108,21 @@ export interface PrintOptions {
 
 const asObserved = (_size: number, align: number) => align;
 
+/** Lines handed to a writer at once. */
+const CHUNK_LINES = 1024;
+
 /** The canonical text of a manifest. Printing a parsed manifest gives the same bytes back. */
 export function printManifest(m: AbiManifest, options: PrintOptions = {}): string {
+  const parts: string[] = [];
+  writeManifest(m, options, (text) => parts.push(text));
+  return parts.join("");
+}
+
+/**
+ * The canonical text of a manifest, handed to `write` in pieces of whole lines (a large
+ * library's text runs to megabytes; a digest need not hold it all at once).
+ */
+export function writeManifest(m: AbiManifest, options: PrintOptions, write: (text: string) => void): void {
   const lines = [
     MANIFEST_HEADER,
     `soname ${m.soname === null ? "-" : escapeName(m.soname)}`,
@@ -117,12 +135,19 @@ export function printManifest(m: AbiManifest, options: PrintOptions = {}): strin
   if (m.baseVersion !== null) lines.push(`base-version ${escapeName(m.baseVersion)}`);
   for (const v of [...m.versions].sort()) lines.push(`version ${escapeName(v)}`);
   const align = options.alignment ?? asObserved;
-  for (const s of inCanonicalOrder(m.symbols)) lines.push(symbolLine(s, align));
+  const versions = new Map<string, string>();
+  for (const s of inCanonicalOrder(m.symbols)) {
+    lines.push(symbolLine(s, align, versions));
+    if (lines.length >= CHUNK_LINES) {
+      write(lines.join("\n") + "\n");
+      lines.length = 0;
+    }
+  }
   if (m.hints && options.hints !== false) {
     for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
     for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i)}`);
   }
-  return lines.join("\n") + "\n";
+  if (lines.length > 0) write(lines.join("\n") + "\n");
 }
 
 

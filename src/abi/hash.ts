@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { AbiManifest } from "./manifest.js";
-import { printManifest } from "./format.js";
+import { writeManifest } from "./format.js";
 
 /** Bumped whenever what is hashed, or how, changes; it prefixes every hash. */
 export const HASH_SCHEME = "abi1";
@@ -39,8 +39,14 @@ export function normalizedAlignment(size: number, align: number): number {
  * because IFUNC or GNU_UNIQUE symbols are present).
  */
 export function hashedText(m: AbiManifest): string {
+  const parts: string[] = [];
+  writeHashedText(m, (text) => parts.push(text));
+  return parts.join("");
+}
+
+function writeHashedText(m: AbiManifest, write: (text: string) => void): void {
   const ei_osabi = m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi;
-  return printManifest({ ...m, ei_osabi }, { hints: false, alignment: normalizedAlignment });
+  writeManifest({ ...m, ei_osabi }, { hints: false, alignment: normalizedAlignment }, write);
 }
 
 const NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
@@ -71,6 +77,8 @@ function compress(digest: Uint8Array, size: number): Uint8Array {
  * hashed form, folded to 160 bits like a store path hash. Usable in a store path name.
  */
 export function abiHash(m: AbiManifest): string {
-  const digest = createHash("sha256").update(hashedText(m)).digest();
+  const sha = createHash("sha256");
+  writeHashedText(m, (text) => sha.update(text));
+  const digest = sha.digest();
   return `${HASH_SCHEME}-${nixBase32(compress(digest, 20))}`;
 }

@@ -34,22 +34,12 @@ export class StringTable {
 
   /** The raw bytes of the string at `offset`, without the NUL; `referencedAt` names the field that pointed here. */
   raw(offset: number, referencedAt?: number): Uint8Array {
-    if (!Number.isInteger(offset) || offset < 0 || offset >= this.size) {
-      throw new MalformedError(
-        `${this.what} offset ${offset} is past its end (${this.size} bytes)`,
-        referencedAt ?? this.fileOffset,
-      );
-    }
-    if (!this.whole && (this.size <= SMALL || ++this.lookups > MANY)) {
-      this.whole = this.source.read(this.fileOffset, this.size);
-    }
-    if (this.whole) {
-      const end = this.whole.indexOf(0, offset);
-      if (end < 0) {
-        throw new MalformedError(`${this.what} has no terminating NUL after offset ${offset}`, this.fileOffset + offset);
-      }
-      return this.whole.subarray(offset, end);
-    }
+    const whole = this.lookUp(offset, referencedAt);
+    return whole ? whole.subarray(offset, this.end(whole, offset)) : this.piecewise(offset);
+  }
+
+  /** The string at `offset` read a chunk at a time, for a table not read whole. */
+  private piecewise(offset: number): Uint8Array {
     const parts: Uint8Array[] = [];
     let total = 0;
     for (let at = offset; at < this.size; ) {
@@ -76,19 +66,44 @@ export class StringTable {
   }
 
   get(offset: number, referencedAt?: number): string {
-    const b = this.raw(offset, referencedAt);
-    if (this.whole) {
-      // Once the table is in memory, names are cut out of one decoded copy: a substring
-      // costs less than decoding each name (a large library has tens of thousands).
-      // Byte offsets are character offsets in Latin-1; a name with non-ASCII bytes is
-      // decoded as UTF-8 on its own.
-      if (this.text === null) {
-        this.text = latin1.decode(this.whole);
-        this.ascii = !NON_ASCII.test(this.text);
-      }
-      const s = this.text.substring(offset, offset + b.length);
-      if (this.ascii || !NON_ASCII.test(s)) return s;
+    const whole = this.lookUp(offset, referencedAt);
+    if (!whole) {
+      const b = this.piecewise(offset);
+      return decodeString(b, 0, b.length);
     }
-    return decodeString(b, 0, b.length);
+    // Once the table is in memory, names are cut out of one decoded copy: a substring
+    // costs less than decoding each name (a large library has tens of thousands).
+    // Byte offsets are character offsets in Latin-1; a name with non-ASCII bytes is
+    // decoded as UTF-8 on its own.
+    const end = this.end(whole, offset);
+    if (this.text === null) {
+      this.text = latin1.decode(whole);
+      this.ascii = !NON_ASCII.test(this.text);
+    }
+    const s = this.text.substring(offset, end);
+    return this.ascii || !NON_ASCII.test(s) ? s : decodeString(whole, offset, end);
+  }
+
+  /** Checks `offset` and counts the look-up; returns the whole table once it is worth reading (small, or asked for often), else null. */
+  private lookUp(offset: number, referencedAt?: number): Uint8Array | null {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.size) {
+      throw new MalformedError(
+        `${this.what} offset ${offset} is past its end (${this.size} bytes)`,
+        referencedAt ?? this.fileOffset,
+      );
+    }
+    if (!this.whole && (this.size <= SMALL || ++this.lookups > MANY)) {
+      this.whole = this.source.read(this.fileOffset, this.size);
+    }
+    return this.whole;
+  }
+
+  /** Where the string at `offset` ends (its NUL) in the whole table. */
+  private end(whole: Uint8Array, offset: number): number {
+    const end = whole.indexOf(0, offset);
+    if (end < 0) {
+      throw new MalformedError(`${this.what} has no terminating NUL after offset ${offset}`, this.fileOffset + offset);
+    }
+    return end;
   }
 }
