@@ -20,6 +20,7 @@ import {
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
+  MalformedError,
   symbolBind,
   symbolSize,
   symbolType,
@@ -226,6 +227,34 @@ export class DataLayout {
   }
 }
 
+/**
+ * A bound on the manifest's text. Its size is the sum of the names (with versions and
+ * aliases) it repeats, and a hostile table can point thousands of symbols at one long
+ * string, so that a small file asks for gigabytes of names, their sort and their text.
+ * Real libraries stay under 1.3 times their `.dynstr` (libpthread, whose names repeat
+ * under several versions); the bound is 16 times, plus 1 MiB.
+ */
+class TextBudget {
+  private left: number;
+  private readonly limit: number;
+
+  constructor(private readonly elf: ElfFile) {
+    this.limit = elf.dynsym ? 16 * elf.dynamicStrings.size + (1 << 20) : 0;
+    this.left = this.limit;
+  }
+
+  spend(chars: number): void {
+    this.left -= chars;
+    if (this.left < 0) {
+      throw new MalformedError(
+        `exported names (with versions and aliases) add up to more than ${this.limit} characters, 16 times the dynamic string table: ` +
+          "symbols point at the same long strings",
+        this.elf.dynamicSymbolTable?.offset,
+      );
+    }
+  }
+}
+
 export interface ExtractOptions {
   /** Add NEEDED and the imported symbols as link hints (never hashed). */
   hints?: boolean;
@@ -243,6 +272,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   // Read field by field: imports (often most of a small library's table) are skipped on
   // their raw fields, and a function costs its name and version, no decoded entry.
   const table = elf.dynsym;
+  const budget = new TextBudget(elf);
   for (let i = 1; table && i < table.count; i++) {
     const st_info = table.info(i);
     const st_shndx = table.shndx(i);
@@ -255,6 +285,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     const name = table.name(i);
     // The linker's own marker for a version definition: `VERS_1.0` in ABS, named after its version.
     if (st_shndx === SHN_ABS && version !== null && name === version && table.size(i) === 0n) continue;
+    budget.spend(name.length + (version?.length ?? 0));
     const sym: AbiSymbol = {
       name,
       version,
@@ -282,6 +313,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   for (const group of [...groups.OBJECT.values(), ...groups.TLS.values()]) {
     if (group.length < 2) continue;
     const first = group.map(symbolId).sort(cmp)[0]!;
+    budget.spend(first.length * group.length);
     for (const s of group) s.data!.alias = first;
   }
 
