@@ -27,7 +27,7 @@ export class StringTable {
 
   private whole: Uint8Array | null = null;
   private lookups = 0;
-  /** The whole table as Latin-1 text (one character per byte), made on the first `get` after it is read whole. */
+  /** The whole table as Latin-1 text (one character per byte), made once many strings are wanted. */
   private text: string | null = null;
   /** Whether the whole table is ASCII, so that its Latin-1 text is also its UTF-8 text. */
   private ascii = false;
@@ -77,6 +77,8 @@ export class StringTable {
     // decoded as UTF-8 on its own.
     const end = this.end(whole, offset);
     if (this.text === null) {
+      // A few look-ups (NEEDED, SONAME) decode their own bytes; the copy pays from the MANY-th.
+      if (this.lookups <= MANY) return decodeString(whole, offset, end);
       this.text = latin1.decode(whole);
       this.ascii = !NON_ASCII.test(this.text);
     }
@@ -92,7 +94,8 @@ export class StringTable {
         referencedAt ?? this.fileOffset,
       );
     }
-    if (!this.whole && (this.size <= SMALL || ++this.lookups > MANY)) {
+    this.lookups++;
+    if (!this.whole && (this.size <= SMALL || this.lookups > MANY)) {
       this.whole = this.source.read(this.fileOffset, this.size);
     }
     return this.whole;
