@@ -5,11 +5,12 @@ import {
   decodeSymbol,
   symbolBind,
   symbolBindName,
-  symbolEntrySize,
+  symbolLayout,
   symbolType,
   symbolTypeName,
   symbolVisibilityName,
   type RawSymbol,
+  type SymbolLayout,
 } from "./symbols.js";
 import { resolveVersion, type SymbolVersion, type VersionDefinition, type VersionRequirementAux } from "./versions.js";
 
@@ -38,59 +39,72 @@ export interface VersionIndex {
  * object per symbol; `symbol(i)` decodes a whole entry when one is wanted.
  */
 export class DynamicSymbolTable {
-  private readonly entsize: number;
-  private readonly infoAt: number;
-  private readonly otherAt: number;
-  private readonly shndxAt: number;
-  private readonly valueAt: number;
-  private readonly sizeAt: number;
+  private readonly layout: SymbolLayout;
   /** Resolved versions by raw versym value (plus 0x10000 for a definition): few distinct values, shared. */
   private readonly versions = new Map<number, SymbolVersion | null>();
 
+  /**
+   * The string table, the versym table and the version index are asked for on first use:
+   * a caller that wants only st_name or st_size never reads (or fails on) the others.
+   */
   constructor(
     private readonly d: Decoder,
     /** Entries, the null entry 0 included. */
     readonly count: number,
     private readonly is64: boolean,
-    private readonly strings: StringTable,
-    private readonly versym: Decoder | null,
-    private readonly versionIndex: VersionIndex,
+    private readonly tables: {
+      strings: () => StringTable;
+      versym: () => Decoder | null;
+      versionIndex: () => VersionIndex;
+    },
   ) {
-    this.entsize = symbolEntrySize(is64);
-    [this.infoAt, this.otherAt, this.shndxAt, this.valueAt, this.sizeAt] = is64 ? [4, 5, 6, 8, 16] : [12, 13, 14, 4, 8];
+    this.layout = symbolLayout(is64);
+  }
+
+  private stringTable: StringTable | null = null;
+  /** undefined until first asked for. */
+  private versymTable: Decoder | null | undefined = undefined;
+
+  private strings(): StringTable {
+    return (this.stringTable ??= this.tables.strings());
+  }
+
+  private at(i: number, field: number): number {
+    return i * this.layout.entsize + field;
   }
 
   info(i: number): number {
-    return this.d.u8(i * this.entsize + this.infoAt);
+    return this.d.u8(this.at(i, this.layout.info));
   }
 
   other(i: number): number {
-    return this.d.u8(i * this.entsize + this.otherAt);
+    return this.d.u8(this.at(i, this.layout.other));
   }
 
   shndx(i: number): number {
-    return this.d.u16(i * this.entsize + this.shndxAt);
+    return this.d.u16(this.at(i, this.layout.shndx));
   }
 
   nameOffset(i: number): number {
-    return this.d.u32(i * this.entsize);
+    return this.d.u32(this.at(i, this.layout.name));
   }
 
   value(i: number): bigint {
-    return this.d.word(i * this.entsize + this.valueAt, this.is64);
+    return this.d.word(this.at(i, this.layout.value), this.is64);
   }
 
   size(i: number): bigint {
-    return this.d.word(i * this.entsize + this.sizeAt, this.is64);
+    return this.d.word(this.at(i, this.layout.size), this.is64);
   }
 
   name(i: number): string {
-    return this.strings.get(this.nameOffset(i), this.d.base + i * this.entsize);
+    return this.strings().get(this.nameOffset(i), this.d.base + this.at(i, 0));
   }
 
   /** The raw `.gnu.version` entry, or null without DT_VERSYM. */
   versymValue(i: number): number | null {
-    return this.versym ? this.versym.u16(i * 2) : null;
+    if (this.versymTable === undefined) this.versymTable = this.tables.versym();
+    return this.versymTable ? this.versymTable.u16(i * 2) : null;
   }
 
   /** The resolved version; the object is shared by every symbol with the same versym value. */
@@ -101,7 +115,8 @@ export class DynamicSymbolTable {
     const key = defined ? raw | 0x10000 : raw;
     let v = this.versions.get(key);
     if (v === undefined) {
-      v = resolveVersion(raw, defined, this.versionIndex.defs, this.versionIndex.needs);
+      const index = this.tables.versionIndex();
+      v = resolveVersion(raw, defined, index.defs, index.needs);
       if (v) Object.freeze(v);
       this.versions.set(key, v);
     }
@@ -119,7 +134,7 @@ export class DynamicSymbolTable {
       st_other,
       st_shndx,
       index: i,
-      name: this.strings.get(st_name, this.d.base + i * this.entsize),
+      name: this.strings().get(st_name, this.d.base + this.at(i, 0)),
       bind: symbolBindName(symbolBind(st_info)),
       type: symbolTypeName(symbolType(st_info)),
       visibility: symbolVisibilityName(st_other),

@@ -441,7 +441,11 @@ export class ElfFile {
     return this.memo("dynsym-table", () => {
       const d = this.symbolBytes;
       if (!d) return null;
-      return new DynamicSymbolTable(d, this.dynamicSymbolCount, this.is64, this.dynamicStrings, this.versymBytes, this.versionIndex);
+      return new DynamicSymbolTable(d, this.dynamicSymbolCount, this.is64, {
+        strings: () => this.dynamicStrings,
+        versym: () => this.versymBytes,
+        versionIndex: () => this.versionIndex,
+      });
     });
   }
 
@@ -456,25 +460,19 @@ export class ElfFile {
 
   /** st_name of every dynamic symbol, entry 0 included, without decoding the rest. */
   symbolNameOffsets(): Uint32Array {
-    const d = this.symbolBytes;
-    const n = this.dynamicSymbolCount;
-    const out = new Uint32Array(n);
-    // st_name is the first field in both classes.
-    if (d) for (let i = 0; i < n; i++) out[i] = d.u32(i * symbolEntrySize(this.is64));
+    const t = this.dynsym;
+    const out = new Uint32Array(t?.count ?? 0);
+    for (let i = 0; i < out.length; i++) out[i] = t!.nameOffset(i);
     return out;
   }
 
   /** The largest st_size among the dynamic symbols (0 without symbols). */
   maxDynamicSymbolSize(): bigint {
-    const d = this.symbolBytes;
-    const n = this.dynamicSymbolCount;
-    const ent = symbolEntrySize(this.is64);
+    const t = this.dynsym;
     let max = 0n;
-    if (d) {
-      for (let i = 0; i < n; i++) {
-        const size = this.is64 ? d.u64(i * ent + 16) : BigInt(d.u32(i * ent + 8));
-        if (size > max) max = size;
-      }
+    for (let i = 0; t && i < t.count; i++) {
+      const size = t.size(i);
+      if (size > max) max = size;
     }
     return max;
   }

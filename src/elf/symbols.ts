@@ -51,28 +51,33 @@ export interface RawSymbol {
   readonly st_shndx: number;
 }
 
-export const symbolEntrySize = (is64: boolean): number => (is64 ? 24 : 16);
+/** Where each field of a symbol table entry lies, per class (the gABI's Elf32_Sym and Elf64_Sym). */
+export interface SymbolLayout {
+  readonly entsize: number;
+  readonly name: number;
+  readonly value: number;
+  readonly size: number;
+  readonly info: number;
+  readonly other: number;
+  readonly shndx: number;
+}
+
+const LAYOUT_64: SymbolLayout = { entsize: 24, name: 0, info: 4, other: 5, shndx: 6, value: 8, size: 16 };
+const LAYOUT_32: SymbolLayout = { entsize: 16, name: 0, value: 4, size: 8, info: 12, other: 13, shndx: 14 };
+
+export const symbolLayout = (is64: boolean): SymbolLayout => (is64 ? LAYOUT_64 : LAYOUT_32);
+export const symbolEntrySize = (is64: boolean): number => symbolLayout(is64).entsize;
 
 export function decodeSymbol(d: Decoder, index: number, is64: boolean): RawSymbol {
-  if (is64) {
-    const o = index * 24;
-    return {
-      st_name: d.u32(o),
-      st_info: d.u8(o + 4),
-      st_other: d.u8(o + 5),
-      st_shndx: d.u16(o + 6),
-      st_value: d.u64(o + 8),
-      st_size: d.u64(o + 16),
-    };
-  }
-  const o = index * 16;
+  const l = symbolLayout(is64);
+  const o = index * l.entsize;
   return {
-    st_name: d.u32(o),
-    st_value: BigInt(d.u32(o + 4)),
-    st_size: BigInt(d.u32(o + 8)),
-    st_info: d.u8(o + 12),
-    st_other: d.u8(o + 13),
-    st_shndx: d.u16(o + 14),
+    st_name: d.u32(o + l.name),
+    st_info: d.u8(o + l.info),
+    st_other: d.u8(o + l.other),
+    st_shndx: d.u16(o + l.shndx),
+    st_value: d.word(o + l.value, is64),
+    st_size: d.word(o + l.size, is64),
   };
 }
 
