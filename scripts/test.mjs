@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: build, run every vitest test, then print one plain summary line
+// `npm test`: build, type-check the tests, run every vitest test, then print one plain summary line
 // ("tests: N passed, N failed, N skipped"). Under CI=true a skipped test fails the run:
 // CI installs every tool the tests need (see .ci/run).
 import { spawnSync } from "node:child_process";
@@ -9,6 +9,8 @@ const results = ".vitest-results.json";
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: "inherit" }).status ?? 1;
 
 if (run("npx", ["tsc", "-p", "tsconfig.json"]) !== 0) process.exit(1);
+// vitest strips types without checking them: a test that no longer type-checks fails here.
+if (run("npx", ["tsc", "-p", "test/tsconfig.json"]) !== 0) process.exit(1);
 rmSync(results, { force: true });
 const status = run("npx", ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile=${results}`, ...process.argv.slice(2)]);
 

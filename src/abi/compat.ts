@@ -184,7 +184,7 @@ function nameMatches(o: CompatObject, file: string): boolean {
 export function checkCompat(
   binary: CompatObject,
   scope: readonly CompatObject[],
-  missingLibraries: readonly string[],
+  missingLibraries: readonly { subject: string; name: string; searched: string }[],
   options: { musl?: boolean } = {},
 ): CompatReport {
   const problems: CompatProblem[] = [];
@@ -192,7 +192,13 @@ export function checkCompat(
   const musl = options.musl === true;
   if (musl) notes.push("musl's loader ignores symbol versions: symbols were checked by name only");
   for (const lib of missingLibraries) {
-    problems.push({ kind: "library-not-found", subject: lib, library: lib, detail: `NEEDED ${lib} was not found`, severity: "error" });
+    problems.push({
+      kind: "library-not-found",
+      subject: lib.subject,
+      library: lib.name,
+      detail: `NEEDED ${lib.name} was not found: ${lib.searched}`,
+      severity: "error",
+    });
   }
   if (!musl) {
     for (const req of binary.requirements) {

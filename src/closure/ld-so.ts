@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import picomatch from "picomatch";
 import { checkCompat, compatObject, type CompatObject, type CompatReport } from "../abi/compat.js";
 import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ElfFile } from "../elf/index.js";
@@ -62,6 +62,28 @@ export function defaultLibraryDirs(e_machine: number, cls: 32 | 64): string[] {
   return [...new Set(dirs)];
 }
 
+/** musl's built-in library path, used when its path file does not exist. */
+export const MUSL_DEFAULT_PATH = ["/lib", "/usr/local/lib", "/usr/lib"];
+
+/**
+ * musl's search path after RPATH/RUNPATH: the directories in `/etc/ld-musl-ARCH.path`
+ * (separated by newlines or colons; ARCH from the loader's file name) when that file
+ * exists, else musl's built-in default. `source` says which, for reports.
+ */
+export function muslLibraryPath(interpreter: string | null, etc = "/etc"): { dirs: string[]; source: string } {
+  const arch = interpreter ? /^ld-musl-(.+)\.so\.1$/.exec(basename(interpreter))?.[1] : undefined;
+  const file = join(etc, `ld-musl-${arch ?? "ARCH"}.path`);
+  if (arch !== undefined) {
+    try {
+      const dirs = readFileSync(file, "utf8").split(/[\n:]/).map((d) => d.trim()).filter((d) => d !== "");
+      return { dirs, source: file };
+    } catch {
+      // musl falls back to its default when the file cannot be read.
+    }
+  }
+  return { dirs: MUSL_DEFAULT_PATH, source: `musl's built-in default, as ${file} does not exist` };
+}
+
 export interface LoadOptions {
   /** Libraries to use for NEEDED entries with the same SONAME (or file name), before any search. */
   libs?: string[];
@@ -75,8 +97,15 @@ export interface LoadResult {
   binary: CompatObject;
   /** ld.so's breadth-first load order, the binary first. */
   scope: CompatObject[];
-  /** NEEDED names that no search found, with the object that needed them. */
-  missing: { name: string; neededBy: string }[];
+  /** NEEDED names that no search found, with the object that needed them and where the search looked. */
+  missing: MissingLibrary[];
+}
+
+export interface MissingLibrary {
+  name: string;
+  neededBy: string;
+  /** Where ld.so would have looked, as a sentence for reports. */
+  searched: string;
 }
 
 function readObject(path: string): CompatObject {
@@ -94,6 +123,11 @@ function probe(path: string, cache: Map<string, CompatObject | null>): CompatObj
   }
   cache.set(path, o);
   return o;
+}
+
+/** A musl binary: its loader is musl's, or it has none and needs musl's libc.so. */
+function isMusl(o: CompatObject): boolean {
+  return (o.interpreter ?? "").includes("ld-musl") || (o.interpreter === null && o.needed.includes("libc.so"));
 }
 
 function expand(dir: string, origin: string): string | null {
@@ -121,9 +155,15 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     const o = probe(path, cache);
     return o && o.class === of.class && o.e_machine === of.e_machine ? o : null;
   };
-  const defaults = options.defaultDirs ?? defaultLibraryDirs(binary.e_machine, binary.class);
+  // musl's dynamic loader is its libc: the interpreter satisfies NEEDED libc.so.
+  const musl = isMusl(binary);
+  const muslPath = musl ? muslLibraryPath(binary.interpreter) : null;
+  const defaults = options.defaultDirs ?? muslPath?.dirs ?? defaultLibraryDirs(binary.e_machine, binary.class);
+  const defaultsSource = options.defaultDirs
+    ? "the given default directories"
+    : (muslPath?.source ?? "/etc/ld.so.conf and the system's directories");
   const scope: CompatObject[] = [binary];
-  const missing: { name: string; neededBy: string }[] = [];
+  const missing: MissingLibrary[] = [];
   const origin = (o: CompatObject) => dirname(o === binary ? realpathSync(o.path) : o.path);
   // NEEDED names already satisfied, so an object is loaded once however many ask for it.
   const satisfied = new Set<string>();
@@ -131,13 +171,28 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     satisfied.has(name) ||
     scope.some((o) => o.soname === name || o.path === name || (name.includes("/") ? false : o.path.endsWith(`/${name}`)));
 
-  // musl's dynamic loader is its libc: the interpreter satisfies NEEDED libc.so.
-  const musl = (binary.interpreter ?? "").includes("ld-musl");
+  // The directories searched for a NEEDED name of `by`, in ld.so's order (musl: each
+  // object's RPATH or RUNPATH alike, then its path file or default).
+  const pathDirs = (by: CompatObject): string[] => {
+    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => expand(d, origin(o)) ?? []);
+    const dirs: string[] = [];
+    if (musl) {
+      dirs.push(...own(by, by.rpath), ...own(by, by.runpath));
+      if (by !== binary) dirs.push(...own(binary, binary.rpath), ...own(binary, binary.runpath));
+    } else {
+      if (by.runpath.length === 0) {
+        dirs.push(...own(by, by.rpath));
+        if (by !== binary && binary.runpath.length === 0) dirs.push(...own(binary, binary.rpath));
+      }
+      dirs.push(...own(by, by.runpath));
+    }
+    return dirs;
+  };
   const find = (name: string, by: CompatObject): CompatObject | null => {
-    if (musl && name === "libc.so" && binary.interpreter) {
+    if (musl && name === "libc.so") {
       const g = given.find((o) => o.soname === "libc.so");
       if (g) return g;
-      const interp = isCompatibleElf(binary.interpreter, binary);
+      const interp = binary.interpreter ? isCompatibleElf(binary.interpreter, binary) : null;
       if (interp) return interp;
     }
     if (name.includes("/")) {
@@ -146,18 +201,20 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     }
     const g = given.find((o) => (o.soname === name || o.path.endsWith(`/${name}`)) && o.class === binary.class && o.e_machine === binary.e_machine);
     if (g) return g;
-    const dirs: string[] = [];
-    if (by.runpath.length === 0) {
-      dirs.push(...by.rpath.flatMap((d) => expand(d, origin(by)) ?? []));
-      if (by !== binary && binary.runpath.length === 0) dirs.push(...binary.rpath.flatMap((d) => expand(d, origin(binary)) ?? []));
-    }
-    dirs.push(...by.runpath.flatMap((d) => expand(d, origin(by)) ?? []));
-    dirs.push(...defaults);
-    for (const d of dirs) {
+    for (const d of [...pathDirs(by), ...defaults]) {
       const o = isCompatibleElf(join(d === "" ? "." : d, name), binary);
       if (o) return o;
     }
     return null;
+  };
+  const describeSearch = (name: string, by: CompatObject): string => {
+    if (name.includes("/")) return `no ${binary.class}-bit ELF file for this machine is at that path`;
+    const own = [...new Set(pathDirs(by))];
+    const where =
+      `${own.length > 0 ? `not in the RPATH/RUNPATH directories ${own.join(", ")}, ` : ""}` +
+      `not in ${defaults.length > 0 ? defaults.join(", ") : "any default directory"} (${defaultsSource})`;
+    if (musl && name === "libc.so") return `musl's loader ${binary.interpreter ?? "(none named)"}, which is its libc.so, does not exist; ${where}`;
+    return where;
   };
 
   // The queue grows as objects are found; the index bounds the walk by the number of distinct objects.
@@ -167,7 +224,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
       if (isLoaded(name)) continue;
       const found = find(name, obj);
       if (!found) {
-        if (!missing.some((m) => m.name === name)) missing.push({ name, neededBy: obj.path });
+        if (!missing.some((m) => m.name === name)) missing.push({ name, neededBy: obj.path, searched: describeSearch(name, obj) });
         continue;
       }
       satisfied.add(name);
@@ -181,12 +238,10 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
 /** `compat` for one binary: find what ld.so would load, then check every requirement. */
 export function compatCheck(binaryPath: string, options: LoadOptions = {}): CompatReport {
   const { binary, scope, missing } = loadOrder(binaryPath, options);
-  const musl =
-    (binary.interpreter ?? "").includes("ld-musl") || (binary.interpreter === null && binary.needed.includes("libc.so"));
   return checkCompat(
     binary,
     scope,
-    missing.map((m) => (m.neededBy === binary.path ? m.name : `${m.name} (needed by ${m.neededBy})`)),
-    { musl },
+    missing.map((m) => ({ subject: m.neededBy === binary.path ? m.name : `${m.name} (needed by ${m.neededBy})`, name: m.name, searched: m.searched })),
+    { musl: isMusl(binary) },
   );
 }

@@ -1,14 +1,14 @@
-import { copyFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { dir } from "tmp-promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookup, type CompatObject } from "../../src/abi/compat.js";
-import { compatCheck, loadOrder } from "../../src/closure/ld-so.js";
+import { MUSL_DEFAULT_PATH, compatCheck, loadOrder, muslLibraryPath } from "../../src/closure/ld-so.js";
 import { walkFiles } from "../../src/closure/walk.js";
 import { summarizeIfElf } from "../../src/inspect/inspect.js";
 import { abilink } from "../support/cli.js";
-import { hasTool } from "../support/tools.js";
+import { hasFiles, hasTool } from "../support/tools.js";
 
 const fx = (p: string) => new URL(`../../testdata/fixtures/${p}`, import.meta.url).pathname;
 const src = (p: string) => new URL(`../../testdata/compat/${p}`, import.meta.url).pathname;
@@ -29,10 +29,49 @@ describe("compat against the committed fixtures", () => {
     expect(r.problems.map((p) => p.subject)).toContain("__gmon_start__");
   });
 
-  it("musl programs are checked by name only, and the report says so", () => {
+  it.skipIf(!hasFiles(["/lib/ld-musl-x86_64.so.1"], "musl"))("musl programs are checked by name only, and the report says so", () => {
     const r = compatCheck(fx("x86_64-musl/prog"));
     expect(r.notes.join()).toMatch(/musl's loader ignores symbol versions/);
     expect(r.ok).toBe(true);
+  });
+
+  it("a musl program whose loader is missing: the report says where musl would have looked", async () => {
+    const at = join(tmp.path, "musl");
+    mkdirSync(at);
+    const copy = join(at, "prog");
+    copyFileSync(fx("x86_64-musl/prog"), copy);
+    copyFileSync(fx("x86_64-musl/libvers.so.1"), join(at, "libvers.so.1"));
+    const loader = "/nonexistent-abilink/ld-musl-x86_64.so.1";
+    expect((await abilink(["patch", "--set-interpreter", loader, copy])).code).toBe(0);
+    const r = compatCheck(copy);
+    expect(r.ok).toBe(false);
+    const missing = r.problems.filter((p) => p.kind === "library-not-found");
+    expect(missing.map((p) => p.subject)).toEqual(["libc.so"]);
+    const { dirs, source } = muslLibraryPath(loader);
+    expect(missing[0]!.detail).toBe(
+      `NEEDED libc.so was not found: musl's loader ${loader}, which is its libc.so, does not exist; ` +
+        `not in the RPATH/RUNPATH directories ${at}, not in ${dirs.join(", ")} (${source})`,
+    );
+    // The glibc directories (/etc/ld.so.conf, multiarch) are not musl's.
+    expect(missing[0]!.detail).not.toMatch(/x86_64-linux-gnu/);
+  });
+
+  it("musl's path: /etc/ld-musl-ARCH.path (newlines or colons) when it exists, else the built-in default", () => {
+    const etc = join(tmp.path, "etc");
+    mkdirSync(etc, { recursive: true });
+    expect(muslLibraryPath("/lib/ld-musl-aarch64.so.1", etc)).toEqual({
+      dirs: MUSL_DEFAULT_PATH,
+      source: `musl's built-in default, as ${etc}/ld-musl-aarch64.path does not exist`,
+    });
+    expect(MUSL_DEFAULT_PATH).toEqual(["/lib", "/usr/local/lib", "/usr/lib"]);
+    writeFileSync(join(etc, "ld-musl-aarch64.path"), "/opt/musl/lib\n/usr/lib/musl:/lib\n\n");
+    expect(muslLibraryPath("/lib/ld-musl-aarch64.so.1", etc)).toEqual({
+      dirs: ["/opt/musl/lib", "/usr/lib/musl", "/lib"],
+      source: `${etc}/ld-musl-aarch64.path`,
+    });
+    // An empty path file means no default directory at all, as in musl.
+    writeFileSync(join(etc, "ld-musl-aarch64.path"), "");
+    expect(muslLibraryPath("/lib/ld-musl-aarch64.so.1", etc).dirs).toEqual([]);
   });
 
   it("a library missing from every search path is reported", () => {
@@ -40,7 +79,9 @@ describe("compat against the committed fixtures", () => {
     copyFileSync(fx("x86_64/prog"), lonely);
     const r = compatCheck(lonely);
     expect(r.ok).toBe(false);
-    expect(r.problems.find((p) => p.kind === "library-not-found")?.subject).toBe("libvers.so.1");
+    const missing = r.problems.find((p) => p.kind === "library-not-found");
+    expect(missing?.subject).toBe("libvers.so.1");
+    expect(missing?.detail).toMatch(new RegExp(`^NEEDED libvers\\.so\\.1 was not found: not in the RPATH/RUNPATH directories ${tmp.path}, not in .*/usr/lib/x86_64-linux-gnu.* \\(/etc/ld\\.so\\.conf and the system's directories\\)$`));
   });
 });
 

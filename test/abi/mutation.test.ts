@@ -51,7 +51,7 @@ describe("a symbol table that repeats one long name", () => {
     out.set(orig);
     out.set(table, at);
     const view = new DataView(out.buffer);
-    const load = elf.programHeaders.findLast((p) => p.p_type === 1)!;
+    const load = [...elf.programHeaders].reverse().find((p) => p.p_type === 1)!;
     const ph = Number(elf.header.e_phoff) + elf.programHeaders.indexOf(load) * 56;
     const size = BigInt(out.length) - load.p_offset;
     view.setBigUint64(ph + 32, size, true);

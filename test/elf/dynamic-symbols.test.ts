@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfFile, decodeSymbol } from "../../src/elf/index.js";
+import { hasSystemLibs, systemLib } from "../support/tools.js";
 
 const fixtures = new URL("../../testdata/fixtures/", import.meta.url).pathname;
 // Every committed fixture (32- and 64-bit, both byte orders) and a few large system libraries.
@@ -8,12 +9,13 @@ const files = [
   ...readdirSync(fixtures, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .flatMap((d) => readdirSync(fixtures + d.name).map((f) => `${fixtures}${d.name}/${f}`)),
-  "/usr/lib/x86_64-linux-gnu/libc.so.6",
-  "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+  systemLib("libc.so.6"),
+  systemLib("libstdc++.so.6"),
 ];
+const present = hasSystemLibs(["libc.so.6", "libstdc++.so.6"]);
 
 describe("DynamicSymbolTable", () => {
-  it.each(files)("%s: each field read alone agrees with the whole entry", (file) => {
+  it.skipIf(!present).each(files)("%s: each field read alone agrees with the whole entry", (file) => {
     const elf = ElfFile.parse(new BufferSource(new Uint8Array(readFileSync(file))));
     const t = elf.dynsym;
     if (!t) return void expect(elf.dynamic).toBeNull();

@@ -8,20 +8,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { abilink } from "../support/cli.js";
 import { elflintClean, runProgram } from "../support/patching.js";
 import { readelf } from "../support/readelf.js";
-import { hasTool } from "../support/tools.js";
+import { CROSS_SYSROOTS, hasCrossSysroots, hasTool } from "../support/tools.js";
 
 const fixtures = new URL("../../testdata/fixtures/", import.meta.url).pathname;
 const EXPECT = "hello from libvers\nn=18 new=21 old=11 weak=42 prot=7 counter=1,7 tls=8 table=libvers-table";
-const ARCHES = [
-  { arch: "i386", qemu: "qemu-i386-static", triplet: "i686-linux-gnu" },
-  { arch: "aarch64", qemu: "qemu-aarch64-static", triplet: "aarch64-linux-gnu" },
-  { arch: "armhf", qemu: "qemu-arm-static", triplet: "arm-linux-gnueabihf" },
-  { arch: "riscv64", qemu: "qemu-riscv64-static", triplet: "riscv64-linux-gnu" },
-  { arch: "ppc64", qemu: "qemu-ppc64-static", triplet: "powerpc64-linux-gnu" },
-  { arch: "s390x", qemu: "qemu-s390x-static", triplet: "s390x-linux-gnu" },
-];
+const ARCHES = Object.entries(CROSS_SYSROOTS).map(([arch, s]) => ({ arch, qemu: s.qemu, triplet: s.triplet }));
 const LONG_RUNPATH = "/opt/abilink-test/a/runpath/long/enough/not/to/fit/in/place";
-const tools = hasTool("qemu-aarch64-static", "qemu-user-static") && hasTool("eu-elflint", "elfutils");
+const tools = hasCrossSysroots() && hasTool("eu-elflint", "elfutils");
 const work = mkdtempSync(join(tmpdir(), "alx-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
