@@ -3,7 +3,9 @@ export * from "./elf/index.js";
 export { FileSource, withFileSource } from "./io/file-source.js";
 export { inspectFile, summarizeIfElf, type ScanRecord } from "./inspect/inspect.js";
 export { inspectElf, summarize, type ElfInspection, type ElfSummary, type DefinedSymbol, type UndefinedSymbol } from "./inspect/summary.js";
-export { scan, scanOne, describeError, type ScanOptions, type ScanTotals, type ScanOutcome } from "./closure/scan.js";
+export { scan, scanOne, type ScanOptions, type ScanTotals, type ScanOutcome } from "./closure/scan.js";
+// Errors: one hierarchy, one line each.
+export { AbilinkError, ManifestError, NotManifestError, PatchError, UsageError, describeError, type ErrorCode } from "./errors.js";
 export { walkFiles, type WalkOptions } from "./closure/walk.js";
 // ABI manifests, hashes, diffs and the static ld.so check.
 export {
@@ -18,11 +20,31 @@ export {
   type AbiSymbolType,
   type LinkHints,
 } from "./abi/manifest.js";
-export { printManifest, parseManifest, ManifestError, MANIFEST_HEADER } from "./abi/format.js";
+export { printManifest, parseManifest, MANIFEST_HEADER } from "./abi/format.js";
 export { abiHash, hashedText, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
 export { diffManifests, diffExitStatus, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
 export { checkCompat, compatObject, lookup, type CompatReport, type CompatProblem, type CompatObject } from "./abi/compat.js";
 export { loadManifest } from "./abi/load.js";
 export { compatCheck, loadOrder, defaultLibraryDirs, type LoadOptions } from "./closure/ld-so.js";
 export { writeFileAtomic } from "./io/atomic-write.js";
-export { patchFile, planPatch, PatchError, inStore, type Edit, type PatchPlan, type PatchOptions, type PatchResult, type PlannedWrite } from "./patch/index.js";
+// The ELF writer layer (encoders, table builders, the reserve-then-write file builder).
+export * from "./elf/write/index.js";
+export {
+  patchFile,
+  planFile,
+  applyPlan,
+  planPatch,
+  inStore,
+  type Edit,
+  type LayoutDecision,
+  type PatchPlan,
+  type PatchOptions,
+  type PatchResult,
+  type PlannedFile,
+  type PlannedWrite,
+  type PlanOptions,
+  type WriteOptions,
+  type WriteTarget,
+  type PolicyOptions,
+} from "./patch/index.js";
+export { patchFiles, type PatchFilesOptions } from "./closure/patch-files.js";

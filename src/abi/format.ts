@@ -1,3 +1,4 @@
+import { ManifestError } from "../errors.js";
 import { machineFromName, machineName, osabiName } from "../elf/index.js";
 import {
   compareSymbols,
@@ -30,17 +31,7 @@ import {
  */
 export const MANIFEST_HEADER = "abilink-abi 1";
 
-/** A manifest that cannot be parsed; `line` is 1-based. */
-export class ManifestError extends Error {
-  constructor(
-    message: string,
-    readonly line: number,
-    readonly file?: string,
-  ) {
-    super(`${file ? `${file}:` : "line "}${line}: ${message}`);
-    this.name = "ManifestError";
-  }
-}
+export { ManifestError };
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder("utf-8", { fatal: false });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { NotElfError } from "../elf/index.js";
+import { NotManifestError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
 import { looksLikeManifest, parseManifest } from "./format.js";
 import { extractManifest, type AbiManifest, type ExtractOptions } from "./manifest.js";
@@ -16,7 +16,7 @@ export function loadManifest(path: string, options: ExtractOptions = {}): { mani
   if (manifest) return { manifest, source: "elf" };
   const text = readFileSync(path, "utf8");
   if (!looksLikeManifest(text)) {
-    throw new NotElfError("neither an ELF file nor an abilink manifest (no ELF magic, no \"abilink-abi\" line)", 0);
+    throw new NotManifestError("neither an ELF file nor an abilink manifest (no ELF magic, no \"abilink-abi\" line)");
   }
   return { manifest: parseManifest(text, path), source: "manifest" };
 }

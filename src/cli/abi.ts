@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { printManifest } from "../abi/format.js";
 import { loadManifest } from "../abi/load.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
-import { describeError } from "../closure/scan.js";
+import { describeError } from "../errors.js";
 import { EXIT_INPUT_ERROR, EXIT_OK } from "./exit-codes.js";
 import { out, warn } from "./output.js";
 

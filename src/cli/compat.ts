@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { CompatReport } from "../abi/compat.js";
 import { DIFF_CHANGED, DIFF_ERROR, DIFF_INCOMPATIBLE } from "../abi/diff.js";
-import { describeError } from "../closure/scan.js";
+import { describeError } from "../errors.js";
 import { compatCheck } from "../closure/ld-so.js";
 import { collect } from "./options.js";
 import { out, warn } from "./output.js";

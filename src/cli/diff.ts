@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
-import { describeError } from "../closure/scan.js";
+import { describeError } from "../errors.js";
 import { collect } from "./options.js";
 import { out, warn } from "./output.js";
 

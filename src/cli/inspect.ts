@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { inspectFile } from "../inspect/inspect.js";
 import type { ElfInspection } from "../inspect/summary.js";
-import { describeError } from "../closure/scan.js";
+import { describeError } from "../errors.js";
 import { exitForFailures } from "./exit-codes.js";
 import { out, warn } from "./output.js";
 import { renderInspection } from "./render.js";

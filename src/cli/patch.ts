@@ -1,14 +1,11 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { statSync } from "node:fs";
-import pLimit from "p-limit";
 import { availableParallelism } from "node:os";
-import { runOrdered } from "../closure/pool.js";
-import { describeError, type PatchOutcome, type PatchRecord } from "../closure/tasks.js";
-import { commitPatchedCopy } from "../patch/write.js";
+import type { PatchOutcome, PatchReport } from "../closure/outcomes.js";
+import { patchFiles } from "../closure/patch-files.js";
 import { splitSearchPath, type Edit } from "../patch/edits.js";
-import { LAYOUTS, type Layout } from "../patch/plan.js";
 import type { PatchOptions } from "../patch/patch-file.js";
+import { LAYOUTS, type Layout } from "../patch/plan.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
 import { collect, parseJobs } from "./options.js";
 import { StatusLine, out, warn } from "./output.js";
@@ -65,36 +62,52 @@ export function editsFromFlags(f: PatchFlags): Edit[] {
   return edits;
 }
 
-function summary(r: PatchRecord): string {
+/** One file's text report (for --dry-run and -v). */
+function summary(r: PatchReport): string {
   if (!r.changed) return `${r.path}: unchanged`;
   const moves = r.moved.length ? `; moves ${r.moved.join(", ")}` : "";
-  const how = r.segment
-    ? `grows by ${r.growth} bytes: new PT_LOAD (${r.segment.flags}) at offset 0x${r.segment.offset.toString(16)}, vaddr ${r.segment.vaddr}${moves}`
-    : r.shift > 0
-      ? `grows by ${r.growth} bytes: the contents move ${r.shift} bytes later and the first PT_LOAD starts ${r.shift} bytes lower (patchelf's layout for executables); lays out again ${[...r.moved, ".dynstr"].join(", ")}`
-      : r.extended
-      ? `grows by ${r.growth} bytes: the PT_LOAD at program header ${r.extended.index} extended by ${r.extended.bytes} bytes into the unused space after it${moves}`
-      : "fits in place";
+  const grows = `grows by ${r.growth} bytes`;
+  let how: string;
+  switch (r.layout.kind) {
+    case "in-place":
+      how = "fits in place";
+      break;
+    case "slack":
+      how = `${grows}: the PT_LOAD at program header ${r.layout.index} extended by ${r.layout.bytes} bytes into the unused space after it${moves}`;
+      break;
+    case "shift":
+      how =
+        `${grows}: the contents move ${r.layout.bytes} bytes later and the first PT_LOAD starts ${r.layout.bytes} bytes lower ` +
+        `(patchelf's layout for executables); lays out again ${[...r.moved, ".dynstr"].join(", ")}`;
+      break;
+    case "new-segment":
+      how = `${grows}: new PT_LOAD (${r.layout.flags}) at offset 0x${r.layout.offset.toString(16)}, vaddr 0x${r.layout.vaddr.toString(16)}${moves}`;
+      break;
+  }
   return `${r.path}:\n${r.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
 }
 
 /**
- * The files, each once: two names for one inode (a repeated argument, a hard link) would
- * otherwise be rewritten by two threads at once. Unreadable names stay, to fail in order.
+ * One file's --json record. Its fields and their order are documented in README: the
+ * layout appears as `inPlace`, `shift`, `extended` (slack) and `segment` (new PT_LOAD).
  */
-function distinctFiles(files: string[]): string[] {
-  const seen = new Set<string>();
-  return files.filter((f) => {
-    try {
-      const st = statSync(f);
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-    } catch {
-      // reported by the patch itself
-    }
-    return true;
-  });
+export function jsonRecord(r: PatchReport): object {
+  const l = r.layout;
+  return {
+    path: r.path,
+    dest: r.dest,
+    changed: r.changed,
+    written: r.written,
+    changes: r.changes,
+    oldSize: r.oldSize,
+    newSize: r.newSize,
+    inPlace: l.kind === "in-place",
+    shift: l.kind === "shift" ? l.bytes : 0,
+    extended: l.kind === "slack" ? { index: l.index, bytes: l.bytes } : null,
+    moved: r.moved,
+    growth: r.growth,
+    segment: l.kind === "new-segment" ? { offset: l.offset, vaddr: `0x${l.vaddr.toString(16)}`, size: l.size, flags: l.flags } : null,
+  };
 }
 
 /** `abilink patch FILE... [edits]`. */
@@ -116,50 +129,25 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     output: flags.output,
     inPlace: flags.inPlace,
     dryRun: flags.dryRun,
-    force: flags.force,
-    deferCommit: !flags.inPlace,
-    fsync: flags.fsync !== false,
-    layout: flags.layout,
+    layout: { layout: flags.layout },
+    write: { fsync: flags.fsync !== false },
+    policy: { force: flags.force },
   };
   let failures = 0;
   let done = 0;
   const status = new StatusLine();
-  const inputs = distinctFiles(files);
-  const report = (r: PatchOutcome) => {
+  const report = (r: PatchOutcome, total: number) => {
     // A progress line (terminal only, stderr) never shares a line with a report.
     status.done();
     if (r.kind === "error") {
       failures++;
       if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
       warn(r.path, r.message);
-    } else if (flags.json) out(JSON.stringify(r.record) + "\n");
-    else if (flags.dryRun || flags.verbose) out(summary(r.record) + "\n");
-    status.update(`patched ${++done}/${inputs.length}`);
+    } else if (flags.json) out(JSON.stringify(jsonRecord(r.report)) + "\n");
+    else if (flags.dryRun || flags.verbose) out(summary(r.report) + "\n");
+    status.update(`patched ${++done}/${total}`);
   };
-  // Temporary files are fsynced and renamed here, many at once, while the threads prepare
-  // the next ones; reports still come out in input order, each after its file is in place.
-  let chain: Promise<void> = Promise.resolve();
-  // At most 16 commits at once: each holds a file descriptor while its fsync runs.
-  const limit = pLimit(16);
-  await runOrdered(
-    "patch",
-    inputs[Symbol.iterator](),
-    (r) => {
-      const pending = r.kind === "patched" ? r.record.pending : undefined;
-      if (!pending) {
-        chain = chain.then(() => report(r));
-        return;
-      }
-      const { pending: _, ...record } = (r as Extract<PatchOutcome, { kind: "patched" }>).record;
-      const committed = limit(() => commitPatchedCopy(pending)).then(
-        (): PatchOutcome => ({ kind: "patched", record }),
-        (e: unknown): PatchOutcome => ({ kind: "error", path: record.path, message: describeError(e) }),
-      );
-      chain = chain.then(async () => report(await committed));
-    },
-    { jobs: flags.jobs ?? availableParallelism(), inline: 32, batch: 16, context: { edits, options } },
-  );
-  await chain;
+  await patchFiles(files, edits, options, { jobs: flags.jobs ?? availableParallelism(), onOutcome: report });
   status.done();
   return exitForFailures(failures);
 }

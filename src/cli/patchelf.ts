@@ -1,11 +1,12 @@
-import { describeError } from "../closure/tasks.js";
-import {
-  PATCHELF_VERSION,
-  PatchelfUsageError,
-  parsePatchelfArgs,
-  runPatchelfOnFile,
-} from "../patch/patchelf.js";
+import { PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
+import { NotElfError, PatchError, UsageError, describeError } from "../errors.js";
+import { applyPlan, planFile } from "../patch/patch-file.js";
+import { patchelfEdits } from "../patch/patchelf.js";
+import { osAbiLabel, parsePatchelfArgs, readRenameMap, type PatchelfRequest } from "./patchelf-args.js";
 import { out } from "./output.js";
+
+/** The version the front end answers to `--version`: build scripts compare it. */
+export const PATCHELF_VERSION = "0.18.0";
 
 export const PATCHELF_HELP = `syntax: abilink patchelf
   [--set-interpreter FILENAME]
@@ -46,13 +47,70 @@ writes (same inode). Values starting with @ are read from that file. Differences
   refused while symbols still need the library's versions. See README.md ("abilink patchelf").
 `;
 
+/** What printing options print for one file, in patchelf's order. */
+function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
+  let text = "";
+  if (r.print.interpreter) {
+    if (elf.interpreter === null) throw new PatchError("cannot find section '.interp'. The input file is most likely statically linked");
+    text += `${elf.interpreter}\n`;
+  }
+  if (r.print.osAbi) text += `${osAbiLabel(elf.header.ei_osabi)}\n`;
+  if (r.print.soname) {
+    const s = elf.dynamic?.soname;
+    if (s === null || s === undefined) throw new PatchError("DT_SONAME doesn't exist");
+    text += `${s}\n`;
+  }
+  if (r.print.rpath) {
+    const d = elf.dynamic;
+    text += `${[...(d?.runpath.length ? d.runpath : (d?.rpath ?? []))].join(":")}\n`;
+  }
+  if (r.print.execstack) {
+    const stack = elf.programHeaders.find((p) => p.p_type === PT_GNU_STACK);
+    text += `execstack: ${stack ? ((stack.p_flags & PF_X) !== 0 ? "X" : "-") : "?"}\n`;
+  }
+  if (r.print.needed) for (const n of elf.dynamic?.needed ?? []) text += `${n}\n`;
+  return text;
+}
+
+/**
+ * Runs a request on one file, opened and parsed once: prints, then edits in the file's own
+ * inode (or writes `output`), like patchelf. Throws PatchError / ElfError / system errors.
+ */
+function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: string[] } {
+  let printed = "";
+  let editCount = 0;
+  let planned;
+  try {
+    planned = planFile(
+      file,
+      (elf) => {
+        printed = patchelfPrint(r, elf);
+        const renameSymbols = r.renameDynamicSymbols !== undefined ? readRenameMap(r.renameDynamicSymbols) : undefined;
+        const edits = patchelfEdits({ ...r, renameSymbols }, elf);
+        editCount = edits.length;
+        return edits;
+      },
+      { pageSize: r.pageSize },
+    );
+  } catch (e) {
+    if (e instanceof NotElfError) throw new PatchError("not an ELF executable");
+    throw e;
+  }
+  if (editCount === 0 && r.output === undefined) return { printed, debug: [] };
+  if (planned.plan.writes.length > 0 || r.output !== undefined) {
+    // patchelf does not fsync; build scripts call it once per file.
+    applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
+  }
+  return { printed, debug: planned.plan.changes };
+}
+
 /** `abilink patchelf ARGS...`: patchelf's command line over abilink's rewriter. Returns the exit status. */
 export function runPatchelf(argv: string[]): number {
   let req;
   try {
     req = parsePatchelfArgs(argv);
   } catch (e) {
-    if (e instanceof PatchelfUsageError) {
+    if (e instanceof UsageError) {
       process.stderr.write(`patchelf: ${e.message}\n`);
       return 1;
     }
@@ -73,7 +131,7 @@ export function runPatchelf(argv: string[]): number {
   // patchelf stops at the first file it cannot handle.
   for (const file of req.files) {
     try {
-      const r = runPatchelfOnFile(req, file);
+      const r = runOnFile(req, file);
       if (r.printed) out(r.printed);
       if (req.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${file}': ${c}\n`);
     } catch (e) {

@@ -1,13 +1,13 @@
 import { availableParallelism } from "node:os";
 import type { ScanRecord } from "../inspect/inspect.js";
 import { runOrdered } from "./pool.js";
-import { describeError } from "./describe-error.js";
+import { describeError } from "../errors.js";
 import { scanOne } from "./task-scan.js";
-import type { ScanOutcome } from "./tasks.js";
+import type { ScanOutcome } from "./outcomes.js";
 import { walkFiles } from "./walk.js";
 
 export type { ScanRecord, ScanOutcome };
-export { describeError, scanOne };
+export { scanOne };
 
 export interface ScanOptions {
   /** Worker threads; 1 runs everything on the calling thread. Defaults to the number of cores. */

@@ -1,7 +1,7 @@
 import { abiHash } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
-import { describeError } from "./describe-error.js";
-import type { HashOutcome } from "./tasks.js";
+import { describeError } from "../errors.js";
+import type { HashOutcome } from "./outcomes.js";
 
 /** Hashes one library or manifest; never throws. */
 export function hashOne(path: string): HashOutcome {

@@ -1,6 +1,6 @@
 import { summarizeIfElf } from "../inspect/inspect.js";
-import { describeError } from "./describe-error.js";
-import type { ScanOutcome } from "./tasks.js";
+import { describeError } from "../errors.js";
+import type { ScanOutcome } from "./outcomes.js";
 
 /** Scans one path; never throws. */
 export function scanOne(path: string): ScanOutcome {

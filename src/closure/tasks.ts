@@ -1,40 +1,12 @@
 // The per-item functions the worker pool runs, by name. Each lives in its own module and is
 // loaded on first use, so a thread hashing libraries never loads the rewriter (and its
 // native addon), and the reverse.
-import type { ScanRecord } from "../inspect/inspect.js";
-import type { PatchPlan } from "../patch/plan.js";
-import type { PendingCommit } from "../patch/write.js";
-import { describeError } from "./describe-error.js";
-
-export { describeError };
-
-/** What happened to one file in `scan`. Non-ELF files are `skip`, reported by no one. */
-export type ScanOutcome =
-  | { kind: "elf"; record: ScanRecord }
-  | { kind: "skip" }
-  | { kind: "error"; path: string; message: string };
-
-export type HashOutcome = { kind: "hash"; path: string; hash: string } | { kind: "error"; path: string; message: string };
-
-/** What `patch` reports of one file: the plan's summary (JSON-ready), not its bytes. */
-export type PatchRecord = Omit<PatchPlan, "writes" | "segment"> & {
-  path: string;
-  dest: string;
-  changed: boolean;
-  written: boolean;
-  growth: number;
-  /** The new PT_LOAD, its address in hex. */
-  segment: { offset: number; vaddr: string; size: number; flags: string } | null;
-  /** A temporary file the caller must commit (fsync and rename): see PatchOptions.deferCommit. */
-  pending?: PendingCommit;
-};
-
-export type PatchOutcome = { kind: "patched"; record: PatchRecord } | { kind: "error"; path: string; message: string };
+import type { HashOutcome, PatchTaskOutcome, ScanOutcome } from "./outcomes.js";
 
 export interface TaskResults {
   scan: ScanOutcome;
   hash: HashOutcome;
-  patch: PatchOutcome;
+  patch: PatchTaskOutcome;
 }
 export type TaskName = keyof TaskResults;
 export type TaskResult<T extends TaskName> = TaskResults[T];

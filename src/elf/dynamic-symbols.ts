@@ -5,13 +5,12 @@ import {
   decodeSymbol,
   symbolBind,
   symbolBindName,
-  symbolLayout,
   symbolType,
   symbolTypeName,
   symbolVisibilityName,
   type RawSymbol,
-  type SymbolLayout,
 } from "./symbols.js";
+import { symbolLayout, type StructLayout } from "./structs.js";
 import { resolveVersion, type SymbolVersion, type VersionDefinition, type VersionRequirementAux } from "./versions.js";
 
 /** A dynamic symbol with its name, decoded attributes and resolved version. */
@@ -39,7 +38,8 @@ export interface VersionIndex {
  * object per symbol; `symbol(i)` decodes a whole entry when one is wanted.
  */
 export class DynamicSymbolTable {
-  private readonly layout: SymbolLayout;
+  private readonly layout: StructLayout<RawSymbol>["offset"];
+  private readonly entsize: number;
   /** Resolved versions by raw versym value (plus 0x10000 for a definition): few distinct values, shared. */
   private readonly versions = new Map<number, SymbolVersion | null>();
 
@@ -58,7 +58,9 @@ export class DynamicSymbolTable {
       versionIndex: () => VersionIndex;
     },
   ) {
-    this.layout = symbolLayout(is64);
+    const l = symbolLayout(is64);
+    this.layout = l.offset;
+    this.entsize = l.size;
   }
 
   private stringTable: StringTable | null = null;
@@ -70,31 +72,31 @@ export class DynamicSymbolTable {
   }
 
   private at(i: number, field: number): number {
-    return i * this.layout.entsize + field;
+    return i * this.entsize + field;
   }
 
   info(i: number): number {
-    return this.d.u8(this.at(i, this.layout.info));
+    return this.d.u8(this.at(i, this.layout.st_info));
   }
 
   other(i: number): number {
-    return this.d.u8(this.at(i, this.layout.other));
+    return this.d.u8(this.at(i, this.layout.st_other));
   }
 
   shndx(i: number): number {
-    return this.d.u16(this.at(i, this.layout.shndx));
+    return this.d.u16(this.at(i, this.layout.st_shndx));
   }
 
   nameOffset(i: number): number {
-    return this.d.u32(this.at(i, this.layout.name));
+    return this.d.u32(this.at(i, this.layout.st_name));
   }
 
   value(i: number): bigint {
-    return this.d.word(this.at(i, this.layout.value), this.is64);
+    return this.d.word(this.at(i, this.layout.st_value), this.is64);
   }
 
   size(i: number): bigint {
-    return this.d.word(this.at(i, this.layout.size), this.is64);
+    return this.d.word(this.at(i, this.layout.st_size), this.is64);
   }
 
   name(i: number): string {

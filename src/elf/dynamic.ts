@@ -1,5 +1,8 @@
-import { Decoder } from "./bytes.js";
+import type { Decoder } from "./bytes.js";
 import { nameTable, flagNames } from "./names.js";
+import { dynamicEntryLayout, type DynamicEntry } from "./structs.js";
+
+export type { DynamicEntry };
 
 export const DT_NULL = 0;
 export const DT_NEEDED = 1;
@@ -242,24 +245,36 @@ export const dynamicFlag1Names = (value: number): string[] =>
     0x40000000: "NOCOMMON",
   });
 
-export interface DynamicEntry {
-  readonly d_tag: bigint;
-  /** d_val / d_ptr: one field, its meaning set by the tag. */
-  readonly d_val: bigint;
-}
-
 /**
  * Decodes dynamic entries up to and excluding the first DT_NULL (or the end of the
  * bytes). The count is bounded by the byte length, so hostile input cannot loop.
  */
 export function decodeDynamicEntries(d: Decoder, is64: boolean): DynamicEntry[] {
-  const size = is64 ? 16 : 8;
-  const w = size / 2;
+  const { size, offset } = dynamicEntryLayout(is64);
   const out: DynamicEntry[] = [];
   for (let o = 0; o + size <= d.length; o += size) {
-    const d_tag = d.sword(o, is64);
+    const d_tag = d.sword(o + offset.d_tag, is64);
     if (d_tag === 0n) break;
-    out.push({ d_tag, d_val: d.word(o + w, is64) });
+    out.push({ d_tag, d_val: d.word(o + offset.d_val, is64) });
   }
   return out;
 }
+
+/** Tags whose value is an offset in the dynamic string table. */
+export const STRING_TAGS: ReadonlySet<bigint> = new Set(
+  [DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_AUXILIARY, DT_FILTER, DT_CONFIG, DT_DEPAUDIT, DT_AUDIT, DT_USED].map(BigInt),
+);
+
+/**
+ * Tags whose value is never an address (counts, sizes, flags, string offsets): their value
+ * may equal an address by chance.
+ */
+const NON_ADDRESS_TAGS: ReadonlySet<bigint> = new Set([
+  ...STRING_TAGS,
+  ...[DT_PLTRELSZ, DT_RELASZ, DT_RELAENT, DT_STRSZ, DT_SYMENT, DT_SYMBOLIC, DT_RELSZ, DT_RELENT, DT_PLTREL, DT_TEXTREL, DT_BIND_NOW,
+    DT_INIT_ARRAYSZ, DT_FINI_ARRAYSZ, DT_FLAGS, DT_PREINIT_ARRAYSZ, DT_RELRSZ, DT_RELRENT, DT_RELACOUNT, DT_RELCOUNT, DT_FLAGS_1,
+    DT_VERDEFNUM, DT_VERNEEDNUM].map(BigInt),
+]);
+
+/** True for tags known to hold no address; DT_VALRNGLO..DT_VALRNGHI hold values too. */
+export const isNonAddressTag = (t: bigint): boolean => NON_ADDRESS_TAGS.has(t) || (t >= 0x6ffffd00n && t <= 0x6ffffdffn);

@@ -1,6 +1,13 @@
 import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError, NotElfError, TruncatedError, UnsupportedElfError } from "./errors.js";
 import { nameTable } from "./names.js";
+import { EI_NIDENT, elfHeaderLayout, programHeaderLayout, readStruct, type RawElfHeader } from "./structs.js";
+
+/** Indexes into e_ident. */
+export const EI_CLASS = 4;
+export const EI_DATA = 5;
+export const EI_OSABI = 7;
+export const EI_ABIVERSION = 8;
 
 export const ELFCLASS32 = 1;
 export const ELFCLASS64 = 2;
@@ -94,31 +101,21 @@ export const osabiName = nameTable("ELFOSABI", {
   255: "STANDALONE",
 });
 
-/** The ELF header with fields under their spec names; 64-bit offsets stay bigint. */
-export interface ElfHeader {
+/**
+ * The ELF header with fields under their spec names; 64-bit offsets stay bigint. The e_*
+ * members are the record after e_ident (RawElfHeader); e_phnum, e_shnum and e_shstrndx are
+ * as stored: see `phnum`/`shnum`/`shstrndx` on ElfFile for extended numbering.
+ */
+export interface ElfHeader extends RawElfHeader {
   /** 32 or 64, from EI_CLASS. */
   readonly class: 32 | 64;
   readonly little: boolean;
   readonly ei_osabi: number;
   readonly ei_abiversion: number;
-  readonly e_type: number;
-  readonly e_machine: number;
-  readonly e_version: number;
-  readonly e_entry: bigint;
-  readonly e_phoff: bigint;
-  readonly e_shoff: bigint;
-  readonly e_flags: number;
-  readonly e_ehsize: number;
-  readonly e_phentsize: number;
-  /** As stored; see `phnum`/`shnum`/`shstrndx` on ElfFile for extended numbering. */
-  readonly e_phnum: number;
-  readonly e_shentsize: number;
-  readonly e_shnum: number;
-  readonly e_shstrndx: number;
 }
 
-export const EHDR32_SIZE = 52;
-export const EHDR64_SIZE = 64;
+export const EHDR32_SIZE = EI_NIDENT + elfHeaderLayout(false).size;
+export const EHDR64_SIZE = EI_NIDENT + elfHeaderLayout(true).size;
 export const PN_XNUM = 0xffff;
 
 export function isElf(prefix: Uint8Array): boolean {
@@ -136,42 +133,28 @@ export function parseHeader(source: ByteSource): ElfHeader {
   }
   const ident = source.read(0, 16);
   if (!isElf(ident)) throw new NotElfError("not an ELF file (no ELF magic)", 0);
-  const cls = ident[4];
-  const data = ident[5];
+  const cls = ident[EI_CLASS];
+  const data = ident[EI_DATA];
   if (cls !== ELFCLASS32 && cls !== ELFCLASS64) {
-    throw new UnsupportedElfError(`unknown ELF class ${cls}`, 4);
+    throw new UnsupportedElfError(`unknown ELF class ${cls}`, EI_CLASS);
   }
   if (data !== ELFDATA2LSB && data !== ELFDATA2MSB) {
-    throw new UnsupportedElfError(`unknown ELF data encoding ${data}`, 5);
+    throw new UnsupportedElfError(`unknown ELF data encoding ${data}`, EI_DATA);
   }
   const is64 = cls === ELFCLASS64;
   const size = is64 ? EHDR64_SIZE : EHDR32_SIZE;
   const r = checkedRange(0, size, source.size, "ELF header");
   const d = new Decoder(source.read(r.offset, r.length), data === ELFDATA2LSB);
-  const w = is64 ? 8 : 4;
-  // Offsets after e_entry/e_phoff/e_shoff shift by the word size.
-  const at = 24 + 3 * w;
+  const layout = elfHeaderLayout(is64);
   const header: ElfHeader = {
     class: is64 ? 64 : 32,
     little: data === ELFDATA2LSB,
-    ei_osabi: ident[7]!,
-    ei_abiversion: ident[8]!,
-    e_type: d.u16(16),
-    e_machine: d.u16(18),
-    e_version: d.u32(20),
-    e_entry: d.word(24, is64),
-    e_phoff: d.word(24 + w, is64),
-    e_shoff: d.word(24 + 2 * w, is64),
-    e_flags: d.u32(at),
-    e_ehsize: d.u16(at + 4),
-    e_phentsize: d.u16(at + 6),
-    e_phnum: d.u16(at + 8),
-    e_shentsize: d.u16(at + 10),
-    e_shnum: d.u16(at + 12),
-    e_shstrndx: d.u16(at + 14),
+    ei_osabi: ident[EI_OSABI]!,
+    ei_abiversion: ident[EI_ABIVERSION]!,
+    ...readStruct(d, EI_NIDENT, layout),
   };
-  if (header.e_phnum !== 0 && header.e_phentsize < (is64 ? 56 : 32)) {
-    throw new MalformedError(`e_phentsize ${header.e_phentsize} is smaller than a program header`, at + 6);
+  if (header.e_phnum !== 0 && header.e_phentsize < programHeaderLayout(is64).size) {
+    throw new MalformedError(`e_phentsize ${header.e_phentsize} is smaller than a program header`, EI_NIDENT + layout.offset.e_phentsize);
   }
   return header;
 }

@@ -11,4 +11,4 @@ export * from "./dynamic-symbols.js";
 export * from "./hash.js";
 export * from "./versions.js";
 export * from "./elf-file.js";
-export * from "./encode.js";
+export * from "./structs.js";

@@ -2,6 +2,9 @@ import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 import type { ElfHeader } from "./header.js";
 import { nameTable } from "./names.js";
+import { programHeaderLayout, readStruct, type ProgramHeader } from "./structs.js";
+
+export type { ProgramHeader };
 
 export const PT_NULL = 0;
 export const PT_LOAD = 1;
@@ -55,53 +58,17 @@ export function segmentTypeName(p_type: number, e_machine?: number): string {
 }
 const fallbackName = nameTable("PT", genericNames);
 
-export interface ProgramHeader {
-  readonly p_type: number;
-  readonly p_flags: number;
-  readonly p_offset: bigint;
-  readonly p_vaddr: bigint;
-  readonly p_paddr: bigint;
-  readonly p_filesz: bigint;
-  readonly p_memsz: bigint;
-  readonly p_align: bigint;
-}
-
 /** Reads `phnum` program headers (the caller resolves PN_XNUM). */
 export function parseProgramHeaders(source: ByteSource, header: ElfHeader, phnum: number): ProgramHeader[] {
   if (phnum === 0) return [];
-  const is64 = header.class === 64;
+  const layout = programHeaderLayout(header.class === 64);
   const entsize = header.e_phentsize;
-  if (entsize < (is64 ? 56 : 32)) {
+  if (entsize < layout.size) {
     throw new MalformedError(`e_phentsize ${entsize} is smaller than a program header`);
   }
   const r = checkedRange(header.e_phoff, BigInt(entsize) * BigInt(phnum), source.size, "program header table");
   const d = new Decoder(source.read(r.offset, r.length), header.little, r.offset);
   const out: ProgramHeader[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = i * entsize;
-    out.push(
-      is64
-        ? {
-            p_type: d.u32(o),
-            p_flags: d.u32(o + 4),
-            p_offset: d.u64(o + 8),
-            p_vaddr: d.u64(o + 16),
-            p_paddr: d.u64(o + 24),
-            p_filesz: d.u64(o + 32),
-            p_memsz: d.u64(o + 40),
-            p_align: d.u64(o + 48),
-          }
-        : {
-            p_type: d.u32(o),
-            p_offset: BigInt(d.u32(o + 4)),
-            p_vaddr: BigInt(d.u32(o + 8)),
-            p_paddr: BigInt(d.u32(o + 12)),
-            p_filesz: BigInt(d.u32(o + 16)),
-            p_memsz: BigInt(d.u32(o + 20)),
-            p_flags: d.u32(o + 24),
-            p_align: BigInt(d.u32(o + 28)),
-          },
-    );
-  }
+  for (let i = 0; i < phnum; i++) out.push(readStruct(d, i * entsize, layout));
   return out;
 }

@@ -2,6 +2,9 @@ import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 import type { ElfHeader } from "./header.js";
 import { nameTable } from "./names.js";
+import { readStruct, sectionHeaderLayout, type RawSectionHeader } from "./structs.js";
+
+export type { RawSectionHeader };
 
 export const SHN_UNDEF = 0;
 export const SHN_LORESERVE = 0xff00;
@@ -71,56 +74,22 @@ export const sectionTypeName = nameTable("SHT", {
   0x70000003: "LOPROC+3",
 });
 
-export interface SectionHeader {
+export interface SectionHeader extends RawSectionHeader {
   /** Resolved from the section-name string table; "" when it cannot be. */
   readonly name: string;
-  readonly sh_name: number;
-  readonly sh_type: number;
-  readonly sh_flags: bigint;
-  readonly sh_addr: bigint;
-  readonly sh_offset: bigint;
-  readonly sh_size: bigint;
-  readonly sh_link: number;
-  readonly sh_info: number;
-  readonly sh_addralign: bigint;
-  readonly sh_entsize: bigint;
 }
 
-type RawSection = Omit<SectionHeader, "name">;
+type RawSection = RawSectionHeader;
 
 function decodeSection(d: Decoder, o: number, is64: boolean): RawSection {
-  return is64
-    ? {
-        sh_name: d.u32(o),
-        sh_type: d.u32(o + 4),
-        sh_flags: d.u64(o + 8),
-        sh_addr: d.u64(o + 16),
-        sh_offset: d.u64(o + 24),
-        sh_size: d.u64(o + 32),
-        sh_link: d.u32(o + 40),
-        sh_info: d.u32(o + 44),
-        sh_addralign: d.u64(o + 48),
-        sh_entsize: d.u64(o + 56),
-      }
-    : {
-        sh_name: d.u32(o),
-        sh_type: d.u32(o + 4),
-        sh_flags: BigInt(d.u32(o + 8)),
-        sh_addr: BigInt(d.u32(o + 12)),
-        sh_offset: BigInt(d.u32(o + 16)),
-        sh_size: BigInt(d.u32(o + 20)),
-        sh_link: d.u32(o + 24),
-        sh_info: d.u32(o + 28),
-        sh_addralign: BigInt(d.u32(o + 32)),
-        sh_entsize: BigInt(d.u32(o + 36)),
-      };
+  return readStruct(d, o, sectionHeaderLayout(is64));
 }
 
 /** Section 0, which holds the real counts when the header's fields overflow (extended numbering). */
 export function readSectionZero(source: ByteSource, header: ElfHeader): RawSection | null {
   if (header.e_shoff === 0n) return null;
   const is64 = header.class === 64;
-  const size = is64 ? 64 : 40;
+  const size = sectionHeaderLayout(is64).size;
   if (header.e_shentsize < size) {
     throw new MalformedError(`e_shentsize ${header.e_shentsize} is smaller than a section header`);
   }
@@ -141,7 +110,7 @@ export function parseSectionHeaders(
   if (shnum === 0 || header.e_shoff === 0n) return [];
   const is64 = header.class === 64;
   const entsize = header.e_shentsize;
-  if (entsize < (is64 ? 64 : 40)) {
+  if (entsize < sectionHeaderLayout(is64).size) {
     throw new MalformedError(`e_shentsize ${entsize} is smaller than a section header`);
   }
   const r = checkedRange(header.e_shoff, BigInt(entsize) * BigInt(shnum), source.size, "section header table");

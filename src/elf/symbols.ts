@@ -1,5 +1,8 @@
-import { Decoder } from "./bytes.js";
+import type { Decoder } from "./bytes.js";
 import { nameTable } from "./names.js";
+import { readStruct, symbolLayout as symbolStruct, type RawSymbol } from "./structs.js";
+
+export type { RawSymbol };
 
 export const STB_LOCAL = 0;
 export const STB_GLOBAL = 1;
@@ -41,44 +44,11 @@ export const symbolTypeName = nameTable("STT", {
 export const symbolVisibilityName = (st_other: number): string =>
   (["DEFAULT", "INTERNAL", "HIDDEN", "PROTECTED"] as const)[st_other & 3]!;
 
-/** One entry of a symbol table, fields under their spec names. */
-export interface RawSymbol {
-  readonly st_name: number;
-  readonly st_value: bigint;
-  readonly st_size: bigint;
-  readonly st_info: number;
-  readonly st_other: number;
-  readonly st_shndx: number;
-}
-
-/** Where each field of a symbol table entry lies, per class (the gABI's Elf32_Sym and Elf64_Sym). */
-export interface SymbolLayout {
-  readonly entsize: number;
-  readonly name: number;
-  readonly value: number;
-  readonly size: number;
-  readonly info: number;
-  readonly other: number;
-  readonly shndx: number;
-}
-
-const LAYOUT_64: SymbolLayout = { entsize: 24, name: 0, info: 4, other: 5, shndx: 6, value: 8, size: 16 };
-const LAYOUT_32: SymbolLayout = { entsize: 16, name: 0, value: 4, size: 8, info: 12, other: 13, shndx: 14 };
-
-export const symbolLayout = (is64: boolean): SymbolLayout => (is64 ? LAYOUT_64 : LAYOUT_32);
-export const symbolEntrySize = (is64: boolean): number => symbolLayout(is64).entsize;
+export const symbolEntrySize = (is64: boolean): number => symbolStruct(is64).size;
 
 export function decodeSymbol(d: Decoder, index: number, is64: boolean): RawSymbol {
-  const l = symbolLayout(is64);
-  const o = index * l.entsize;
-  return {
-    st_name: d.u32(o + l.name),
-    st_info: d.u8(o + l.info),
-    st_other: d.u8(o + l.other),
-    st_shndx: d.u16(o + l.shndx),
-    st_value: d.word(o + l.value, is64),
-    st_size: d.word(o + l.size, is64),
-  };
+  const l = symbolStruct(is64);
+  return readStruct(d, index * l.size, l);
 }
 
 /** st_size as a number; a size beyond 2^53 is not real and reads as Number.MAX_SAFE_INTEGER. */

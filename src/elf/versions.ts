@@ -1,5 +1,6 @@
-import { Decoder } from "./bytes.js";
+import type { Decoder } from "./bytes.js";
 import { MalformedError } from "./errors.js";
+import { VERDAUX, VERDEF, VERNAUX, VERNEED, readStruct } from "./structs.js";
 
 export const VER_NDX_LOCAL = 0;
 export const VER_NDX_GLOBAL = 1;
@@ -8,10 +9,10 @@ export const VERSYM_VERSION = 0x7fff;
 export const VER_FLG_BASE = 0x1;
 export const VER_FLG_WEAK = 0x2;
 
-export const VERDEF_SIZE = 20;
-export const VERDAUX_SIZE = 8;
-export const VERNEED_SIZE = 16;
-export const VERNAUX_SIZE = 16;
+export const VERDEF_SIZE = VERDEF.size;
+export const VERDAUX_SIZE = VERDAUX.size;
+export const VERNEED_SIZE = VERNEED.size;
+export const VERNAUX_SIZE = VERNAUX.size;
 
 /** One `.gnu.version_d` entry: a version this object defines, with its parents. */
 export interface VersionDefinition {
@@ -103,31 +104,29 @@ export function parseVersionDefinitions(ctx: VersionReadContext, start: number, 
   checkCount(count, VERDEF_SIZE, fileSize, "DT_VERDEFNUM", start);
   const out: VersionDefinition[] = [];
   walkChain(start, count, "verdef", is32, (at) => {
-    const d = read(at, VERDEF_SIZE);
-    const vd_cnt = d.u16(6);
-    const vd_aux = d.u32(12);
-    checkCount(vd_cnt, VERDAUX_SIZE, fileSize, "vd_cnt", at);
+    const v = readStruct(read(at, VERDEF.size), 0, VERDEF);
+    checkCount(v.vd_cnt, VERDAUX.size, fileSize, "vd_cnt", at);
     const names: string[] = [];
     const nameOffsets: number[] = [];
-    if (vd_cnt > 0) {
-      walkChain(at + vd_aux, vd_cnt, "verdaux", is32, (aux) => {
-        const a = read(aux, VERDAUX_SIZE);
-        nameOffsets.push(a.u32(0));
-        names.push(str(a.u32(0), aux));
-        return a.u32(4);
+    if (v.vd_cnt > 0) {
+      walkChain(at + v.vd_aux, v.vd_cnt, "verdaux", is32, (aux) => {
+        const a = readStruct(read(aux, VERDAUX.size), 0, VERDAUX);
+        nameOffsets.push(a.vda_name);
+        names.push(str(a.vda_name, aux));
+        return a.vda_next;
       });
     }
     out.push({
-      vd_version: d.u16(0),
-      vd_flags: d.u16(2),
-      vd_ndx: d.u16(4),
-      vd_hash: d.u32(8),
+      vd_version: v.vd_version,
+      vd_flags: v.vd_flags,
+      vd_ndx: v.vd_ndx,
+      vd_hash: v.vd_hash,
       name: names[0] ?? "",
       parents: names.slice(1),
       nameOffsets,
       offset: at,
     });
-    return d.u32(16);
+    return v.vd_next;
   });
   return out;
 }
@@ -137,26 +136,25 @@ export function parseVersionRequirements(ctx: VersionReadContext, start: number,
   checkCount(count, VERNEED_SIZE, fileSize, "DT_VERNEEDNUM", start);
   const out: VersionRequirement[] = [];
   walkChain(start, count, "verneed", is32, (at) => {
-    const d = read(at, VERNEED_SIZE);
-    const vn_cnt = d.u16(2);
-    checkCount(vn_cnt, VERNAUX_SIZE, fileSize, "vn_cnt", at);
+    const n = readStruct(read(at, VERNEED.size), 0, VERNEED);
+    checkCount(n.vn_cnt, VERNAUX.size, fileSize, "vn_cnt", at);
     const versions: VersionRequirementAux[] = [];
-    if (vn_cnt > 0) {
-      walkChain(at + d.u32(8), vn_cnt, "vernaux", is32, (aux) => {
-        const a = read(aux, VERNAUX_SIZE);
+    if (n.vn_cnt > 0) {
+      walkChain(at + n.vn_aux, n.vn_cnt, "vernaux", is32, (aux) => {
+        const a = readStruct(read(aux, VERNAUX.size), 0, VERNAUX);
         versions.push({
-          vna_hash: a.u32(0),
-          vna_flags: a.u16(4),
-          vna_other: a.u16(6),
-          vna_name: a.u32(8),
-          name: str(a.u32(8), aux),
+          vna_hash: a.vna_hash,
+          vna_flags: a.vna_flags,
+          vna_other: a.vna_other,
+          vna_name: a.vna_name,
+          name: str(a.vna_name, aux),
           offset: aux,
         });
-        return a.u32(12);
+        return a.vna_next;
       });
     }
-    out.push({ vn_version: d.u16(0), vn_file: d.u32(4), vn_next: d.u32(12), file: str(d.u32(4), at), versions, offset: at });
-    return d.u32(12);
+    out.push({ vn_version: n.vn_version, vn_file: n.vn_file, vn_next: n.vn_next, file: str(n.vn_file, at), versions, offset: at });
+    return n.vn_next;
   });
   return out;
 }

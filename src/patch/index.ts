@@ -1,4 +1,4 @@
 export * from "./edits.js";
 export * from "./plan.js";
-export * from "./write.js";
 export * from "./patch-file.js";
+export * from "./patchelf.js";

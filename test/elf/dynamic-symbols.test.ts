@@ -1,14 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfFile, decodeSymbol } from "../../src/elf/index.js";
+import { fixtureFiles } from "../support/fixtures.js";
 import { hasSystemLibs, systemLib } from "../support/tools.js";
 
-const fixtures = new URL("../../testdata/fixtures/", import.meta.url).pathname;
 // Every committed fixture (32- and 64-bit, both byte orders) and a few large system libraries.
 const files = [
-  ...readdirSync(fixtures, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .flatMap((d) => readdirSync(fixtures + d.name).map((f) => `${fixtures}${d.name}/${f}`)),
+  ...fixtureFiles(),
   systemLib("libc.so.6"),
   systemLib("libstdc++.so.6"),
 ];

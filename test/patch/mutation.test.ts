@@ -5,7 +5,8 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfError, ElfFile } from "../../src/elf/index.js";
-import { LAYOUTS, PatchError, planPatch, type Edit } from "../../src/patch/index.js";
+import { PatchError } from "../../src/errors.js";
+import { LAYOUTS, planPatch, type Edit } from "../../src/patch/index.js";
 import { apply, mutation } from "../support/mutation.js";
 
 const fixtures = new URL("../../testdata/fixtures/", import.meta.url).pathname;

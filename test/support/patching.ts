@@ -2,13 +2,13 @@ import { execa } from "execa";
 import { copyFileSync, existsSync, realpathSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BufferSource, ElfFile } from "../../src/elf/index.js";
-import { planPatch, type Edit, type Layout, type PatchPlan } from "../../src/patch/index.js";
+import { planPatch, shiftOf, type Edit, type Layout, type PatchPlan } from "../../src/patch/index.js";
 
 /** Applies `edits` in memory: the bytes a patch would write, without touching a file. */
 export function patchBytes(input: Uint8Array, edits: readonly Edit[], layout: Layout = "auto"): { bytes: Uint8Array; plan: PatchPlan } {
   const plan = planPatch(ElfFile.parse(new BufferSource(input)), edits, { layout });
   const out = new Uint8Array(plan.newSize);
-  out.set(input, plan.shift);
+  out.set(input, shiftOf(plan));
   for (const w of plan.writes) out.set(w.bytes, w.offset);
   return { bytes: out, plan };
 }

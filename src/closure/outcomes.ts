@@ -1,0 +1,34 @@
+// What the per-file tasks of the worker pool return: plain data (structured-cloneable), so
+// that a result crosses from a worker thread unchanged.
+import type { ScanRecord } from "../inspect/inspect.js";
+import type { PendingCommit } from "../io/atomic-write.js";
+import type { LayoutDecision } from "../patch/plan.js";
+
+/** What happened to one file in `scan`. Non-ELF files are `skip`, reported by no one. */
+export type ScanOutcome =
+  | { kind: "elf"; record: ScanRecord }
+  | { kind: "skip" }
+  | { kind: "error"; path: string; message: string };
+
+export type HashOutcome = { kind: "hash"; path: string; hash: string } | { kind: "error"; path: string; message: string };
+
+/** What `patch` reports of one file: the plan's summary, not its bytes. */
+export interface PatchReport {
+  path: string;
+  /** Where the result went (the input, or --output). */
+  dest: string;
+  changed: boolean;
+  written: boolean;
+  changes: string[];
+  oldSize: number;
+  newSize: number;
+  growth: number;
+  layout: LayoutDecision;
+  /** Sections moved or slid, by name. */
+  moved: string[];
+}
+
+export type PatchOutcome = { kind: "patched"; report: PatchReport } | { kind: "error"; path: string; message: string };
+
+/** One file as a thread leaves it: done, failed, or complete in a temporary file whose commit (fsync, rename) is the caller's. */
+export type PatchTaskOutcome = PatchOutcome | { kind: "prepared"; report: PatchReport; pending: PendingCommit };
