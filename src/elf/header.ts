@@ -1,7 +1,7 @@
 import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError, NotElfError, TruncatedError, UnsupportedElfError } from "./errors.js";
 import { nameTable } from "./names.js";
-import { EI_NIDENT, elfHeaderLayout, programHeaderLayout, readStruct, type RawElfHeader } from "./structs.js";
+import { EI_NIDENT, elfHeaderLayout, programHeaderLayout, type RawElfHeader } from "./structs.js";
 
 /** Indexes into e_ident. */
 export const EI_CLASS = 4;
@@ -146,12 +146,14 @@ export function parseHeader(source: ByteSource): ElfHeader {
   const r = checkedRange(0, size, source.size, "ELF header");
   const d = new Decoder(source.read(r.offset, r.length), data === ELFDATA2LSB);
   const layout = elfHeaderLayout(is64);
+  // The record first: an object spread into a literal after other members is built slowly
+  // and its properties read slowly, and the header is read everywhere.
   const header: ElfHeader = {
+    ...layout.read(d, EI_NIDENT),
     class: is64 ? 64 : 32,
     little: data === ELFDATA2LSB,
     ei_osabi: ident[EI_OSABI]!,
     ei_abiversion: ident[EI_ABIVERSION]!,
-    ...readStruct(d, EI_NIDENT, layout),
   };
   if (header.e_phnum !== 0 && header.e_phentsize < programHeaderLayout(is64).size) {
     throw new MalformedError(`e_phentsize ${header.e_phentsize} is smaller than a program header`, EI_NIDENT + layout.offset.e_phentsize);

@@ -2,7 +2,7 @@ import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 import type { ElfHeader } from "./header.js";
 import { nameTable } from "./names.js";
-import { programHeaderLayout, readStruct, type ProgramHeader } from "./structs.js";
+import { programHeaderLayout, type ProgramHeader } from "./structs.js";
 
 export type { ProgramHeader };
 
@@ -69,6 +69,6 @@ export function parseProgramHeaders(source: ByteSource, header: ElfHeader, phnum
   const r = checkedRange(header.e_phoff, BigInt(entsize) * BigInt(phnum), source.size, "program header table");
   const d = new Decoder(source.read(r.offset, r.length), header.little, r.offset);
   const out: ProgramHeader[] = [];
-  for (let i = 0; i < phnum; i++) out.push(readStruct(d, i * entsize, layout));
+  for (let i = 0; i < phnum; i++) out.push(layout.read(d, i * entsize));
   return out;
 }

@@ -2,7 +2,7 @@ import { Decoder, checkedRange, type ByteSource } from "./bytes.js";
 import { MalformedError } from "./errors.js";
 import type { ElfHeader } from "./header.js";
 import { nameTable } from "./names.js";
-import { readStruct, sectionHeaderLayout, type RawSectionHeader } from "./structs.js";
+import { sectionHeaderLayout, type RawSectionHeader } from "./structs.js";
 
 export type { RawSectionHeader };
 
@@ -82,7 +82,7 @@ export interface SectionHeader extends RawSectionHeader {
 type RawSection = RawSectionHeader;
 
 function decodeSection(d: Decoder, o: number, is64: boolean): RawSection {
-  return readStruct(d, o, sectionHeaderLayout(is64));
+  return sectionHeaderLayout(is64).read(d, o);
 }
 
 /** Section 0, which holds the real counts when the header's fields overflow (extended numbering). */

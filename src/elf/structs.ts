@@ -27,6 +27,18 @@ export interface StructLayout<T> {
   readonly offset: { readonly [K in keyof T]-?: number };
   /** The members in file order, with offset and type, for generic reading and writing. */
   readonly fields: readonly { readonly name: keyof T & string; readonly at: number; readonly type: FieldType }[];
+  /** Reads one record at `at` (see readStruct). */
+  readonly read: (d: Decoder, at: number) => T;
+  /** Writes one record at `at` through an Encoder (see writeStruct in src/elf/write). */
+  readonly write: (e: StructEncoder, at: number, value: T) => void;
+}
+
+/** What a compiled writer calls: the Encoder of src/elf/write (declared here so layouts need not import it). */
+export interface StructEncoder {
+  u8(at: number, v: number): void;
+  u16(at: number, v: number): void;
+  u32(at: number, v: number): void;
+  word(at: number, v: bigint, is64: boolean): void;
 }
 
 const width = (t: FieldType, is64: boolean) => (t === "u8" ? 1 : t === "u16" ? 2 : t === "u32" ? 4 : is64 ? 8 : 4);
@@ -37,40 +49,39 @@ const width = (t: FieldType, is64: boolean) => (t === "u8" ? 1 : t === "u16" ? 2
  */
 export function defineStruct<T>(name: string, is64: boolean, spec: StructSpec<T>): StructLayout<T> {
   const fields: { name: keyof T & string; at: number; type: FieldType }[] = [];
-  const offset: Record<string, number> = {};
   let at = 0;
   for (const [field, type] of Object.entries(spec) as [keyof T & string, FieldType][]) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(field)) throw new Error(`bad member name ${field}`);
     fields.push({ name: field, at, type });
-    offset[field] = at;
     at += width(type, is64);
   }
-  return { name, is64, size: at, offset: offset as StructLayout<T>["offset"], fields };
+  // An object literal, so that hot loops reading `layout.offset.st_name` get a fast property.
+  const offsets = new Function(`return { ${fields.map((f) => `${f.name}: ${f.at}`).join(", ")} };`)() as StructLayout<T>["offset"];
+  return { name, is64, size: at, offset: offsets, fields, read: compileReader<T>(fields, is64), write: compileWriter<T>(fields, is64) };
+}
+
+/**
+ * A reader that builds each record with one object literal: records are decoded by the
+ * hundred thousand (symbols, section headers), and objects built member by member under
+ * computed names are slower to make and to use. The member names are this module's own
+ * identifiers, checked above.
+ */
+function compileReader<T>(fields: readonly { name: string; at: number; type: FieldType }[], is64: boolean): (d: Decoder, at: number) => T {
+  const call = (f: { at: number; type: FieldType }) =>
+    f.type === "word" || f.type === "sword" ? `d.${f.type}(at + ${f.at}, ${is64})` : `d.${f.type}(at + ${f.at})`;
+  return new Function("d", "at", `return { ${fields.map((f) => `${f.name}: ${call(f)}`).join(", ")} };`) as (d: Decoder, at: number) => T;
+}
+
+/** The writer counterpart of compileReader: one call per member, in file order. */
+function compileWriter<T>(fields: readonly { name: string; at: number; type: FieldType }[], is64: boolean): (e: StructEncoder, at: number, v: T) => void {
+  const call = (f: { name: string; at: number; type: FieldType }) =>
+    f.type === "word" || f.type === "sword" ? `e.word(at + ${f.at}, v.${f.name}, ${is64});` : `e.${f.type}(at + ${f.at}, v.${f.name});`;
+  return new Function("e", "at", "v", fields.map(call).join("\n")) as (e: StructEncoder, at: number, v: T) => void;
 }
 
 /** Reads record `T` at `at` (relative to the decoder's bytes). */
 export function readStruct<T>(d: Decoder, at: number, layout: StructLayout<T>): T {
-  const out: Record<string, number | bigint> = {};
-  for (const f of layout.fields) {
-    const o = at + f.at;
-    switch (f.type) {
-      case "u8":
-        out[f.name] = d.u8(o);
-        break;
-      case "u16":
-        out[f.name] = d.u16(o);
-        break;
-      case "u32":
-        out[f.name] = d.u32(o);
-        break;
-      case "word":
-        out[f.name] = d.word(o, layout.is64);
-        break;
-      case "sword":
-        out[f.name] = d.sword(o, layout.is64);
-        break;
-    }
-  }
-  return out as T;
+  return layout.read(d, at);
 }
 
 /** Both classes' layouts of one record, picked by class. */

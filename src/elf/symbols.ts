@@ -1,6 +1,6 @@
 import type { Decoder } from "./bytes.js";
 import { nameTable } from "./names.js";
-import { readStruct, symbolLayout as symbolStruct, type RawSymbol } from "./structs.js";
+import { symbolLayout as symbolStruct, type RawSymbol } from "./structs.js";
 
 export type { RawSymbol };
 
@@ -48,7 +48,7 @@ export const symbolEntrySize = (is64: boolean): number => symbolStruct(is64).siz
 
 export function decodeSymbol(d: Decoder, index: number, is64: boolean): RawSymbol {
   const l = symbolStruct(is64);
-  return readStruct(d, index * l.size, l);
+  return l.read(d, index * l.size);
 }
 
 /** st_size as a number; a size beyond 2^53 is not real and reads as Number.MAX_SAFE_INTEGER. */

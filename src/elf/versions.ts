@@ -1,6 +1,6 @@
 import type { Decoder } from "./bytes.js";
 import { MalformedError } from "./errors.js";
-import { VERDAUX, VERDEF, VERNAUX, VERNEED, readStruct } from "./structs.js";
+import { VERDAUX, VERDEF, VERNAUX, VERNEED } from "./structs.js";
 
 export const VER_NDX_LOCAL = 0;
 export const VER_NDX_GLOBAL = 1;
@@ -104,16 +104,17 @@ export function parseVersionDefinitions(ctx: VersionReadContext, start: number, 
   checkCount(count, VERDEF_SIZE, fileSize, "DT_VERDEFNUM", start);
   const out: VersionDefinition[] = [];
   walkChain(start, count, "verdef", is32, (at) => {
-    const v = readStruct(read(at, VERDEF.size), 0, VERDEF);
+    const v = VERDEF.read(read(at, VERDEF.size), 0);
     checkCount(v.vd_cnt, VERDAUX.size, fileSize, "vd_cnt", at);
     const names: string[] = [];
     const nameOffsets: number[] = [];
     if (v.vd_cnt > 0) {
       walkChain(at + v.vd_aux, v.vd_cnt, "verdaux", is32, (aux) => {
-        const a = readStruct(read(aux, VERDAUX.size), 0, VERDAUX);
-        nameOffsets.push(a.vda_name);
-        names.push(str(a.vda_name, aux));
-        return a.vda_next;
+        const a = read(aux, VERDAUX.size);
+        const name = a.u32(VERDAUX.offset.vda_name);
+        nameOffsets.push(name);
+        names.push(str(name, aux));
+        return a.u32(VERDAUX.offset.vda_next);
       });
     }
     out.push({
@@ -136,21 +137,23 @@ export function parseVersionRequirements(ctx: VersionReadContext, start: number,
   checkCount(count, VERNEED_SIZE, fileSize, "DT_VERNEEDNUM", start);
   const out: VersionRequirement[] = [];
   walkChain(start, count, "verneed", is32, (at) => {
-    const n = readStruct(read(at, VERNEED.size), 0, VERNEED);
+    const n = VERNEED.read(read(at, VERNEED.size), 0);
     checkCount(n.vn_cnt, VERNAUX.size, fileSize, "vn_cnt", at);
     const versions: VersionRequirementAux[] = [];
     if (n.vn_cnt > 0) {
       walkChain(at + n.vn_aux, n.vn_cnt, "vernaux", is32, (aux) => {
-        const a = readStruct(read(aux, VERNAUX.size), 0, VERNAUX);
+        const a = read(aux, VERNAUX.size);
+        const o = VERNAUX.offset;
+        const vna_name = a.u32(o.vna_name);
         versions.push({
-          vna_hash: a.vna_hash,
-          vna_flags: a.vna_flags,
-          vna_other: a.vna_other,
-          vna_name: a.vna_name,
-          name: str(a.vna_name, aux),
+          vna_hash: a.u32(o.vna_hash),
+          vna_flags: a.u16(o.vna_flags),
+          vna_other: a.u16(o.vna_other),
+          vna_name,
+          name: str(vna_name, aux),
           offset: aux,
         });
-        return a.vna_next;
+        return a.u32(o.vna_next);
       });
     }
     out.push({ vn_version: n.vn_version, vn_file: n.vn_file, vn_next: n.vn_next, file: str(n.vn_file, at), versions, offset: at });

@@ -46,25 +46,7 @@ export class Encoder {
 
 /** Writes record `value` at `at` in the encoder's bytes, by its layout. */
 export function writeStruct<T>(e: Encoder, at: number, layout: StructLayout<T>, value: T): void {
-  for (const f of layout.fields) {
-    const v = value[f.name] as unknown;
-    const o = at + f.at;
-    switch (f.type) {
-      case "u8":
-        e.u8(o, v as number);
-        break;
-      case "u16":
-        e.u16(o, v as number);
-        break;
-      case "u32":
-        e.u32(o, v as number);
-        break;
-      case "word":
-      case "sword":
-        e.word(o, v as bigint, layout.is64);
-        break;
-    }
-  }
+  layout.write(e, at, value);
 }
 
 /** The bytes of one record. */

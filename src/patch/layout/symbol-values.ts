@@ -29,6 +29,7 @@ export function symbolValueWrites(view: FileView, placement: Placement): Planned
   const { is64, little, oldSize } = view;
   const layout = symbolLayout(is64);
   const entsize = layout.size;
+  const { st_shndx: shndxAt, st_value: valueAt } = layout.offset;
   const CHUNK = 4096 * entsize;
   const writes: PlannedWrite[] = [];
   for (const sec of secs) {
@@ -41,12 +42,12 @@ export function symbolValueWrites(view: FileView, placement: Placement): Planned
       const len = Math.min(CHUNK, size - at);
       const d = view.elf.readAt(start + at, len, "symbol table");
       for (let o = 0; o < len; o += entsize) {
-        const move = moves.get(d.u16(o + layout.offset.st_shndx));
+        const move = moves.get(d.u16(o + shndxAt));
         if (!move) continue;
-        const value = d.word(o + layout.offset.st_value, is64);
+        const value = d.word(o + valueAt, is64);
         const b = new Uint8Array(is64 ? 8 : 4);
         new Encoder(b, little).word(0, value - move.from + move.to, is64);
-        writes.push({ offset: start + at + o + layout.offset.st_value, bytes: b, what: `${sec.name || "symbol table"} value` });
+        writes.push({ offset: start + at + o + valueAt, bytes: b, what: `${sec.name || "symbol table"} value` });
       }
     }
   }
