@@ -6,6 +6,8 @@
 #   bash scripts/patch-outputs.sh before.txt [DIR...]     # in the old checkout (built)
 #   bash scripts/patch-outputs.sh after.txt [DIR...]      # in the new one
 #   diff before.txt after.txt && echo identical
+#   LIST=files.txt bash scripts/patch-outputs.sh after.txt    # the same files as another run
+#   (the file list of a run: cut -f2 <(grep -P '^grow\t/' before.txt))
 #
 # Files: every dynamic ELF program and library under DIR... (default /usr/bin /usr/lib
 # /usr/libexec), as the survey takes them. For each edit set below, every file is copied and
@@ -17,9 +19,13 @@ out=$(realpath -m "$1"); shift
 dirs=("$@"); [ ${#dirs[@]} -gt 0 ] || dirs=(/usr/bin /usr/lib /usr/libexec)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 abilink() { node "$PWD/bin/abilink" "$@"; }
-abilink scan --json "${dirs[@]}" 2>/dev/null |
-  node -e 'require("readline").createInterface({input:process.stdin}).on("line",l=>{const r=JSON.parse(l); if((r.type==="DYN"||r.type==="EXEC") && !r.path.includes("/debug/")) console.log(r.path)})' |
-  sort > "$work/list"
+if [ -n "${LIST:-}" ]; then
+  sort "$LIST" > "$work/list"
+else
+  abilink scan --json "${dirs[@]}" 2>/dev/null |
+    node -e 'require("readline").createInterface({input:process.stdin}).on("line",l=>{const r=JSON.parse(l); if((r.type==="DYN"||r.type==="EXEC") && !r.path.includes("/debug/")) console.log(r.path)})' |
+    sort > "$work/list"
+fi
 LONG=/opt/a/very/long/runpath/entry/that/never/fits/in/place
 configs=(
   "grow|--add-runpath $LONG --add-needed libabilink-survey.so.1"
