@@ -37,6 +37,16 @@ export class PatchError extends AbilinkError {
   readonly code = "patch-refused";
 }
 
+/** An input abilink will not read or write: not a regular file, too large for what it claims to be. */
+export class InputError extends AbilinkError {
+  readonly code = "bad-input";
+}
+
+/** A file changed under abilink (another program wrote or replaced it): nothing was written. */
+export class ChangedFileError extends AbilinkError {
+  readonly code = "file-changed";
+}
+
 /** A bad command line, or a bad value given on it (a file named by an option, a map file). */
 export class UsageError extends AbilinkError {
   readonly code = "usage";

@@ -1,3 +1,4 @@
+import { escapeText as t } from "../io/paths.js";
 import type { Command } from "commander";
 import type { CompatReport } from "../abi/compat.js";
 import { DIFF_CHANGED, DIFF_ERROR, DIFF_INCOMPATIBLE } from "../abi/diff.js";
@@ -14,15 +15,15 @@ export interface CompatFlags {
 function render(r: CompatReport): string {
   const errors = r.problems.filter((p) => p.severity === "error").length;
   const lines = [
-    `${r.binary}: ${r.ok ? "ok" : `${errors} problem${errors === 1 ? "" : "s"}`} (loads ${r.loaded.slice(1).map((l) => l.name).join(", ") || "nothing"})`,
+    `${t(r.binary)}: ${r.ok ? "ok" : `${errors} problem${errors === 1 ? "" : "s"}`} (loads ${r.loaded.slice(1).map((l) => t(l.name)).join(", ") || "nothing"})`,
   ];
-  for (const n of r.notes) lines.push(`  note     ${n}`);
+  for (const n of r.notes) lines.push(`  note     ${t(n)}`);
   // Unresolved weak references are normal (__gmon_start__, _ITM_*): one line for all of them.
   const weak = r.problems.filter((p) => p.kind === "symbol-missing" && p.severity === "warning");
   for (const p of r.problems) {
-    if (!weak.includes(p)) lines.push(`  ${p.severity.padEnd(8)} ${p.kind.padEnd(18)} ${p.subject}: ${p.detail}`);
+    if (!weak.includes(p)) lines.push(`  ${p.severity.padEnd(8)} ${p.kind.padEnd(18)} ${t(p.subject)}: ${t(p.detail)}`);
   }
-  if (weak.length > 0) lines.push(`  warning  weak references left unresolved (allowed): ${weak.map((p) => p.subject).join(" ")}`);
+  if (weak.length > 0) lines.push(`  warning  weak references left unresolved (allowed): ${weak.map((p) => t(p.subject)).join(" ")}`);
   return lines.join("\n") + "\n";
 }
 

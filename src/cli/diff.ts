@@ -1,3 +1,4 @@
+import { escapeText as t } from "../io/paths.js";
 import type { Command } from "commander";
 import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
@@ -12,13 +13,13 @@ export interface DiffFlags {
 }
 
 function renderChanges(oldPath: string, newPath: string, changes: AbiChange[]): string {
-  if (changes.length === 0) return `${oldPath} -> ${newPath}: no ABI change\n`;
+  if (changes.length === 0) return `${t(oldPath)} -> ${t(newPath)}: no ABI change\n`;
   const bad = changes.filter((c) => !c.compatible).length;
-  const lines = [`${oldPath} -> ${newPath}: ${changes.length} change${changes.length === 1 ? "" : "s"}, ${bad} incompatible`];
+  const lines = [`${t(oldPath)} -> ${t(newPath)}: ${changes.length} change${changes.length === 1 ? "" : "s"}, ${bad} incompatible`];
   const sorted = [...changes].sort((x, y) => Number(x.compatible) - Number(y.compatible));
   for (const c of sorted) {
-    const detail = c.old !== null && c.new !== null ? ` (${c.old} -> ${c.new})` : "";
-    lines.push(`  ${c.compatible ? "compatible  " : "INCOMPATIBLE"}  ${c.kind.padEnd(24)} ${c.subject}${detail}`);
+    const detail = c.old !== null && c.new !== null ? ` (${t(String(c.old))} -> ${t(String(c.new))})` : "";
+    lines.push(`  ${c.compatible ? "compatible  " : "INCOMPATIBLE"}  ${c.kind.padEnd(24)} ${t(c.subject)}${detail}`);
   }
   return lines.join("\n") + "\n";
 }

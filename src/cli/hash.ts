@@ -1,3 +1,4 @@
+import { escapeText } from "../io/paths.js";
 import type { Command } from "commander";
 import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
@@ -22,7 +23,7 @@ export async function runHash(inputs: string[], flags: HashFlags): Promise<numbe
         failures++;
         warn(r.path, r.message);
       } else if (flags.json) results.push({ path: r.path, hash: r.hash });
-      else out(`${r.hash}  ${r.path}\n`);
+      else out(`${r.hash}  ${escapeText(r.path)}\n`);
     },
     { jobs: flags.jobs ?? availableParallelism(), inline: 8, batch: 1 },
   );

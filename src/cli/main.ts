@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { rawArgv } from "../io/paths.js";
 import { out } from "./output.js";
 
 type Register = (program: Command, setExit: (code: number) => void) => void;
@@ -57,7 +58,7 @@ diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.
     .allowUnknownOption()
     .helpOption(false)
     .argument("[args...]")
-    .action(async (args: string[]) => setExit((await import("./patchelf.js")).runPatchelf(args)));
+    .action(async (args: string[]) => setExit(await (await import("./patchelf.js")).runPatchelf(args)));
   try {
     await program.parseAsync(name === "patch" ? (await import("./patch.js")).joinPairArguments(argv) : argv);
   } catch (e) {
@@ -71,7 +72,7 @@ diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.
   return exit;
 }
 
-main(process.argv).then(
+main(rawArgv()).then(
   (code) => {
     process.exitCode = code;
   },

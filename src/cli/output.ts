@@ -1,11 +1,16 @@
 import { writeSync } from "node:fs";
+import { escapeText } from "../io/paths.js";
+
+let stdoutGone = false;
 
 /**
  * Writes to stdout synchronously, so that output is complete before the process exits,
- * looping over partial writes (a pipe takes what fits), and stops quietly when the
- * reader has gone away (`abilink scan … | head`).
+ * looping over partial writes (a pipe takes what fits). When the reader has gone away
+ * (`abilink diff … | head -1`), the rest of the output is dropped and the command goes on:
+ * it finishes its work and keeps its exit status (see `outputLost`).
  */
 export function out(text: string): void {
+  if (stdoutGone) return;
   const buf = Buffer.from(text);
   let done = 0;
   while (done < buf.length) {
@@ -13,15 +18,25 @@ export function out(text: string): void {
       done += writeSync(1, buf, done, buf.length - done);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EPIPE") process.exit(0);
+      if (code === "EPIPE") {
+        stdoutGone = true;
+        return;
+      }
       if (code !== "EAGAIN") throw e;
     }
   }
 }
 
-/** One line on stderr: `abilink: <subject>: <message>`. */
+/** True once stdout's reader went away: a command that changed files could not report them all. */
+export const outputLost = (): boolean => stdoutGone;
+
+/** One line on stderr: `abilink: <subject>: <message>`, control characters and raw bytes escaped. */
 export function warn(subject: string, message: string): void {
-  process.stderr.write(`abilink: ${subject}: ${message}\n`);
+  try {
+    process.stderr.write(`abilink: ${escapeText(subject)}: ${escapeText(message)}\n`);
+  } catch {
+    // stderr gone too: nothing left to tell
+  }
 }
 
 /**

@@ -3,12 +3,14 @@ import { InvalidArgumentError } from "commander";
 import { availableParallelism } from "node:os";
 import type { PatchOutcome, PatchReport } from "../closure/outcomes.js";
 import { patchFiles } from "../closure/patch-files.js";
+import { escapeText as t } from "../io/paths.js";
 import { splitSearchPath, type Edit } from "../patch/edits.js";
 import type { PatchOptions } from "../patch/patch-file.js";
 import { LAYOUTS, type Layout } from "../patch/plan.js";
 import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
 import { collect, parseJobs } from "./options.js";
-import { StatusLine, out, warn } from "./output.js";
+import { StatusLine, out, outputLost, warn } from "./output.js";
+import { interruptible } from "./signals.js";
 
 export interface PatchFlags {
   setInterpreter?: string;
@@ -64,7 +66,7 @@ export function editsFromFlags(f: PatchFlags): Edit[] {
 
 /** One file's text report (for --dry-run and -v). */
 function summary(r: PatchReport): string {
-  if (!r.changed) return `${r.path}: unchanged`;
+  if (!r.changed) return `${t(r.path)}: unchanged`;
   const moves = r.moved.length ? `; moves ${r.moved.join(", ")}` : "";
   const grows = `grows by ${r.growth} bytes`;
   let how: string;
@@ -84,7 +86,11 @@ function summary(r: PatchReport): string {
       how = `${grows}: new PT_LOAD (${r.layout.flags}) at offset 0x${r.layout.offset.toString(16)}, vaddr 0x${r.layout.vaddr.toString(16)}${moves}`;
       break;
   }
-  return `${r.path}:\n${r.changes.map((c) => `  ${c}\n`).join("")}  ${how}`;
+  const names = [
+    ...(r.hardLinkOf !== undefined ? [`  another name of ${t(r.hardLinkOf)}, patched with it`] : []),
+    ...(r.otherNames ? [`  ${r.otherNames} other name${r.otherNames === 1 ? "" : "s"} of this file, not given, keep${r.otherNames === 1 ? "s" : ""} the old contents`] : []),
+  ];
+  return `${t(r.path)}:\n${r.changes.map((c) => `  ${t(c)}\n`).join("")}  ${how}${names.map((n) => `\n${n}`).join("")}`;
 }
 
 /**
@@ -107,6 +113,8 @@ export function jsonRecord(r: PatchReport): object {
     moved: r.moved,
     growth: r.growth,
     segment: l.kind === "new-segment" ? { offset: l.offset, vaddr: `0x${l.vaddr.toString(16)}`, size: l.size, flags: l.flags } : null,
+    otherNames: r.otherNames ?? 0,
+    hardLinkOf: r.hardLinkOf ?? null,
   };
 }
 
@@ -147,9 +155,16 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     else if (flags.dryRun || flags.verbose) out(summary(r.report) + "\n");
     status.update(`patched ${++done}/${total}`);
   };
-  await patchFiles(files, edits, options, { jobs: flags.jobs ?? availableParallelism(), onOutcome: report });
+  const status2 = await interruptible(async (abort) => {
+    await patchFiles(files, edits, options, { jobs: flags.jobs ?? availableParallelism(), onOutcome: report, abort });
+    return exitForFailures(failures);
+  });
   status.done();
-  return exitForFailures(failures);
+  if (outputLost() && !flags.dryRun) {
+    warn("patch", "standard output was closed: files were patched without a report of each (see abilink patch --help)");
+    return Math.max(status2, 1);
+  }
+  return status2;
 }
 
 function prefixPair(value: string, previous: string[] = []): string[] {

@@ -3,7 +3,9 @@ import { NotElfError, PatchError, UsageError, describeError } from "../errors.js
 import { applyPlan, planFile } from "../patch/patch-file.js";
 import { patchelfEdits } from "../patch/patchelf.js";
 import { osAbiLabel, parsePatchelfArgs, readRenameMap, type PatchelfRequest } from "./patchelf-args.js";
+import { escapeText } from "../io/paths.js";
 import { out } from "./output.js";
+import { interruptible } from "./signals.js";
 
 /** The version the front end answers to `--version`: build scripts compare it. */
 export const PATCHELF_VERSION = "0.18.0";
@@ -91,21 +93,40 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
         return edits;
       },
       { pageSize: r.pageSize },
+      // Held from planning to writing when the command line edits: another run waits.
+      { lock: editsSomething(r) },
     );
   } catch (e) {
     if (e instanceof NotElfError) throw new PatchError("not an ELF executable");
     throw e;
   }
-  if (editCount === 0 && r.output === undefined) return { printed, debug: [] };
-  if (planned.plan.writes.length > 0 || r.output !== undefined) {
-    // patchelf does not fsync; build scripts call it once per file.
-    applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
+  if ((editCount === 0 || planned.plan.writes.length === 0) && r.output === undefined) {
+    planned.source.close();
+    return { printed, debug: editCount === 0 ? [] : planned.plan.changes };
   }
+  // patchelf does not fsync; build scripts call it once per file.
+  applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
   return { printed, debug: planned.plan.changes };
 }
 
+/** Whether the request asks for any edit (or a copy), so the file is held while it is planned and written. */
+function editsSomething(r: PatchelfRequest): boolean {
+  return (
+    r.output !== undefined ||
+    r.interpreter !== undefined ||
+    r.osAbi !== undefined ||
+    r.soname !== undefined ||
+    r.rpath !== undefined ||
+    r.execstack !== undefined ||
+    r.renameDynamicSymbols !== undefined ||
+    r.noDefaultLib ||
+    r.addDebugTag ||
+    r.removeNeeded.length + r.replaceNeeded.length + r.addNeeded.length + r.clearSymbolVersion.length > 0
+  );
+}
+
 /** `abilink patchelf ARGS...`: patchelf's command line over abilink's rewriter. Returns the exit status. */
-export function runPatchelf(argv: string[]): number {
+export async function runPatchelf(argv: string[]): Promise<number> {
   let req;
   try {
     req = parsePatchelfArgs(argv);
@@ -128,16 +149,22 @@ export function runPatchelf(argv: string[]): number {
     process.stderr.write(`patchelf: missing filename\n${PATCHELF_HELP}`);
     return 1;
   }
-  // patchelf stops at the first file it cannot handle.
-  for (const file of req.files) {
-    try {
-      const r = runOnFile(req, file);
-      if (r.printed) out(r.printed);
-      if (req.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${file}': ${c}\n`);
-    } catch (e) {
-      process.stderr.write(`patchelf: ${file}: ${describeError(e)}\n`);
-      return 1;
+  const request = req;
+  return interruptible(async (abort) => {
+    // patchelf stops at the first file it cannot handle.
+    for (const file of request.files) {
+      // Between files, a signal gets its turn: the run stops before the next one.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (Atomics.load(abort, 0) !== 0) return 1;
+      try {
+        const r = runOnFile(request, file);
+        if (r.printed) out(r.printed);
+        if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);
+      } catch (e) {
+        process.stderr.write(`patchelf: ${escapeText(file)}: ${escapeText(describeError(e))}\n`);
+        return 1;
+      }
     }
-  }
-  return 0;
+    return 0;
+  });
 }

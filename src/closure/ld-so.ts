@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import picomatch from "picomatch";
 import { checkCompat, compatObject, type CompatObject, type CompatReport } from "../abi/compat.js";
 import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ElfFile } from "../elf/index.js";
 import { withElfFile, withFileSource } from "../io/file-source.js";
+import { realPath } from "../io/paths.js";
 
 /** Debian's multiarch directory name per machine and class. */
 function multiarch(e_machine: number, cls: 32 | 64): string | null {
@@ -164,7 +165,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     : (muslPath?.source ?? "/etc/ld.so.conf and the system's directories");
   const scope: CompatObject[] = [binary];
   const missing: MissingLibrary[] = [];
-  const origin = (o: CompatObject) => dirname(o === binary ? realpathSync(o.path) : o.path);
+  const origin = (o: CompatObject) => dirname(o === binary ? realPath(o.path) : o.path);
   // NEEDED names already satisfied, so an object is loaded once however many ask for it.
   const satisfied = new Set<string>();
   const isLoaded = (name: string) =>

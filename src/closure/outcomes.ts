@@ -1,7 +1,7 @@
 // What the per-file tasks of the worker pool return: plain data (structured-cloneable), so
 // that a result crosses from a worker thread unchanged.
 import type { ScanRecord } from "../inspect/inspect.js";
-import type { PendingCommit } from "../io/atomic-write.js";
+import type { FileIdentity } from "../io/atomic-write.js";
 import type { LayoutDecision } from "../patch/plan.js";
 
 /** What happened to one file in `scan`. Non-ELF files are `skip`, reported by no one. */
@@ -26,9 +26,14 @@ export interface PatchReport {
   layout: LayoutDecision;
   /** Sections moved or slid, by name. */
   moved: string[];
+  /** The file as planned from (its inode, size and time). */
+  identity: FileIdentity;
+  /** How many names its inode had. */
+  links: number;
+  /** Names of the old file that were not given: atomic writes leave them on the old contents. */
+  otherNames?: number;
+  /** For a second name of one file: the name it was patched as. */
+  hardLinkOf?: string;
 }
 
 export type PatchOutcome = { kind: "patched"; report: PatchReport } | { kind: "error"; path: string; message: string };
-
-/** One file as a thread leaves it: done, failed, or complete in a temporary file whose commit (fsync, rename) is the caller's. */
-export type PatchTaskOutcome = PatchOutcome | { kind: "prepared"; report: PatchReport; pending: PendingCommit };

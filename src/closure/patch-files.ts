@@ -1,69 +1,117 @@
 import { statSync } from "node:fs";
-import pLimit from "p-limit";
-import { describeError } from "../errors.js";
-import { commit } from "../io/atomic-write.js";
+import { PatchError, describeError } from "../errors.js";
+import { relinkName } from "../io/atomic-write.js";
+import { fsPath, realPath } from "../io/paths.js";
 import type { Edit } from "../patch/edits.js";
-import type { PatchOptions } from "../patch/patch-file.js";
-import type { PatchOutcome } from "./outcomes.js";
+import { inStore, type PatchOptions } from "../patch/patch-file.js";
+import type { PatchOutcome, PatchReport } from "./outcomes.js";
 import { runOrdered } from "./pool.js";
 
 export interface PatchFilesOptions {
   /** Threads at work (the calling thread and jobs - 1 workers). */
   jobs: number;
-  /** Called for each file, in input order, once its result is in place; `total` counts each inode once. */
+  /** Called for each name given, in input order, once its result is in place. */
   onOutcome: (outcome: PatchOutcome, total: number) => void;
+  /**
+   * A flag (on a SharedArrayBuffer, so worker threads see it) that an interrupted run sets:
+   * no new file starts; what a thread is writing is finished or removed.
+   */
+  abort?: Int32Array;
 }
 
-/** At most this many commits at once: each holds a file descriptor while its fsync runs. */
-const COMMITS = 16;
+/** The names given, grouped by the file (inode) they name: the first name is patched, the others follow it. */
+interface FileGroup {
+  names: string[];
+  /** Each name's place among the names given. */
+  at: number[];
+}
 
-/**
- * The files, each once: two names for one inode (a repeated argument, a hard link) would
- * otherwise be rewritten by two threads at once. Unreadable names stay, to fail in order.
- */
-export function distinctFiles(files: readonly string[]): string[] {
-  const seen = new Set<string>();
-  return files.filter((f) => {
+function groupByInode(files: readonly string[]): FileGroup[] {
+  const byInode = new Map<string, FileGroup>();
+  const groups: FileGroup[] = [];
+  files.forEach((f, at) => {
+    let key: string | null = null;
     try {
-      const st = statSync(f);
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
+      const st = statSync(fsPath(f));
+      key = `${st.dev}:${st.ino}`;
     } catch {
       // reported by the patch itself
     }
-    return true;
+    const g = key !== null ? byInode.get(key) : undefined;
+    if (g) {
+      g.names.push(f);
+      g.at.push(at);
+    } else {
+      const ng = { names: [f], at: [at] };
+      groups.push(ng);
+      if (key !== null) byInode.set(key, ng);
+    }
   });
+  return groups;
 }
 
 /**
- * Patches many files on the worker pool. Threads plan each file and write its complete
- * temporary copy; this thread commits them (fsync and rename), many at once, while the
- * threads prepare the next ones. Outcomes come out in input order, each after its file is
- * in place. Returns how many files were handled (each inode once).
+ * Patches many files on the worker pool. Each thread plans a file and writes it completely
+ * (the temporary copy, fsync, rename) before it takes the next, so at most one temporary
+ * copy per thread exists at any time (bytes in flight: at most jobs x the largest file).
+ * Outcomes come out in input order, each after its file is in place. Two names of one file
+ * are patched once: in the default (atomic) mode every other given name is then linked to
+ * the new file; in place, they share it anyway. Returns how many names were handled.
  */
 export async function patchFiles(files: readonly string[], edits: readonly Edit[], options: PatchOptions, run: PatchFilesOptions): Promise<number> {
-  const inputs = distinctFiles(files);
-  const atomic = !options.inPlace;
-  const taskOptions: PatchOptions = { ...options, write: { ...options.write, deferCommit: atomic } };
-  let chain: Promise<void> = Promise.resolve();
-  const limit = pLimit(COMMITS);
+  const groups = groupByInode(files);
+  const total = files.length;
+  const atomic = !options.inPlace && !options.dryRun;
+  const aborted = () => run.abort !== undefined && Atomics.load(run.abort, 0) !== 0;
+  // Outcomes are held until every name before them has its own: they come out in input order.
+  const held: (PatchOutcome | undefined)[] = new Array(total);
+  let nextOut = 0;
+  const emit = (at: number, o: PatchOutcome) => {
+    held[at] = o;
+    while (nextOut < total && held[nextOut] !== undefined) {
+      run.onOutcome(held[nextOut]!, total);
+      held[nextOut++] = undefined;
+    }
+  };
+  // Names of the old file nobody gave: an atomic write leaves them on the old contents.
+  const others = (r: PatchReport, g: FileGroup) => (atomic && r.written ? Math.max(0, r.links - g.names.length) : 0);
+  // The other names of a patched file: relinked to the new file (atomic), or reported as sharing it.
+  const followers = (first: PatchReport, g: FileGroup) => {
+    g.names.forEach((name, k) => {
+      if (k === 0) return;
+      try {
+        const real = realPath(name);
+        const same = real === realPath(first.path);
+        const alike: PatchReport = { ...first, path: name, dest: real, otherNames: others(first, g), ...(same ? {} : { hardLinkOf: first.path }) };
+        if (atomic && first.written && !same) {
+          const storeDir = options.policy?.storeDir ?? process.env.NIX_STORE_DIR ?? "/nix/store";
+          if (!options.policy?.force && inStore(real, storeDir)) throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
+          if (!relinkName(first.dest, name, first.identity)) {
+            emit(g.at[k]!, { kind: "error", path: name, message: `no longer names the file patched as ${first.path}; left as it is` });
+            return;
+          }
+        }
+        emit(g.at[k]!, { kind: "patched", report: alike });
+      } catch (e) {
+        emit(g.at[k]!, { kind: "error", path: name, message: `${describeError(e)} (its other name ${first.path} was patched)` });
+      }
+    });
+  };
+  // The pool delivers results in the order of its items: the k-th result is the k-th group's.
+  let delivered = 0;
   await runOrdered(
     "patch",
-    inputs[Symbol.iterator](),
+    groups.map((g) => g.names[0]!)[Symbol.iterator](),
     (r) => {
-      if (r.kind !== "prepared") {
-        chain = chain.then(() => run.onOutcome(r, inputs.length));
+      const g = groups[delivered++]!;
+      if (r.kind === "error") {
+        g.names.forEach((name, k) => emit(g.at[k]!, { ...r, path: name }));
         return;
       }
-      const committed = limit(() => commit(r.pending)).then(
-        (): PatchOutcome => ({ kind: "patched", report: r.report }),
-        (e: unknown): PatchOutcome => ({ kind: "error", path: r.report.path, message: describeError(e) }),
-      );
-      chain = chain.then(async () => run.onOutcome(await committed, inputs.length));
+      emit(g.at[0]!, { ...r, report: { ...r.report, otherNames: others(r.report, g) } });
+      followers(r.report, g);
     },
-    { jobs: run.jobs, inline: 32, batch: 16, context: { edits, options: taskOptions } },
+    { jobs: run.jobs, inline: 32, batch: 16, context: { edits, options, abort: run.abort }, stop: aborted },
   );
-  await chain;
-  return inputs.length;
+  return total;
 }

@@ -25,6 +25,8 @@ export interface PoolOptions {
   batch?: number;
   /** Given to the task with every item. */
   context?: unknown;
+  /** True once no further item may start (an interrupted run): the pool finishes what it has. */
+  stop?: () => boolean;
 }
 
 const BATCH = 128;
@@ -53,8 +55,10 @@ export async function runOrdered<T extends TaskName>(
   const run = (item: string) => fn(item, options.context);
   const jobs = Math.max(1, Math.floor(options.jobs));
   const inline = jobs === 1 ? Infinity : (options.inline ?? 64);
+  const stopped = () => options.stop?.() === true;
   let n = 0;
   while (n < inline) {
+    if (stopped()) return;
     const r = items.next();
     if (r.done) return;
     deliver(run(r.value));
@@ -87,6 +91,10 @@ export async function runOrdered<T extends TaskName>(
   const takeBatch = (): PoolBatch | null => {
     const batch: string[] = [];
     while (batch.length < size) {
+      if (stopped()) {
+        done = true;
+        break;
+      }
       const r = items.next();
       if (r.done) {
         done = true;
@@ -135,10 +143,10 @@ export async function runOrdered<T extends TaskName>(
         if (b) {
           pending.set(b.seq, b.items.map(run));
           flush();
+          // A look at the event loop between batches lets finished workers report.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
         }
-        // A look at the event loop between batches lets finished workers report.
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
       }
       if (done && nextToDeliver === nextSeq) break;
       await new Promise<void>((resolve) => (wake = resolve));

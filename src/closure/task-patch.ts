@@ -1,13 +1,18 @@
 import { describeError } from "../errors.js";
 import type { Edit } from "../patch/edits.js";
 import { patchFile, type PatchOptions } from "../patch/patch-file.js";
-import type { PatchTaskOutcome } from "./outcomes.js";
+import type { PatchOutcome } from "./outcomes.js";
 
-/** Patches one file with the edits and options in `context`; never throws. */
-export function patchOne(path: string, context: unknown): PatchTaskOutcome {
-  const { edits, options } = context as { edits: Edit[]; options: PatchOptions };
+/**
+ * Patches one file with the edits and options in `context`, the commit included (a
+ * descriptor opened in a worker thread is closed when the worker ends, so nothing that
+ * holds one leaves the thread); never throws.
+ */
+export function patchOne(path: string, context: unknown): PatchOutcome {
+  const { edits, options, abort } = context as { edits: Edit[]; options: PatchOptions; abort?: Int32Array };
+  if (abort && Atomics.load(abort, 0) !== 0) return { kind: "error", path, message: "interrupted; left as it was" };
   try {
-    const { dest, written, plan, pending } = patchFile(path, edits, options);
+    const { dest, written, plan, identity, links } = patchFile(path, edits, options);
     const report = {
       path,
       dest,
@@ -19,8 +24,10 @@ export function patchOne(path: string, context: unknown): PatchTaskOutcome {
       growth: plan.newSize - plan.oldSize,
       layout: plan.layout,
       moved: plan.moved,
+      identity,
+      links,
     };
-    return pending ? { kind: "prepared", report, pending } : { kind: "patched", report };
+    return { kind: "patched", report };
   } catch (e) {
     return { kind: "error", path, message: describeError(e) };
   }

@@ -1,12 +1,12 @@
 // The per-item functions the worker pool runs, by name. Each lives in its own module and is
 // loaded on first use, so a thread hashing libraries never loads the rewriter (and its
 // native addon), and the reverse.
-import type { HashOutcome, PatchTaskOutcome, ScanOutcome } from "./outcomes.js";
+import type { HashOutcome, PatchOutcome, ScanOutcome } from "./outcomes.js";
 
 export interface TaskResults {
   scan: ScanOutcome;
   hash: HashOutcome;
-  patch: PatchTaskOutcome;
+  patch: PatchOutcome;
 }
 export type TaskName = keyof TaskResults;
 export type TaskResult<T extends TaskName> = TaskResults[T];

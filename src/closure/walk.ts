@@ -1,4 +1,5 @@
 import { readdirSync, statSync } from "node:fs";
+import { fsPath, pathFromBytes } from "../io/paths.js";
 
 export interface WalkOptions {
   /** Called for a directory or root that cannot be read; the walk goes on. */
@@ -7,7 +8,8 @@ export interface WalkOptions {
 
 /**
  * Yields the regular files below `roots` in a stable order: each directory's files
- * by name, then its subdirectories by name, depth first. Symbolic links below a root are never followed, files or directories,
+ * by name (byte order), then its subdirectories by name, depth first. Names are kept
+ * byte for byte, whatever their encoding (see io/paths.ts). Symbolic links below a root are never followed, files or directories,
  * so the walk cannot leave the roots; a root that is itself a link is followed, since
  * the caller named it. Each directory is entered once even if reachable twice (bind mounts).
  */
@@ -20,7 +22,7 @@ export function* walkFiles(roots: readonly string[], options: WalkOptions = {}):
   for (const root of roots) {
     let st;
     try {
-      st = statSync(root, { bigint: true });
+      st = statSync(fsPath(root), { bigint: true });
     } catch (e) {
       report(root, e);
       continue;
@@ -36,19 +38,20 @@ export function* walkFiles(roots: readonly string[], options: WalkOptions = {}):
       const dir = stack.pop()!;
       let entries;
       try {
-        const ds = statSync(dir, { bigint: true });
+        const ds = statSync(fsPath(dir), { bigint: true });
         const key = `${ds.dev}:${ds.ino}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        entries = readdirSync(dir, { withFileTypes: true });
+        entries = readdirSync(fsPath(dir), { withFileTypes: true, encoding: "buffer" });
       } catch (e) {
         report(dir, e);
         continue;
       }
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      entries.sort((a, b) => Buffer.compare(a.name, b.name));
       const subdirs: string[] = [];
       for (const e of entries) {
-        const path = dir.endsWith("/") ? dir + e.name : `${dir}/${e.name}`;
+        const name = pathFromBytes(e.name);
+        const path = dir.endsWith("/") ? dir + name : `${dir}/${name}`;
         if (e.isFile()) yield path;
         else if (e.isDirectory()) subdirs.push(path);
       }

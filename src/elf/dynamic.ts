@@ -1,4 +1,5 @@
 import type { Decoder } from "./bytes.js";
+import { MalformedError } from "./errors.js";
 import { nameTable, flagNames } from "./names.js";
 import { dynamicEntryLayout, type DynamicEntry } from "./structs.js";
 
@@ -246,8 +247,21 @@ export const dynamicFlag1Names = (value: number): string[] =>
   });
 
 /**
+ * Entries a dynamic table may have before DT_NULL. Linkers write a few dozen (libLLVM: 40);
+ * a table with more is refused, so that memory stays bounded however large PT_DYNAMIC is.
+ */
+export const MAX_DYNAMIC_ENTRIES = 65536;
+
+/** How many bytes of a PT_DYNAMIC of `filesz` bytes to read: no more than the entries allowed, and DT_NULL. */
+export function dynamicReadLength(filesz: bigint, is64: boolean): bigint {
+  const most = BigInt((MAX_DYNAMIC_ENTRIES + 1) * dynamicEntryLayout(is64).size);
+  return filesz < most ? filesz : most;
+}
+
+/**
  * Decodes dynamic entries up to and excluding the first DT_NULL (or the end of the
- * bytes). The count is bounded by the byte length, so hostile input cannot loop.
+ * bytes). The count is bounded by the byte length and MAX_DYNAMIC_ENTRIES, so hostile
+ * input can neither loop nor fill memory.
  */
 export function decodeDynamicEntries(d: Decoder, is64: boolean): DynamicEntry[] {
   const { size, offset } = dynamicEntryLayout(is64);
@@ -255,6 +269,9 @@ export function decodeDynamicEntries(d: Decoder, is64: boolean): DynamicEntry[] 
   for (let o = 0; o + size <= d.length; o += size) {
     const d_tag = d.sword(o + offset.d_tag, is64);
     if (d_tag === 0n) break;
+    if (out.length === MAX_DYNAMIC_ENTRIES) {
+      throw new MalformedError(`the dynamic table has more than ${MAX_DYNAMIC_ENTRIES} entries before DT_NULL`, d.base + o);
+    }
     out.push({ d_tag, d_val: d.word(o + offset.d_val, is64) });
   }
   return out;

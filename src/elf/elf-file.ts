@@ -47,6 +47,7 @@ import {
   DT_VERNEEDNUM,
   DT_VERSYM,
   decodeDynamicEntries,
+  dynamicReadLength,
   type DynamicEntry,
 } from "./dynamic.js";
 import { StringTable } from "./strings.js";
@@ -236,14 +237,14 @@ export class ElfFile {
     return this.memo("dyn-entries", () => {
       const p = this.programHeaders.find((h) => h.p_type === PT_DYNAMIC);
       if (p) {
-        const d = this.readAt(p.p_offset, p.p_filesz, "PT_DYNAMIC");
+        const d = this.readAt(p.p_offset, dynamicReadLength(p.p_filesz, this.is64), "PT_DYNAMIC");
         return { entries: decodeDynamicEntries(d, this.is64), offset: d.base, origin: "dynamic" as const };
       }
       // Without PT_DYNAMIC the file is not loaded dynamically; only a section can tell.
       if (this.programHeaders.length > 0) return null;
       const s = this.sectionOfType(SHT_DYNAMIC);
       if (!s) return null;
-      const d = this.readAt(s.sh_offset, s.sh_size, "dynamic section");
+      const d = this.readAt(s.sh_offset, dynamicReadLength(s.sh_size, this.is64), "dynamic section");
       return { entries: decodeDynamicEntries(d, this.is64), offset: d.base, origin: "sections" as const };
     });
   }

@@ -22,6 +22,8 @@ export type ErrorCode =
   | "manifest-syntax"
   | "not-manifest"
   | "patch-refused"
+  | "bad-input"
+  | "file-changed"
   | "usage";
 
 /**

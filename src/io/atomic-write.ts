@@ -1,30 +1,49 @@
-// Files written so that readers (and a run killed part-way) see either the old file or the
-// complete new one: a temporary file beside the destination, written, made durable, then
-// renamed over it. The one place abilink creates temporary files and commits them.
+// Files written so that readers, a run killed part-way and other users in the same
+// directory see either the old file or the complete new one. The one place abilink makes,
+// fills and commits temporary files.
+//
+// A new file is built in a private directory (mode 0700, made by mkdtemp beside the
+// destination, so the final rename stays on one file system): nobody else can enter it, so
+// nobody can swap the temporary file or its name. Every step acts on descriptors: the
+// source opened once (O_NOFOLLOW), the directories opened once, the temporary file created
+// with O_CREAT|O_EXCL|O_NOFOLLOW; paths are resolved through /proc/self/fd/N, which names
+// the opened object itself, never by walking a name someone could have changed since.
+// Its bytes are complete before it gets its owner, its mode (set-user-ID bits) and its
+// extended attributes (file capabilities); before the rename, the file it replaces is
+// checked to be still the one that was planned from.
 import { randomBytes } from "node:crypto";
 import {
-  chmodSync,
-  chownSync,
   closeSync,
   constants,
-  copyFileSync,
+  fchmodSync,
+  fchownSync,
   fstatSync,
+  fsync,
   fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
   openSync,
   readSync,
   renameSync,
-  rmSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
   writeSync,
-  type Stats,
+  type BigIntStats,
 } from "node:fs";
+import { promisify } from "node:util";
 import { getAttributeSync, listAttributesSync, setAttributeSync } from "fs-xattr";
-import { open } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { ChangedFileError, InputError } from "../errors.js";
+import { forgetTemporary, rememberTemporary } from "./cleanup.js";
+import { native } from "./native.js";
+import { fsPath } from "./paths.js";
 
-/** A temporary name next to `path`, on the same file system, so that rename is atomic. */
-export function temporaryPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.abilink-${randomBytes(6).toString("hex")}.tmp`);
-}
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
+const fsyncAsync = promisify(fsync);
+
+/** The path of an opened descriptor: the object itself, whatever its name is now. */
+export const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
 
 /** Writes all of `bytes` at `offset` (or at the file position when null), looping over short writes. */
 export function writeAll(fd: number, bytes: Uint8Array, offset: number | null = null): void {
@@ -42,91 +61,240 @@ export function readAll(fd: number, buf: Uint8Array, len: number, offset: number
   }
 }
 
-/** A complete temporary file, not yet made durable or renamed into place. */
+/** How long a run waits for another abilink run that holds a file, before it gives up. */
+const LOCK_WAIT_MS = 60_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** What identifies a file's contents as planned from: its inode, size and modification time. */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+const identityOf = (st: BigIntStats): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs });
+const sameInode = (a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }) => a.dev === b.dev && a.ino === b.ino;
+
+/**
+ * An input file opened once (O_NOFOLLOW: a name swapped for a symbolic link is refused);
+ * planning, copying and the final checks all go through this descriptor. With `lock`, it
+ * holds an exclusive flock, so that two abilink runs on one file take turns, and the
+ * second one sees whether the first replaced it.
+ */
+export class SourceFile {
+  private closed = false;
+
+  private constructor(
+    readonly fd: number,
+    /** The path it was opened by (symbolic links already resolved by the caller). */
+    readonly path: string,
+    readonly stat: BigIntStats,
+  ) {}
+
+  static open(path: string, options: { lock?: boolean } = {}): SourceFile {
+    const fd = openSync(fsPath(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    try {
+      let st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw new InputError("not a regular file");
+      if (options.lock) {
+        lockWaiting(fd);
+        // The lock was free: whoever held it may have replaced the file meanwhile.
+        const now = statSync(fsPath(path), { bigint: true });
+        if (!sameInode(now, st)) throw new ChangedFileError("was replaced by another program while abilink waited for it; nothing was written (run again)");
+        st = fstatSync(fd, { bigint: true });
+      }
+      return new SourceFile(fd, path, st);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  get identity(): FileIdentity {
+    return identityOf(this.stat);
+  }
+
+  /** Throws ChangedFileError when the file was written since it was opened. */
+  assertUnchanged(): void {
+    const now = identityOf(fstatSync(this.fd, { bigint: true }));
+    if (now.size !== this.stat.size || now.mtimeNs !== this.stat.mtimeNs) {
+      throw new ChangedFileError("was changed by another program while being patched; nothing was written (run again)");
+    }
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      closeSync(this.fd);
+    }
+  }
+}
+
+function lockWaiting(fd: number): void {
+  const until = Date.now() + LOCK_WAIT_MS;
+  while (!native.flock(fd, true, false)) {
+    if (Date.now() > until) throw new ChangedFileError("is held by another abilink run for over a minute; nothing was written");
+    Atomics.wait(sleeper, 0, 0, 20);
+  }
+}
+
+/** A complete temporary file in a private directory, not yet made durable or renamed into place. */
 export interface PendingCommit {
-  tmp: string;
+  /** The destination, for messages. */
   dest: string;
+  /** The destination's directory, opened once, and the destination's name in it. */
+  destDirFd: number;
+  destName: string;
+  /** The private directory (0700) beside the destination, and its name there. */
+  workDirFd: number;
+  workDirName: string;
+  /** The temporary file (`f` in the private directory), still open. */
+  tmpFd: number;
   /** fsync before the rename (off only where durability is handled elsewhere, e.g. a build sandbox). */
   durable: boolean;
+  /** The source, when the destination is the source itself: checked before the rename, closed after. */
+  replaces: { fd: number; identity: FileIdentity } | null;
+  /** Another descriptor to close when done (the source of a copy written elsewhere). */
+  closeAfter: number | null;
 }
 
-/** fsync (when durable) and rename over the destination; on failure the temporary file goes. */
-export function commitSync(p: PendingCommit): void {
+const TMP = "f";
+
+function splitDest(dest: string): { dir: string; name: string } {
+  const at = dest.lastIndexOf("/");
+  if (at < 0) return { dir: ".", name: dest };
+  return { dir: at === 0 ? "/" : dest.slice(0, at), name: dest.slice(at + 1) };
+}
+
+/** Opens the destination's directory and makes the private directory and the temporary file in it. */
+function begin(dest: string, durable: boolean): PendingCommit {
+  const { dir, name } = splitDest(dest);
+  if (name === "" || name === "." || name === "..") throw new InputError(`${dest}: not a file name`);
+  const destDirFd = openSync(fsPath(dir), O_RDONLY | O_DIRECTORY);
+  let workDirName = "";
+  let workDirFd = -1;
   try {
-    if (p.durable) {
-      const fd = openSync(p.tmp, "r");
+    // A short name, whatever the destination's: ".abilink-" and 8 characters.
+    for (let attempt = 0; workDirFd < 0; attempt++) {
+      workDirName = `.abilink-${randomBytes(6).toString("base64url")}`;
       try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+        mkdirSync(`${fdPath(destDirFd)}/${workDirName}`, 0o700);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST" && attempt < 8) continue;
+        throw e;
+      }
+      workDirFd = openSync(`${fdPath(destDirFd)}/${workDirName}`, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      const st = fstatSync(workDirFd);
+      // Someone who can write the destination's directory could have put their own there.
+      if (st.uid !== process.getuid?.() || (st.mode & 0o777) !== 0o700) {
+        closeSync(workDirFd);
+        throw new ChangedFileError(`${dir}: the private directory abilink made there was replaced; nothing was written`);
       }
     }
-    renameSync(p.tmp, p.dest);
+    const tmpFd = openSync(`${fdPath(workDirFd)}/${TMP}`, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    const pending: PendingCommit = { dest, destDirFd, destName: name, workDirFd, workDirName, tmpFd, durable, replaces: null, closeAfter: null };
+    rememberTemporary(pending);
+    return pending;
   } catch (e) {
-    rmSync(p.tmp, { force: true });
+    if (workDirFd >= 0) closeSync(workDirFd);
+    if (workDirName) rmdirQuietly(destDirFd, workDirName);
+    closeSync(destDirFd);
     throw e;
   }
 }
 
-/**
- * commitSync with the fsync in libuv's thread pool, so that many files flush at once and
- * share journal commits.
- */
-export async function commit(p: PendingCommit): Promise<void> {
+function rmdirQuietly(dirFd: number, name: string): void {
   try {
-    if (p.durable) {
-      const fh = await open(p.tmp, "r");
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-    renameSync(p.tmp, p.dest);
-  } catch (e) {
-    rmSync(p.tmp, { force: true });
-    throw e;
+    rmdirSync(`${fdPath(dirFd)}/${name}`);
+  } catch {
+    // not ours any more, or not empty: leave it
   }
 }
 
-/**
- * Creates the temporary file for `dest` (exclusively) and runs `fill` on its descriptor;
- * returns the pending commit. If `fill` throws, the temporary file is removed.
- */
-export function prepareAtomic(dest: string, durable: boolean, fill: (fd: number, tmp: string) => void, mode = 0o600): PendingCommit {
-  const tmp = temporaryPath(dest);
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    fill(fd, tmp);
-    closeSync(fd);
-    return { tmp, dest, durable };
-  } catch (e) {
+/** Removes the temporary file and the private directory and closes every descriptor of a pending commit. */
+export function discard(p: PendingCommit): void {
+  forgetTemporary(p);
+  for (const n of [TMP, "l"]) {
+    try {
+      unlinkSync(`${fdPath(p.workDirFd)}/${n}`);
+    } catch {
+      // already gone
+    }
+  }
+  close(p);
+}
+
+function close(p: PendingCommit): void {
+  forgetTemporary(p);
+  rmdirQuietly(p.destDirFd, p.workDirName);
+  for (const fd of [p.tmpFd, p.workDirFd, p.destDirFd, p.replaces?.fd ?? -1, p.closeAfter ?? -1]) {
+    if (fd < 0) continue;
     try {
       closeSync(fd);
     } catch {
-      // already closed
+      // closed already
     }
-    rmSync(tmp, { force: true });
+  }
+}
+
+/** The checks before a temporary file replaces its destination, and the rename. */
+function renameIntoPlace(p: PendingCommit): void {
+  if (p.replaces) {
+    const now = fstatSync(p.replaces.fd, { bigint: true });
+    const planned = p.replaces.identity;
+    let there: BigIntStats | null = null;
+    try {
+      there = lstatSync(fsPath(`${fdPath(p.destDirFd)}/${p.destName}`), { bigint: true });
+    } catch {
+      there = null;
+    }
+    if (!there || !sameInode(there, planned) || now.size !== planned.size || now.mtimeNs !== planned.mtimeNs) {
+      throw new ChangedFileError("was changed or replaced by another program while being patched; nothing was written (run again)");
+    }
+  }
+  renameSync(`${fdPath(p.workDirFd)}/${TMP}`, fsPath(`${fdPath(p.destDirFd)}/${p.destName}`));
+}
+
+/** fsync (when durable), check, rename over the destination; on failure the temporary file goes. */
+export function commitSync(p: PendingCommit): void {
+  try {
+    if (p.durable) fsyncSync(p.tmpFd);
+    renameIntoPlace(p);
+    close(p);
+  } catch (e) {
+    discard(p);
+    throw e;
+  }
+}
+
+/** commitSync with the fsync in libuv's thread pool, so that many files flush at once and share journal commits. */
+export async function commit(p: PendingCommit): Promise<void> {
+  try {
+    if (p.durable) await fsyncAsync(p.tmpFd);
+    renameIntoPlace(p);
+    close(p);
+  } catch (e) {
+    discard(p);
     throw e;
   }
 }
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new
- * one, never a partial write: a temporary file in the same directory, fsync, rename.
+ * one, never a partial write.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
-  const pending = prepareAtomic(
-    path,
-    false,
-    (fd) => {
-      writeAll(fd, bytes);
-      fsyncSync(fd);
-    },
-    mode,
-  );
-  commitSync(pending);
+  const p = begin(path, true);
+  try {
+    writeAll(p.tmpFd, bytes, 0);
+    fchmodSync(p.tmpFd, mode);
+  } catch (e) {
+    discard(p);
+    throw e;
+  }
+  commitSync(p);
 }
 
 /** Byte ranges to write into a copy of a file: the old bytes move `shift` later, then `writes` apply. */
@@ -134,14 +302,140 @@ export interface FileChange {
   writes: readonly { offset: number; bytes: Uint8Array }[];
   /** Bytes inserted before the old contents; usually 0. */
   shift: number;
+  /** The new file's size. */
+  size: number;
 }
-
-const CHUNK = 1 << 20;
 
 function applyWrites(fd: number, writes: FileChange["writes"]): void {
   // In file order: growth past the old end is written last, after the headers that map it.
   for (const w of [...writes].sort((a, b) => a.offset - b.offset)) writeAll(fd, w.bytes, w.offset);
 }
+
+const notPermitted = new Set(["EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP"]);
+
+/**
+ * Copies the extended attributes of one open file to another (SELinux labels, file
+ * capabilities such as ping's, user attributes), each where this process is permitted to
+ * set it, as the owner is.
+ */
+function copyAttributes(fromFd: number, toFd: number): void {
+  let names: string[];
+  try {
+    names = listAttributesSync(fdPath(fromFd));
+  } catch (e) {
+    if (notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) return;
+    throw e;
+  }
+  for (const name of names) {
+    try {
+      setAttributeSync(fdPath(toFd), name, getAttributeSync(fdPath(fromFd), name));
+    } catch (e) {
+      if (!notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    }
+  }
+}
+
+/**
+ * A changed copy of `source`, complete, as the temporary file of `dest` (which is the source
+ * itself when `dest` is its path): the unchanged bytes copied by the kernel (a reflink where
+ * the file system can, else copy_file_range; never through this process), the writes, then
+ * the source's owner (where permitted), mode and extended attributes, in that order. Not
+ * yet durable or renamed: see commit. On failure nothing is left.
+ */
+export function prepareChangedCopy(source: SourceFile, dest: string, change: FileChange, durable = true): PendingCommit {
+  const p = begin(dest, durable);
+  try {
+    const size = Number(source.stat.size);
+    if (change.shift > 0 || !native.clone(source.fd, p.tmpFd)) {
+      if (native.copyRange(source.fd, p.tmpFd, 0, change.shift, size) !== size) {
+        throw new ChangedFileError("shrank while being copied; nothing was written (run again)");
+      }
+    }
+    applyWrites(p.tmpFd, change.writes);
+    // The copy is what was planned from only if nobody wrote the source meanwhile.
+    source.assertUnchanged();
+    // Owner first: chown clears set-user-ID bits and file capabilities, which come after.
+    try {
+      fchownSync(p.tmpFd, Number(source.stat.uid), Number(source.stat.gid));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+    }
+    fchmodSync(p.tmpFd, Number(source.stat.mode) & 0o7777);
+    copyAttributes(source.fd, p.tmpFd);
+    if (source.path === dest) p.replaces = { fd: source.fd, identity: source.identity };
+    else p.closeAfter = source.fd;
+    return p;
+  } catch (e) {
+    discard(p);
+    throw e;
+  }
+}
+
+/**
+ * After the new file is in place at `p.dest`: `name` (another name the source had, in any
+ * directory of the same file system) is atomically replaced by a hard link to the new file,
+ * if it still names the source's inode. Returns false when it no longer does.
+ */
+export function relinkName(newFile: string, name: string, source: FileIdentity): boolean {
+  const { name: base } = splitDest(name);
+  const there = lstatSync(fsPath(name), { bigint: true });
+  if (!sameInode(there, source)) return false;
+  const p = begin(name, false);
+  try {
+    unlinkSync(`${fdPath(p.workDirFd)}/${TMP}`);
+    const fresh = statSync(fsPath(newFile), { bigint: true });
+    // The link goes in the private directory first, so that the swap is one rename.
+    linkSync(fsPath(newFile), `${fdPath(p.workDirFd)}/l`);
+    const linked = lstatSync(`${fdPath(p.workDirFd)}/l`, { bigint: true });
+    if (!sameInode(linked, fresh)) throw new ChangedFileError(`${newFile} was replaced while its other names were being linked`);
+    const again = lstatSync(fsPath(`${fdPath(p.destDirFd)}/${base}`), { bigint: true });
+    if (!sameInode(again, source)) {
+      unlinkSync(`${fdPath(p.workDirFd)}/l`);
+      close(p);
+      return false;
+    }
+    renameSync(`${fdPath(p.workDirFd)}/l`, fsPath(`${fdPath(p.destDirFd)}/${base}`));
+    close(p);
+    return true;
+  } catch (e) {
+    discard(p);
+    throw e;
+  }
+}
+
+/**
+ * Applies the change to the source itself (same inode, so hard links keep sharing it), as
+ * patchelf does. The space is reserved first (fallocate), so a full disk fails before any
+ * byte changes; bytes past the old end go first, the file's own bytes after them, the
+ * program and section headers last. Not atomic: a failure after the first write into the
+ * old bytes says the file may be damaged.
+ */
+export function changeInPlace(source: SourceFile, change: FileChange, durable = true): void {
+  // The magic link is followed to the very inode opened for planning, never to a name.
+  const fd = openSync(fdPath(source.fd), O_RDWR);
+  let touched = false;
+  try {
+    source.assertUnchanged();
+    const oldSize = Number(fstatSync(fd).size);
+    native.fallocate(fd, 0, Math.max(change.size, oldSize));
+    touched = true;
+    if (change.shift > 0) shiftInFile(fd, oldSize, change.shift);
+    // Past the old end first: until the headers that map it are written, it is ignored.
+    const writes = [...change.writes].sort((a, b) => (a.offset >= oldSize ? 0 : 1) - (b.offset >= oldSize ? 0 : 1) || b.offset - a.offset);
+    for (const w of writes) writeAll(fd, w.bytes, w.offset);
+    if (durable) fsyncSync(fd);
+  } catch (e) {
+    if (touched && (e as NodeJS.ErrnoException).code) {
+      const err = e as NodeJS.ErrnoException;
+      throw Object.assign(new Error(`${err.message.replace(/^\w+: /, "")} while writing in place: the file may be damaged`), { code: err.code });
+    }
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const CHUNK = 1 << 20;
 
 /**
  * Moves bytes [0, size) of `fd` to [shift, size + shift) within the same file, from the end
@@ -154,100 +448,5 @@ function shiftInFile(fd: number, size: number, shift: number): void {
     readAll(fd, buf, len, end - len);
     writeAll(fd, buf.subarray(0, len), end - len + shift);
     end -= len;
-  }
-}
-
-/** Copies all of `from` into `to` at offset `shift`, in 1 MiB chunks. */
-function copyShifted(from: string, to: string, shift: number): void {
-  const src = openSync(from, "r");
-  try {
-    const dst = openSync(to, "wx", 0o600);
-    try {
-      const size = fstatSync(src).size;
-      const buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
-      for (let at = 0; at < size; at += buf.length) {
-        const len = Math.min(buf.length, size - at);
-        readAll(src, buf, len, at);
-        writeAll(dst, buf.subarray(0, len), at + shift);
-      }
-    } finally {
-      closeSync(dst);
-    }
-  } finally {
-    closeSync(src);
-  }
-}
-
-const notPermitted = new Set(["EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP"]);
-
-/**
- * Copies the extended attributes of `from` to `to` (SELinux labels, file capabilities such
- * as ping's, user attributes), each where this process is permitted to set it, as the
- * owner is.
- */
-export function copyAttributes(from: string, to: string): void {
-  let names: string[];
-  try {
-    names = listAttributesSync(from);
-  } catch (e) {
-    if (notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) return;
-    throw e;
-  }
-  for (const name of names) {
-    try {
-      setAttributeSync(to, name, getAttributeSync(from, name));
-    } catch (e) {
-      if (!notPermitted.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
-    }
-  }
-}
-
-/**
- * A changed copy of `source`, complete, as the temporary file of `dest`: a reflink or
- * in-kernel copy (unchanged bytes never pass through this process), the writes, then the
- * owner (where permitted), mode and extended attributes of `like`. Not yet durable or
- * renamed: see commit. Readers of `dest` see nothing of it until then; on failure the
- * temporary file is removed.
- */
-export function prepareChangedCopy(source: string, dest: string, change: FileChange, like: Stats, durable = true): PendingCommit {
-  const tmp = temporaryPath(dest);
-  try {
-    if (change.shift > 0) copyShifted(source, tmp, change.shift);
-    else copyFileSync(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    const fd = openSync(tmp, "r+");
-    try {
-      applyWrites(fd, change.writes);
-    } finally {
-      closeSync(fd);
-    }
-    // Owner first: chown clears set-user-ID bits and file capabilities, which come after.
-    try {
-      chownSync(tmp, like.uid, like.gid);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-    }
-    chmodSync(tmp, like.mode & 0o7777);
-    copyAttributes(source, tmp);
-    return { tmp, dest, durable };
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-/**
- * Applies the change to `path` itself (same inode, so hard links keep sharing it), as
- * patchelf does. Not atomic. A shift rewrites the whole file, as patchelf always does.
- */
-export function changeInPlace(path: string, change: FileChange, durable = true): void {
-  const fd = openSync(path, "r+");
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error(`${path}: not a regular file`), { code: "EINVAL" });
-    if (change.shift > 0) shiftInFile(fd, st.size, change.shift);
-    applyWrites(fd, change.writes);
-    if (durable) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

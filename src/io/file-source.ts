@@ -1,5 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { ElfFile, TruncatedError, isElf, type ByteSource } from "../elf/index.js";
+import { InputError } from "../errors.js";
+import { fsPath } from "./paths.js";
 
 const BLOCK = 16 * 1024;
 const MAX_BLOCKS = 32;
@@ -19,14 +21,16 @@ export class FileSource implements ByteSource {
   private constructor(
     private readonly fd: number,
     readonly path: string,
+    /** Whether close() closes the descriptor (false: the caller's, lent for reading). */
+    private readonly owned = true,
   ) {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error(`not a regular file: ${path}`), { code: "EINVAL" });
+    if (!st.isFile()) throw new InputError(st.isDirectory() ? "is a directory, not a file" : "not a regular file");
     this.size = st.size;
   }
 
   static open(path: string): FileSource {
-    const fd = openSync(path, "r");
+    const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       return new FileSource(fd, path);
     } catch (e) {
@@ -35,9 +39,9 @@ export class FileSource implements ByteSource {
     }
   }
 
-  /** Wraps a descriptor the caller opened; `close()` closes it. */
-  static fromFd(fd: number, path: string): FileSource {
-    return new FileSource(fd, path);
+  /** Wraps a descriptor the caller opened; `close()` closes it unless `owned` is false. */
+  static fromFd(fd: number, path: string, owned = true): FileSource {
+    return new FileSource(fd, path, owned);
   }
 
   read(offset: number, length: number): Uint8Array {
@@ -84,7 +88,7 @@ export class FileSource implements ByteSource {
   close(): void {
     if (!this.closed) {
       this.closed = true;
-      closeSync(this.fd);
+      if (this.owned) closeSync(this.fd);
     }
   }
 }
@@ -102,18 +106,28 @@ export function withFileSource<T>(path: string, use: (source: FileSource) => T):
 /**
  * Opens `path` once and runs `use` on the parsed ELF file, or returns null when the file
  * does not start with the ELF magic; only 4 bytes of such a file are read. Opened with
- * O_NONBLOCK so that a FIFO found where a file was expected cannot hang the caller.
+ * O_NONBLOCK and refused unless it is a regular file, so that a FIFO or a device named
+ * where a file was expected can neither hang the caller nor feed it without end.
  */
 export function withElfFile<T>(path: string, use: (elf: ElfFile, source: FileSource) => T): T | null {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  let source: FileSource | null = null;
+  const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const magic = new Uint8Array(4);
-    if (readSync(fd, magic, 0, 4, 0) < 4 || !isElf(magic)) return null;
-    source = FileSource.fromFd(fd, path);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(st.isDirectory() ? "is a directory, not a file" : "not a regular file");
+    return withElfFd(fd, path, use);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** As withElfFile, over a descriptor the caller opened and keeps (it is not closed). */
+export function withElfFd<T>(fd: number, path: string, use: (elf: ElfFile, source: FileSource) => T): T | null {
+  const magic = new Uint8Array(4);
+  if (readSync(fd, magic, 0, 4, 0) < 4 || !isElf(magic)) return null;
+  const source = FileSource.fromFd(fd, path, false);
+  try {
     return use(ElfFile.parse(source), source);
   } finally {
-    if (source) source.close();
-    else closeSync(fd);
+    source.close();
   }
 }

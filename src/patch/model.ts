@@ -9,6 +9,7 @@ import {
   DT_RUNPATH,
   DT_SONAME,
   DT_VERSYM,
+  EI_OSABI,
   PF_X,
   PT_DYNAMIC,
   PT_GNU_STACK,
@@ -17,6 +18,7 @@ import {
   VERSYM_VERSION,
   checkedNumber,
   decodeDynamicEntries,
+  dynamicReadLength,
   type DynamicEntry,
   type ElfFile,
   type ProgramHeader,
@@ -153,7 +155,7 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
         break;
       case "set-os-abi":
         if (elf.header.ei_osabi !== e.value) {
-          m.extraWrites.push({ offset: 7, bytes: Uint8Array.of(e.value), what: "EI_OSABI" });
+          m.extraWrites.push({ offset: EI_OSABI, bytes: Uint8Array.of(e.value), what: "EI_OSABI" });
           m.changes.push(`os/abi: ${elf.header.ei_osabi} -> ${e.value}`);
         }
         break;
@@ -272,7 +274,7 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
 }
 
 function readDynamic(elf: ElfFile, ph: ProgramHeader): DynamicTable {
-  const d = elf.readAt(ph.p_offset, ph.p_filesz, "PT_DYNAMIC");
+  const d = elf.readAt(ph.p_offset, dynamicReadLength(ph.p_filesz, elf.is64), "PT_DYNAMIC");
   const entries = decodeDynamicEntries(d, elf.is64);
   return { offset: d.base, capacity: Math.floor(d.length / dynamicEntrySize(elf.is64)), entries, vaddr: ph.p_vaddr };
 }

@@ -1,22 +1,24 @@
 // One file: planned (the file opened and parsed once), then the plan applied to a target.
 // Planning and applying are separate so that a caller can plan a file and write the result
 // anywhere: into the file itself, atomically over it, or as a new file in another tree.
-import { realpathSync, statSync, type Stats } from "node:fs";
+// The file stays open from planning to writing: the copy is made from, and checked
+// against, the very file the plan was made from.
 import { resolve, sep } from "node:path";
 import type { ElfFile } from "../elf/index.js";
 import { NotElfError, PatchError } from "../errors.js";
-import { changeInPlace, commitSync, prepareChangedCopy, type FileChange, type PendingCommit } from "../io/atomic-write.js";
-import { withElfFile } from "../io/file-source.js";
+import { SourceFile, changeInPlace, commitSync, prepareChangedCopy, type FileChange, type FileIdentity, type PendingCommit } from "../io/atomic-write.js";
+import { withElfFd } from "../io/file-source.js";
+import { realPath } from "../io/paths.js";
 import type { Edit } from "./edits.js";
 import { planPatch, shiftOf, type PatchPlan, type PlanOptions } from "./plan.js";
 
-/** A plan for one file, with what it was made from. */
+/** A plan for one file, with the open file it was made from (close it, or let applyPlan do so). */
 export interface PlannedFile {
   /** The name given. */
   path: string;
   /** The file itself (symbolic links resolved). */
   real: string;
-  stat: Stats;
+  source: SourceFile;
   plan: PatchPlan;
 }
 
@@ -68,6 +70,10 @@ export interface PatchResult {
   plan: PatchPlan;
   /** Whether anything was written. */
   written: boolean;
+  /** The input as it was planned from (its inode: other names of it keep the old file unless relinked). */
+  identity: FileIdentity;
+  /** How many names the input's inode had. */
+  links: number;
   /** With write.deferCommit: the temporary file still to be committed. */
   pending?: PendingCommit;
 }
@@ -80,36 +86,54 @@ export function inStore(path: string, storeDir: string): boolean {
 
 /**
  * Opens `path` once, parses it, and plans `edits` (or the edits `editsFor` derives from the
- * parsed file, e.g. patchelf's --shrink-rpath). Throws PatchError, ElfError or a system error.
+ * parsed file, e.g. patchelf's --shrink-rpath). With `lock`, the file is held (flock) until
+ * the plan is applied or closed, so that another abilink run waits. Throws PatchError,
+ * ElfError, InputError, ChangedFileError or a system error; on error nothing stays open.
  */
 export function planFile(
   path: string,
   edits: readonly Edit[] | ((elf: ElfFile) => readonly Edit[]),
   options: PlanOptions = {},
+  open: { lock?: boolean } = {},
 ): PlannedFile {
-  const real = realpathSync(path);
-  const stat = statSync(real);
-  if (!stat.isFile()) throw new PatchError("not a regular file");
-  const plan = withElfFile(real, (elf) => planPatch(elf, typeof edits === "function" ? edits(elf) : edits, options));
-  if (plan === null) throw new NotElfError("not an ELF file (bad magic)");
-  return { path, real, stat, plan };
+  const real = realPath(path);
+  const source = SourceFile.open(real, open);
+  try {
+    const plan = withElfFd(source.fd, real, (elf) => planPatch(elf, typeof edits === "function" ? edits(elf) : edits, options));
+    if (plan === null) throw new NotElfError("not an ELF file (bad magic)");
+    return { path, real, source, plan };
+  } catch (e) {
+    source.close();
+    throw e;
+  }
 }
 
 /** The byte changes of a plan. */
-const changeOf = (plan: PatchPlan): FileChange => ({ writes: plan.writes, shift: shiftOf(plan) });
+const changeOf = (plan: PatchPlan): FileChange => ({ writes: plan.writes, shift: shiftOf(plan), size: plan.newSize });
 
 /**
- * Writes a planned file's result to `target`. With deferCommit (atomic targets only), returns
- * the complete temporary file for the caller to commit; otherwise the result is in place
- * when it returns.
+ * Writes a planned file's result to `target`, and closes the planned file. With deferCommit
+ * (atomic targets only), returns the complete temporary file for the caller to commit (the
+ * planned file closes then); otherwise the result is in place when it returns.
  */
 export function applyPlan(planned: PlannedFile, target: WriteTarget, options: WriteOptions = {}): PendingCommit | null {
   const durable = options.fsync !== false;
+  const { source } = planned;
   if (target.kind === "in-place") {
-    changeInPlace(planned.real, changeOf(planned.plan), durable);
+    try {
+      changeInPlace(source, changeOf(planned.plan), durable);
+    } finally {
+      source.close();
+    }
     return null;
   }
-  const pending = prepareChangedCopy(planned.real, target.path, changeOf(planned.plan), planned.stat, durable);
+  let pending: PendingCommit;
+  try {
+    pending = prepareChangedCopy(source, target.path, changeOf(planned.plan), durable);
+  } catch (e) {
+    source.close();
+    throw e;
+  }
   if (options.deferCommit) return pending;
   commitSync(pending);
   return null;
@@ -122,19 +146,21 @@ export function applyPlan(planned: PlannedFile, target: WriteTarget, options: Wr
  */
 export function patchFile(path: string, edits: readonly Edit[] | ((elf: ElfFile) => readonly Edit[]), options: PatchOptions = {}): PatchResult {
   const policy = options.policy ?? {};
-  const real = realpathSync(path);
+  const real = realPath(path);
   const storeDir = policy.storeDir ?? process.env.NIX_STORE_DIR ?? "/nix/store";
   const dest = options.output !== undefined ? options.output : real;
   const destReal = options.output !== undefined ? resolve(options.output) : real;
-  if (!statSync(real).isFile()) throw new PatchError("not a regular file");
   if (!policy.force && !options.dryRun && inStore(destReal, storeDir)) {
     throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
   }
-  const planned = planFile(path, edits, options.layout);
-  const { plan } = planned;
-  if (options.dryRun) return { path, dest, plan, written: false };
-  if (plan.writes.length === 0 && options.output === undefined) return { path, dest, plan, written: false };
+  const planned = planFile(path, edits, options.layout, { lock: !options.dryRun });
+  const { plan, source } = planned;
+  const base = { path, dest, plan, identity: source.identity, links: Number(source.stat.nlink) };
+  if (options.dryRun || (plan.writes.length === 0 && options.output === undefined)) {
+    source.close();
+    return { ...base, written: false };
+  }
   const target: WriteTarget = options.inPlace && options.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: destReal };
   const pending = applyPlan(planned, target, options.write);
-  return { path, dest, plan, written: true, ...(pending ? { pending } : {}) };
+  return { ...base, written: true, ...(pending ? { pending } : {}) };
 }

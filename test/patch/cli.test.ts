@@ -170,7 +170,7 @@ describe("abilink patch: what gets written", () => {
     expect(sha(same)).toBe(before);
   });
 
-  it("many files: the same records in input order whatever --jobs is; one inode is patched once", async () => {
+  it("many files: the same records in input order whatever --jobs is; one inode is patched once, every name given gets the new file and a record", async () => {
     const run = async (jobs: string) => {
       const dir = mkdtempSync(join(work, "m-"));
       const files: string[] = [];
@@ -183,9 +183,12 @@ describe("abilink patch: what gets written", () => {
       const r = await abilink(["patch", "--json", "--jobs", jobs, "--add-runpath", LONG, ...files, files[3]!, join(dir, "hardlink")]);
       expect(r.code).toBe(0);
       const recs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      expect(recs.map((x) => x.path)).toEqual(files);
+      expect(recs.map((x) => x.path)).toEqual([...files, files[3]!, join(dir, "hardlink")]);
       for (const f of files) expect((await readelf(f)).runpath.at(-1)).toBe(LONG);
-      return recs.map((x) => ({ ...x, path: x.path.slice(dir.length), dest: x.dest.slice(dir.length) }));
+      // The second name of files[0] now names the new file too.
+      expect(statSync(join(dir, "hardlink")).ino).toBe(statSync(files[0]!).ino);
+      expect(recs.at(-1).hardLinkOf).toBe(files[0]);
+      return recs.map((x) => ({ ...x, path: x.path.slice(dir.length), dest: x.dest.slice(dir.length), hardLinkOf: x.hardLinkOf?.slice(dir.length) ?? null }));
     };
     expect(await run("4")).toEqual(await run("1"));
   });
@@ -223,7 +226,11 @@ describe("abilink patch: what gets written", () => {
       expect([old, neu]).toContain(now);
       seen.add(now === old ? "old" : "new");
     }
-    // Temporary files may remain after a kill; they are never the file itself.
-    for (const n of readdirSync(join(f, ".."))) expect(n === "big" || /^\.big\.abilink-[0-9a-f]+\.tmp$/.test(n)).toBe(true);
+    // A private directory with a temporary file may remain after a kill (SIGKILL cannot be
+    // caught); it is never the file itself, and only its owner can enter it.
+    for (const n of readdirSync(join(f, ".."))) {
+      expect(n === "big" || /^\.abilink-[A-Za-z0-9_-]{8}$/.test(n)).toBe(true);
+      if (n !== "big") expect(statSync(join(f, "..", n)).mode & 0o777).toBe(0o700);
+    }
   });
 });
