@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { scan } from "../closure/scan.js";
 import { exitForFailures } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
-import { StatusLine, out, warn } from "./output.js";
+import { StatusLine, out, outputLost, warn } from "./output.js";
 import { renderScanRecord } from "./render.js";
 
 export interface ScanFlags {
@@ -22,6 +22,8 @@ export async function runScan(roots: string[], flags: ScanFlags): Promise<number
       warn(path, message);
     },
     onProgress: (t) => status.update(`scanned ${t.files} files, ${t.elf} ELF, ${t.errors} errors`),
+    // `abilink scan … | head`: once the reader has gone, the rest of the walk is for nobody.
+    stop: outputLost,
   });
   status.done();
   return exitForFailures(totals.errors);

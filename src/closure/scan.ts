@@ -18,6 +18,8 @@ export interface ScanOptions {
   onError: (path: string, message: string) => void;
   /** Called now and then with running totals. */
   onProgress?: (totals: ScanTotals) => void;
+  /** True when nobody wants more records (the reader of the output went away): the walk stops. */
+  stop?: () => boolean;
 }
 
 export interface ScanTotals {
@@ -51,7 +53,7 @@ export async function scan(roots: readonly string[], options: ScanOptions): Prom
         options.onError(o.path, o.message);
       }
     },
-    { jobs: options.jobs ?? availableParallelism(), onBatch: () => options.onProgress?.(totals) },
+    { jobs: options.jobs ?? availableParallelism(), onBatch: () => options.onProgress?.(totals), stop: options.stop },
   );
   return totals;
 }

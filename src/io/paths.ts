@@ -126,5 +126,6 @@ export function escapeText(s: string): string {
 
 /** `path` with symbolic links resolved, byte for byte. */
 export function realPath(path: string): string {
-  return pathFromBytes(realpathSync(fsPath(path), { encoding: "buffer" }));
+  // The native realpath(3): the JavaScript one walks the components as (lossy) strings.
+  return pathFromBytes(realpathSync.native(fsPath(path), { encoding: "buffer" }));
 }

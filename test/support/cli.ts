@@ -1,6 +1,7 @@
 import { execa } from "execa";
 
-const bin = new URL("../../bin/abilink", import.meta.url).pathname;
+/** The CLI under test: this checkout's, or another build's (ABILINK_BIN), to show a test fails there. */
+export const bin = process.env.ABILINK_BIN ?? new URL("../../bin/abilink", import.meta.url).pathname;
 
 /** Runs the built CLI (`npm run build` first; `npm test` does). */
 export async function abilink(args: string[], opts: { cwd?: string } = {}) {
