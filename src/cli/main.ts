@@ -72,6 +72,9 @@ diff and compat add abidiff's bits: 4 ABI changed (compatible), 12 incompatible.
   return exit;
 }
 
+// A reader of stderr that went away must not turn a message into a crash.
+process.stderr.on("error", () => {});
+
 main(rawArgv()).then(
   (code) => {
     process.exitCode = code;

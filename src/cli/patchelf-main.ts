@@ -3,6 +3,9 @@
 import { rawArgv } from "../io/paths.js";
 import { runPatchelf } from "./patchelf.js";
 
+// A reader of stderr that went away must not turn a message into a crash.
+process.stderr.on("error", () => {});
+
 runPatchelf(rawArgv().slice(3)).then(
   (code) => {
     process.exitCode = code;

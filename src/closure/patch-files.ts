@@ -24,6 +24,7 @@ interface FileGroup {
   names: string[];
   /** Each name's place among the names given. */
   at: number[];
+  size: number;
 }
 
 function groupByInode(files: readonly string[]): FileGroup[] {
@@ -31,9 +32,11 @@ function groupByInode(files: readonly string[]): FileGroup[] {
   const groups: FileGroup[] = [];
   files.forEach((f, at) => {
     let key: string | null = null;
+    let size = 0;
     try {
       const st = statSync(fsPath(f));
       key = `${st.dev}:${st.ino}`;
+      size = st.size;
     } catch {
       // reported by the patch itself
     }
@@ -42,7 +45,7 @@ function groupByInode(files: readonly string[]): FileGroup[] {
       g.names.push(f);
       g.at.push(at);
     } else {
-      const ng = { names: [f], at: [at] };
+      const ng = { names: [f], at: [at], size };
       groups.push(ng);
       if (key !== null) byInode.set(key, ng);
     }
@@ -51,9 +54,10 @@ function groupByInode(files: readonly string[]): FileGroup[] {
 }
 
 /**
- * Patches many files on the worker pool. Each thread plans a file and writes it completely
- * (the temporary copy, fsync, rename) before it takes the next, so at most one temporary
- * copy per thread exists at any time (bytes in flight: at most jobs x the largest file).
+ * Patches many files on the worker pool. Each thread plans and writes the files of a batch,
+ * then commits them together (their fsyncs run at once, then each rename). Temporary copies
+ * in flight are bounded: twice the largest file in all (each thread commits early when its
+ * share is used up), and never more than one file per thread beyond that.
  * Outcomes come out in input order, each after its file is in place. Two names of one file
  * are patched once: in the default (atomic) mode every other given name is then linked to
  * the new file; in place, they share it anyway. Returns how many names were handled.
@@ -74,7 +78,7 @@ export async function patchFiles(files: readonly string[], edits: readonly Edit[
     }
   };
   // Names of the old file nobody gave: an atomic write leaves them on the old contents.
-  const others = (r: PatchReport, g: FileGroup) => (atomic && r.written ? Math.max(0, r.links - g.names.length) : 0);
+  const others = (r: PatchReport, g: FileGroup) => (atomic && r.written ? Math.max(0, r.links - new Set(g.names).size) : 0);
   // The other names of a patched file: relinked to the new file (atomic), or reported as sharing it.
   const followers = (first: PatchReport, g: FileGroup) => {
     g.names.forEach((name, k) => {
@@ -111,7 +115,13 @@ export async function patchFiles(files: readonly string[], edits: readonly Edit[
       emit(g.at[0]!, { ...r, report: { ...r.report, otherNames: others(r.report, g) } });
       followers(r.report, g);
     },
-    { jobs: run.jobs, inline: 32, batch: 16, context: { edits, options, abort: run.abort }, stop: aborted },
+    {
+      jobs: run.jobs,
+      inline: 32,
+      batch: 16,
+      context: { edits, options, abort: run.abort, threadBudget: (2 * groups.reduce((m, g) => Math.max(m, g.size), 0)) / Math.max(1, run.jobs) },
+      stop: aborted,
+    },
   );
   return total;
 }

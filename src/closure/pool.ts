@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { loadTask, type TaskName, type TaskResult } from "./tasks.js";
+import { loadTask, runBatch, type TaskName, type TaskResult } from "./tasks.js";
 
 export interface PoolBatch {
   seq: number;
@@ -52,19 +52,33 @@ export async function runOrdered<T extends TaskName>(
   options: PoolOptions,
 ): Promise<void> {
   const fn = await loadTask(task);
-  const run = (item: string) => fn(item, options.context);
   const jobs = Math.max(1, Math.floor(options.jobs));
   const inline = jobs === 1 ? Infinity : (options.inline ?? 64);
+  const size = options.batch ?? BATCH;
   const stopped = () => options.stop?.() === true;
+  // The first items (all of them with one job) run on this thread, in batches of `size`,
+  // so that a task's finish step (patch's commits) serves many items at once.
   let n = 0;
   while (n < inline) {
-    if (stopped()) return;
-    const r = items.next();
-    if (r.done) return;
-    deliver(run(r.value));
-    if (++n % 1024 === 0) options.onBatch?.();
-    // Let asynchronous work started by `deliver` (patch's commits) report as it finishes.
-    if (n % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+    const want = Math.min(size, inline - n);
+    const chunk: string[] = [];
+    let ended = false;
+    while (chunk.length < want) {
+      const r = stopped() ? null : items.next();
+      if (!r || r.done) {
+        ended = true;
+        break;
+      }
+      chunk.push(r.value);
+    }
+    if (chunk.length > 0) {
+      for (const r of await runBatch(fn, chunk, options.context)) deliver(r);
+      n += chunk.length;
+      options.onBatch?.();
+      // A turn of the event loop between batches: signal handlers run there.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (ended) return;
   }
 
   // This thread works too; `jobs - 1` workers help it. A worker needs time to start and
@@ -85,7 +99,6 @@ export async function runOrdered<T extends TaskName>(
       pending.delete(nextToDeliver++);
     }
   };
-  const size = options.batch ?? BATCH;
   const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
   const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
   const takeBatch = (): PoolBatch | null => {
@@ -141,7 +154,7 @@ export async function runOrdered<T extends TaskName>(
       if (room()) {
         const b = takeBatch();
         if (b) {
-          pending.set(b.seq, b.items.map(run));
+          pending.set(b.seq, await runBatch(fn, b.items, options.context));
           flush();
           // A look at the event loop between batches lets finished workers report.
           await new Promise((resolve) => setImmediate(resolve));

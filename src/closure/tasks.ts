@@ -12,17 +12,37 @@ export type TaskName = keyof TaskResults;
 export type TaskResult<T extends TaskName> = TaskResults[T];
 export type TaskFunction<T extends TaskName> = (item: string, context: unknown) => TaskResult<T>;
 
-const loaders: { [T in TaskName]: () => Promise<TaskFunction<T>> } = {
-  scan: async () => (await import("./task-scan.js")).scanOne,
-  hash: async () => (await import("./task-hash.js")).hashOne,
-  patch: async () => (await import("./task-patch.js")).patchOne,
+/**
+ * A task: `run` for each item, then, when the task has one, `finish` once for each batch of
+ * items a thread has run, before their results leave it (patch commits its files there, many
+ * flushes at once). `finish` may replace results (a commit that failed).
+ */
+export interface Task<T extends TaskName> {
+  run: TaskFunction<T>;
+  finish?: (results: TaskResult<T>[], context: unknown) => Promise<void>;
+}
+
+const loaders: { [T in TaskName]: () => Promise<Task<T>> } = {
+  scan: async () => ({ run: (await import("./task-scan.js")).scanOne }),
+  hash: async () => ({ run: (await import("./task-hash.js")).hashOne }),
+  patch: async () => {
+    const m = await import("./task-patch.js");
+    return { run: m.patchOne, finish: m.finishPatches };
+  },
 };
 
-const loaded = new Map<TaskName, Promise<TaskFunction<TaskName>>>();
+const loaded = new Map<TaskName, Promise<Task<TaskName>>>();
 
-/** The function for `task`, its module loaded on first use (once per thread). */
-export function loadTask<T extends TaskName>(task: T): Promise<TaskFunction<T>> {
+/** The task, its module loaded on first use (once per thread). */
+export function loadTask<T extends TaskName>(task: T): Promise<Task<T>> {
   let p = loaded.get(task);
-  if (!p) loaded.set(task, (p = loaders[task]() as Promise<TaskFunction<TaskName>>));
-  return p as Promise<TaskFunction<T>>;
+  if (!p) loaded.set(task, (p = loaders[task]() as unknown as Promise<Task<TaskName>>));
+  return p as unknown as Promise<Task<T>>;
+}
+
+/** Runs a task on a batch of items in this thread, its `finish` included. */
+export async function runBatch<T extends TaskName>(task: Task<T>, items: readonly string[], context: unknown): Promise<TaskResult<T>[]> {
+  const results = items.map((item) => task.run(item, context));
+  if (task.finish) await task.finish(results, context);
+  return results;
 }
