@@ -1,6 +1,7 @@
 // patchelf's command line (0.18/0.19 options), parsed into what abilink's front end does.
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { fsPath } from "../io/paths.js";
 import { splitSearchPath } from "../patch/edits.js";
 import type { PatchelfEdits } from "../patch/patchelf.js";
 
@@ -56,13 +57,13 @@ function parseOsAbi(name: string): number {
 
 /** patchelf reads an argument that starts with `@` from the named file, verbatim. */
 function resolveArgument(arg: string): string {
-  return arg.startsWith("@") ? readFileSync(arg.slice(1), "latin1") : arg;
+  return arg.startsWith("@") ? readFileSync(fsPath(arg.slice(1)), "latin1") : arg;
 }
 
 /** patchelf's NAME_MAP_FILE: an old and a new name per line, separated by white space. */
 export function readRenameMap(path: string): [string, string][] {
   const out: [string, string][] = [];
-  readFileSync(path, "utf8")
+  readFileSync(fsPath(path), "utf8")
     .split("\n")
     .forEach((line, i) => {
       const words = line.trim().split(/\s+/).filter(Boolean);

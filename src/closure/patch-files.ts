@@ -119,7 +119,9 @@ export async function patchFiles(files: readonly string[], edits: readonly Edit[
       jobs: run.jobs,
       inline: 32,
       batch: 16,
-      context: { edits, options, abort: run.abort, threadBudget: (2 * groups.reduce((m, g) => Math.max(m, g.size), 0)) / Math.max(1, run.jobs) },
+      // Twice the largest file in all: each thread holds at most half its share waiting and
+      // half being committed (always at least the file at hand).
+      context: { edits, options, abort: run.abort, threadBudget: groups.reduce((m, g) => Math.max(m, g.size), 0) / Math.max(1, run.jobs) },
       stop: aborted,
     },
   );

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { loadTask, runBatch, type TaskName, type TaskResult } from "./tasks.js";
+import { loadTask, type TaskName, type TaskResult } from "./tasks.js";
 
 export interface PoolBatch {
   seq: number;
@@ -43,7 +43,9 @@ const AHEAD_ITEMS = 256;
  * Runs `task` on every item and delivers the results in input order, whatever order
  * the workers finish in. Items are pulled from the iterator only as workers need them,
  * so a directory walk feeding it runs alongside the work; at most maxAhead batches per
- * thread wait to be delivered.
+ * thread wait to be delivered. A task's finish step (patch's commits) runs once per batch
+ * in the thread that ran it, while that thread goes on with the next batch; a batch's
+ * results are delivered once it has finished.
  */
 export async function runOrdered<T extends TaskName>(
   task: T,
@@ -55,43 +57,18 @@ export async function runOrdered<T extends TaskName>(
   const jobs = Math.max(1, Math.floor(options.jobs));
   const inline = jobs === 1 ? Infinity : (options.inline ?? 64);
   const size = options.batch ?? BATCH;
+  const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
+  const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
   const stopped = () => options.stop?.() === true;
-  // The first items (all of them with one job) run on this thread, in batches of `size`,
-  // so that a task's finish step (patch's commits) serves many items at once.
-  let n = 0;
-  while (n < inline) {
-    const want = Math.min(size, inline - n);
-    const chunk: string[] = [];
-    let ended = false;
-    while (chunk.length < want) {
-      const r = stopped() ? null : items.next();
-      if (!r || r.done) {
-        ended = true;
-        break;
-      }
-      chunk.push(r.value);
-    }
-    if (chunk.length > 0) {
-      for (const r of await runBatch(fn, chunk, options.context)) deliver(r);
-      n += chunk.length;
-      options.onBatch?.();
-      // A turn of the event loop between batches: signal handlers run there.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (ended) return;
-  }
 
-  // This thread works too; `jobs - 1` workers help it. A worker needs time to start and
-  // load its modules: batches queue for it meanwhile, and this thread keeps working, so
-  // the start-up costs no wall time on an idle core.
-  const workers = Array.from({ length: jobs - 1 }, () => new Worker(new URL("./pool-worker.js", import.meta.url)));
   const pending = new Map<number, unknown[]>();
-  const inflight = new Map<Worker, number>(workers.map((w) => [w, 0]));
   let nextSeq = 0;
   let nextToDeliver = 0;
+  let taken = 0;
   let done = false;
   let failure: unknown = null;
   let wake: (() => void) | null = null;
+  const poke = () => wake?.();
 
   const flush = () => {
     while (pending.has(nextToDeliver)) {
@@ -99,11 +76,9 @@ export async function runOrdered<T extends TaskName>(
       pending.delete(nextToDeliver++);
     }
   };
-  const perWorker = Math.max(4, Math.ceil(QUEUED_ITEMS / size));
-  const maxAhead = Math.max(16, Math.ceil(AHEAD_ITEMS / size));
-  const takeBatch = (): PoolBatch | null => {
+  const takeBatch = (limit: number): PoolBatch | null => {
     const batch: string[] = [];
-    while (batch.length < size) {
+    while (batch.length < limit) {
       if (stopped()) {
         done = true;
         break;
@@ -115,7 +90,49 @@ export async function runOrdered<T extends TaskName>(
       }
       batch.push(r.value);
     }
+    taken += batch.length;
     return batch.length > 0 ? { seq: nextSeq++, task, items: batch, context: options.context } : null;
+  };
+
+  // This thread's batches: run at once; finished one after the other, in the background.
+  let local: Promise<void> = Promise.resolve();
+  const runHere = (b: PoolBatch) => {
+    const results = b.items.map((item) => fn.run(item, b.context));
+    local = local.then(async () => {
+      try {
+        if (fn.finish) await fn.finish(results, b.context);
+        pending.set(b.seq, results);
+        flush();
+        options.onBatch?.();
+      } catch (e) {
+        failure = e;
+      }
+      poke();
+    });
+  };
+
+  // `jobs - 1` workers help this thread once `inline` items are taken: small inputs never
+  // pay for their start-up. A worker needs time to start and load its modules: batches
+  // queue for it meanwhile, and this thread keeps working.
+  const workers: Worker[] = [];
+  const inflight = new Map<Worker, number>();
+  const startWorkers = () => {
+    for (let i = 0; i < jobs - 1; i++) {
+      const w = new Worker(new URL("./pool-worker.js", import.meta.url));
+      workers.push(w);
+      inflight.set(w, 0);
+      w.on("error", (e) => {
+        failure = e;
+        poke();
+      });
+      w.on("message", (r: PoolReply) => {
+        inflight.set(w, inflight.get(w)! - 1);
+        pending.set(r.seq, r.results);
+        flush();
+        options.onBatch?.();
+        poke();
+      });
+    }
   };
   // Bound the reorder buffer: a slow batch holds back at most this many finished ones.
   const room = () => !done && nextSeq - nextToDeliver < maxAhead * jobs;
@@ -126,7 +143,7 @@ export async function runOrdered<T extends TaskName>(
       dealt = false;
       for (const w of workers) {
         if (!room() || inflight.get(w)! >= perWorker) continue;
-        const b = takeBatch();
+        const b = takeBatch(size);
         if (!b) break;
         w.postMessage(b);
         inflight.set(w, inflight.get(w)! + 1);
@@ -134,29 +151,16 @@ export async function runOrdered<T extends TaskName>(
       }
     }
   };
-  for (const w of workers) {
-    w.on("error", (e) => {
-      failure = e;
-      wake?.();
-    });
-    w.on("message", (r: PoolReply) => {
-      inflight.set(w, inflight.get(w)! - 1);
-      pending.set(r.seq, r.results);
-      flush();
-      options.onBatch?.();
-      wake?.();
-    });
-  }
   try {
     for (;;) {
       if (failure) throw failure;
+      if (workers.length === 0 && jobs > 1 && taken >= inline) startWorkers();
       pump();
       if (room()) {
-        const b = takeBatch();
+        const b = takeBatch(workers.length === 0 ? Math.min(size, inline - taken) : size);
         if (b) {
-          pending.set(b.seq, await runBatch(fn, b.items, options.context));
-          flush();
-          // A look at the event loop between batches lets finished workers report.
+          runHere(b);
+          // A look at the event loop between batches: finished workers report, signals are handled.
           await new Promise((resolve) => setImmediate(resolve));
           continue;
         }
@@ -165,7 +169,10 @@ export async function runOrdered<T extends TaskName>(
       await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
     }
+    await local;
+    if (failure) throw failure;
   } finally {
+    await local.catch(() => {});
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

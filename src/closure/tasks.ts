@@ -39,10 +39,3 @@ export function loadTask<T extends TaskName>(task: T): Promise<Task<T>> {
   if (!p) loaded.set(task, (p = loaders[task]() as unknown as Promise<Task<TaskName>>));
   return p as unknown as Promise<Task<T>>;
 }
-
-/** Runs a task on a batch of items in this thread, its `finish` included. */
-export async function runBatch<T extends TaskName>(task: Task<T>, items: readonly string[], context: unknown): Promise<TaskResult<T>[]> {
-  const results = items.map((item) => task.run(item, context));
-  if (task.finish) await task.finish(results, context);
-  return results;
-}

@@ -139,17 +139,37 @@ function lockWaiting(fd: number): void {
   }
 }
 
+/**
+ * A private directory (mode 0700) beside destinations of one directory, shared by this
+ * thread's temporary files there while any is in flight (one mkdir for a batch, not one per
+ * file), removed with the last of them.
+ */
+export interface WorkDir {
+  /** The destinations' directory, opened once, and its name for messages. */
+  destDirFd: number;
+  dir: string;
+  /** The private directory and its name in `dir`. */
+  workDirFd: number;
+  workDirName: string;
+  /** Temporary files and links in it now. */
+  refs: number;
+  /** For the next temporary name (`t0`, `t1`, …, short whatever the destination's name). */
+  next: number;
+  /** Names in it that a signal handler must remove. */
+  names: Set<string>;
+  /** Its key in this thread's table (the directory's dev:ino). */
+  key: string;
+}
+
 /** A complete temporary file in a private directory, not yet made durable or renamed into place. */
 export interface PendingCommit {
   /** The destination, for messages. */
   dest: string;
-  /** The destination's directory, opened once, and the destination's name in it. */
-  destDirFd: number;
+  /** The destination's name in its directory (work.destDirFd). */
   destName: string;
-  /** The private directory (0700) beside the destination, and its name there. */
-  workDirFd: number;
-  workDirName: string;
-  /** The temporary file (`f` in the private directory), still open. */
+  work: WorkDir;
+  /** The temporary file's name in the private directory, and its descriptor (open until the end). */
+  tmpName: string;
   tmpFd: number;
   /** fsync before the rename (off only where durability is handled elsewhere, e.g. a build sandbox). */
   durable: boolean;
@@ -159,22 +179,42 @@ export interface PendingCommit {
   closeAfter: number | null;
 }
 
-const TMP = "f";
-
 function splitDest(dest: string): { dir: string; name: string } {
   const at = dest.lastIndexOf("/");
   if (at < 0) return { dir: ".", name: dest };
   return { dir: at === 0 ? "/" : dest.slice(0, at), name: dest.slice(at + 1) };
 }
 
-/** Opens the destination's directory and makes the private directory and the temporary file in it. */
-function begin(dest: string, durable: boolean): PendingCommit {
-  const { dir, name } = splitDest(dest);
-  if (name === "" || name === "." || name === "..") throw new InputError(`${dest}: not a file name`);
+/**
+ * A system error whose message names `/proc/self/fd/N/…` says instead the directory the
+ * descriptor stands for, which is what the user knows.
+ */
+function named(e: unknown, fds: Record<number, string>): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.message !== "string") return e;
+  let message = err.message;
+  for (const [fd, dir] of Object.entries(fds)) message = message.split(fdPath(Number(fd))).join(dir);
+  if (message === err.message) return e;
+  return Object.assign(new Error(message), { code: err.code, errno: err.errno, syscall: err.syscall });
+}
+
+const workDirs = new Map<string, WorkDir>();
+const dirsOf = (w: WorkDir) => ({ [w.destDirFd]: w.dir, [w.workDirFd]: `${w.dir}/${w.workDirName}` });
+
+/** This thread's private directory beside `dir` (made when there is none), with one more user. */
+function acquireWorkDir(dir: string): WorkDir {
   const destDirFd = openSync(fsPath(dir), O_RDONLY | O_DIRECTORY);
   let workDirName = "";
   let workDirFd = -1;
   try {
+    const st = fstatSync(destDirFd, { bigint: true });
+    const key = `${st.dev}:${st.ino}`;
+    const known = workDirs.get(key);
+    if (known) {
+      closeSync(destDirFd);
+      known.refs++;
+      return known;
+    }
     // A short name, whatever the destination's: ".abilink-" and 8 characters.
     for (let attempt = 0; workDirFd < 0; attempt++) {
       workDirName = `.abilink-${randomBytes(6).toString("base64url")}`;
@@ -185,22 +225,67 @@ function begin(dest: string, durable: boolean): PendingCommit {
         throw e;
       }
       workDirFd = openSync(`${fdPath(destDirFd)}/${workDirName}`, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      const st = fstatSync(workDirFd);
+      const ws = fstatSync(workDirFd);
       // Someone who can write the destination's directory could have put their own there.
-      if (st.uid !== process.getuid?.() || (st.mode & 0o777) !== 0o700) {
+      if (ws.uid !== process.getuid?.() || (ws.mode & 0o777) !== 0o700) {
         closeSync(workDirFd);
+        workDirFd = -1;
         throw new ChangedFileError(`${dir}: the private directory abilink made there was replaced; nothing was written`);
       }
     }
-    const tmpFd = openSync(`${fdPath(workDirFd)}/${TMP}`, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    const pending: PendingCommit = { dest, destDirFd, destName: name, workDirFd, workDirName, tmpFd, durable, replaces: null, closeAfter: null };
-    rememberTemporary(pending);
-    return pending;
+    const w: WorkDir = { destDirFd, dir, workDirFd, workDirName, refs: 1, next: 0, names: new Set(), key };
+    workDirs.set(key, w);
+    rememberTemporary(w, () => workDirs.delete(key));
+    return w;
   } catch (e) {
     if (workDirFd >= 0) closeSync(workDirFd);
     if (workDirName) rmdirQuietly(destDirFd, workDirName);
     closeSync(destDirFd);
-    throw e;
+    throw named(e, { [destDirFd]: dir });
+  }
+}
+
+/** One user fewer; the last removes the private directory and closes its descriptors. */
+function releaseWorkDir(w: WorkDir): void {
+  if (--w.refs > 0) return;
+  workDirs.delete(w.key);
+  forgetTemporary(w);
+  rmdirQuietly(w.destDirFd, w.workDirName);
+  closeQuietly(w.workDirFd);
+  closeQuietly(w.destDirFd);
+}
+
+function closeQuietly(fd: number): void {
+  if (fd < 0) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // closed already
+  }
+}
+
+function unlinkQuietly(w: WorkDir, name: string): void {
+  w.names.delete(name);
+  try {
+    unlinkSync(`${fdPath(w.workDirFd)}/${name}`);
+  } catch {
+    // already gone
+  }
+}
+
+/** Makes the temporary file for `dest` in the private directory beside it. */
+function begin(dest: string, durable: boolean): PendingCommit {
+  const { dir, name } = splitDest(dest);
+  if (name === "" || name === "." || name === "..") throw new InputError(`${dest}: not a file name`);
+  const work = acquireWorkDir(dir);
+  const tmpName = `t${work.next++}`;
+  try {
+    const tmpFd = openSync(`${fdPath(work.workDirFd)}/${tmpName}`, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    work.names.add(tmpName);
+    return { dest, destName: name, work, tmpName, tmpFd, durable, replaces: null, closeAfter: null };
+  } catch (e) {
+    releaseWorkDir(work);
+    throw named(e, dirsOf(work));
   }
 }
 
@@ -212,30 +297,16 @@ function rmdirQuietly(dirFd: number, name: string): void {
   }
 }
 
-/** Removes the temporary file and the private directory and closes every descriptor of a pending commit. */
+/** Removes the temporary file and closes every descriptor of a pending commit. */
 export function discard(p: PendingCommit): void {
-  forgetTemporary(p);
-  for (const n of [TMP, "l"]) {
-    try {
-      unlinkSync(`${fdPath(p.workDirFd)}/${n}`);
-    } catch {
-      // already gone
-    }
-  }
+  unlinkQuietly(p.work, p.tmpName);
   close(p);
 }
 
 function close(p: PendingCommit): void {
-  forgetTemporary(p);
-  rmdirQuietly(p.destDirFd, p.workDirName);
-  for (const fd of [p.tmpFd, p.workDirFd, p.destDirFd, p.replaces?.fd ?? -1, p.closeAfter ?? -1]) {
-    if (fd < 0) continue;
-    try {
-      closeSync(fd);
-    } catch {
-      // closed already
-    }
-  }
+  p.work.names.delete(p.tmpName);
+  for (const fd of [p.tmpFd, p.replaces?.fd ?? -1, p.closeAfter ?? -1]) closeQuietly(fd);
+  releaseWorkDir(p.work);
 }
 
 /** The checks before a temporary file replaces its destination, and the rename. */
@@ -245,7 +316,7 @@ function renameIntoPlace(p: PendingCommit): void {
     const planned = p.replaces.identity;
     let there: BigIntStats | null = null;
     try {
-      there = lstatSync(fsPath(`${fdPath(p.destDirFd)}/${p.destName}`), { bigint: true });
+      there = lstatSync(fsPath(`${fdPath(p.work.destDirFd)}/${p.destName}`), { bigint: true });
     } catch {
       there = null;
     }
@@ -253,7 +324,7 @@ function renameIntoPlace(p: PendingCommit): void {
       throw new ChangedFileError("was changed or replaced by another program while being patched; nothing was written (run again)");
     }
   }
-  renameSync(`${fdPath(p.workDirFd)}/${TMP}`, fsPath(`${fdPath(p.destDirFd)}/${p.destName}`));
+  renameSync(`${fdPath(p.work.workDirFd)}/${p.tmpName}`, fsPath(`${fdPath(p.work.destDirFd)}/${p.destName}`));
 }
 
 /** fsync (when durable), check, rename over the destination; on failure the temporary file goes. */
@@ -263,8 +334,9 @@ export function commitSync(p: PendingCommit): void {
     renameIntoPlace(p);
     close(p);
   } catch (e) {
+    const err = named(e, dirsOf(p.work));
     discard(p);
-    throw e;
+    throw err;
   }
 }
 
@@ -275,8 +347,9 @@ export async function commit(p: PendingCommit): Promise<void> {
     renameIntoPlace(p);
     close(p);
   } catch (e) {
+    const err = named(e, dirsOf(p.work));
     discard(p);
-    throw e;
+    throw err;
   }
 }
 
@@ -366,8 +439,9 @@ export function prepareChangedCopy(source: SourceFile, dest: string, change: Fil
     else p.closeAfter = source.fd;
     return p;
   } catch (e) {
+    const err = named(e, { ...dirsOf(p.work), [source.fd]: source.path });
     discard(p);
-    throw e;
+    throw err;
   }
 }
 
@@ -377,29 +451,28 @@ export function prepareChangedCopy(source: SourceFile, dest: string, change: Fil
  * if it still names the source's inode. Returns false when it no longer does.
  */
 export function relinkName(newFile: string, name: string, source: FileIdentity): boolean {
-  const { name: base } = splitDest(name);
+  const { dir, name: base } = splitDest(name);
   const there = lstatSync(fsPath(name), { bigint: true });
   if (!sameInode(there, source)) return false;
-  const p = begin(name, false);
+  const work = acquireWorkDir(dir);
+  const link = `l${work.next++}`;
   try {
-    unlinkSync(`${fdPath(p.workDirFd)}/${TMP}`);
     const fresh = statSync(fsPath(newFile), { bigint: true });
     // The link goes in the private directory first, so that the swap is one rename.
-    linkSync(fsPath(newFile), `${fdPath(p.workDirFd)}/l`);
-    const linked = lstatSync(`${fdPath(p.workDirFd)}/l`, { bigint: true });
+    linkSync(fsPath(newFile), `${fdPath(work.workDirFd)}/${link}`);
+    work.names.add(link);
+    const linked = lstatSync(`${fdPath(work.workDirFd)}/${link}`, { bigint: true });
     if (!sameInode(linked, fresh)) throw new ChangedFileError(`${newFile} was replaced while its other names were being linked`);
-    const again = lstatSync(fsPath(`${fdPath(p.destDirFd)}/${base}`), { bigint: true });
-    if (!sameInode(again, source)) {
-      unlinkSync(`${fdPath(p.workDirFd)}/l`);
-      close(p);
-      return false;
-    }
-    renameSync(`${fdPath(p.workDirFd)}/l`, fsPath(`${fdPath(p.destDirFd)}/${base}`));
-    close(p);
+    const again = lstatSync(fsPath(`${fdPath(work.destDirFd)}/${base}`), { bigint: true });
+    if (!sameInode(again, source)) return false;
+    renameSync(`${fdPath(work.workDirFd)}/${link}`, fsPath(`${fdPath(work.destDirFd)}/${base}`));
+    work.names.delete(link);
     return true;
   } catch (e) {
-    discard(p);
-    throw e;
+    throw named(e, dirsOf(work));
+  } finally {
+    unlinkQuietly(work, link);
+    releaseWorkDir(work);
   }
 }
 

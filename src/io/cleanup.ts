@@ -2,29 +2,32 @@
 // signal handler (installed by the commands that write) calls removeTemporaries.
 import { closeSync, rmdirSync, unlinkSync } from "node:fs";
 
+/** A private directory and the temporary names in it (see io/atomic-write.ts). */
 interface Temporary {
   destDirFd: number;
   workDirFd: number;
   workDirName: string;
-  tmpFd: number;
+  names: Set<string>;
 }
 
-const live = new Set<Temporary>();
+const live = new Map<Temporary, () => void>();
 
-export function rememberTemporary(t: Temporary): void {
-  live.add(t);
+/** `forget` runs when the directory is removed here (so its owner stops using it). */
+export function rememberTemporary(t: Temporary, forget: () => void): void {
+  live.set(t, forget);
 }
 
 export function forgetTemporary(t: Temporary): void {
   live.delete(t);
 }
 
-/** Removes every temporary file and private directory this thread still has. */
+/** Removes every temporary file and private directory this thread still has; returns how many directories. */
 export function removeTemporaries(): number {
   let n = 0;
-  for (const t of [...live]) {
+  for (const [t, forget] of [...live]) {
     live.delete(t);
-    for (const name of ["f", "l"]) {
+    forget();
+    for (const name of t.names) {
       try {
         unlinkSync(`/proc/self/fd/${t.workDirFd}/${name}`);
       } catch {
@@ -37,7 +40,7 @@ export function removeTemporaries(): number {
     } catch {
       // not ours any more
     }
-    for (const fd of [t.tmpFd, t.workDirFd, t.destDirFd]) {
+    for (const fd of [t.workDirFd, t.destDirFd]) {
       try {
         closeSync(fd);
       } catch {
