@@ -46,7 +46,7 @@ export function renderInspection(r: ElfInspection): string {
 
 /** One line per file for `scan` without --json. */
 export function renderScanRecord(r: ScanRecord): string {
-  const parts = [t(r.path), `ELF${r.class}`, r.endian === "little" ? "LE" : "BE", String(r.machine), r.type];
+  const parts = [t(r.path), `ELF${r.class}`, r.endian === "little" ? "LE" : "BE", String(r.machine), r.type, `size=${r.size}`];
   if (r.interpreter) parts.push(`interp=${t(r.interpreter)}`);
   if (r.soname) parts.push(`soname=${t(r.soname)}`);
   if (r.needed.length > 0) parts.push(`needed=${r.needed.map(t).join(",")}`);

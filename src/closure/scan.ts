@@ -4,12 +4,12 @@ import { runOrdered } from "./pool.js";
 import { describeError } from "../errors.js";
 import { scanOne } from "./task-scan.js";
 import type { ScanOutcome } from "./outcomes.js";
-import { walkFiles } from "./walk.js";
+import { walkFiles, type WalkOptions } from "./walk.js";
 
 export type { ScanRecord, ScanOutcome };
 export { scanOne };
 
-export interface ScanOptions {
+export interface ScanOptions extends Pick<WalkOptions, "exclude" | "oneFileSystem"> {
   /** Worker threads; 1 runs everything on the calling thread. Defaults to the number of cores. */
   jobs?: number;
   /** Called once per ELF file, in walk order (see walkFiles). */
@@ -35,6 +35,8 @@ export interface ScanTotals {
 export async function scan(roots: readonly string[], options: ScanOptions): Promise<ScanTotals> {
   const totals: ScanTotals = { files: 0, elf: 0, errors: 0 };
   const files = walkFiles(roots, {
+    exclude: options.exclude,
+    oneFileSystem: options.oneFileSystem,
     onError: (path, e) => {
       totals.errors++;
       options.onError(path, describeError(e));
