@@ -20,12 +20,24 @@ export {
   type AbiSymbolType,
   type LinkHints,
 } from "./abi/manifest.js";
-export { printManifest, parseManifest, MANIFEST_HEADER } from "./abi/format.js";
-export { abiHash, hashedText, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
-export { diffManifests, diffExitStatus, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
-export { checkCompat, compatObject, lookup, type CompatReport, type CompatProblem, type CompatObject } from "./abi/compat.js";
+export { printManifest, parseManifest, manifestJson, MANIFEST_HEADER, type ManifestJson } from "./abi/format.js";
+export { abiHash, hashedText, stableForm, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
+export { diffManifests, diffExitStatus, bindOldReferences, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
+// ld.so's binding rules (check_match), shared by diff, compat and relink.
+export { bindInObject, type Binding, type BindingDef, type BindingObject, type BindingRef } from "./abi/binding.js";
+export {
+  checkCompat,
+  compatObject,
+  lookup,
+  type CompatOptions,
+  type CompatReport,
+  type CompatProblem,
+  type CompatProblemKind,
+  type CompatObject,
+  type LookupResult,
+} from "./abi/compat.js";
 export { loadManifest } from "./abi/load.js";
-export { compatCheck, loadOrder, defaultLibraryDirs, type LoadOptions } from "./closure/ld-so.js";
+export { compatCheck, loadOrder, readLibraries, defaultLibraryDirs, type LoadOptions } from "./closure/ld-so.js";
 export { writeFileAtomic } from "./io/atomic-write.js";
 // The ELF writer layer (encoders, table builders, the reserve-then-write file builder).
 export * from "./elf/write/index.js";

@@ -1,6 +1,7 @@
 import picomatch from "picomatch";
 import { machineName, osabiName, STV_PROTECTED } from "../elf/index.js";
 import { normalizedAlignment } from "./hash.js";
+import { bindInObject, type BindingDef } from "./binding.js";
 import { symbolId, symbolKey, type AbiManifest, type AbiSymbol } from "./manifest.js";
 
 export type AbiChangeKind =
@@ -12,6 +13,7 @@ export type AbiChangeKind =
   | "symbol-added"
   | "symbol-removed"
   | "default-version-changed"
+  | "symbol-version-changed"
   | "type-changed"
   | "binding-changed"
   | "visibility-changed"
@@ -75,11 +77,48 @@ function filterManifest(m: AbiManifest, options: DiffOptions): AbiManifest {
 
 const vis = (other: number) => ["DEFAULT", "INTERNAL", "HIDDEN", "PROTECTED"][other & 3]!;
 
-/** Names sharing an address with `s`, itself included (by alias group). */
+/** The key of `s`'s alias group: the first member's id (which carries no alias itself). */
+const groupKey = (s: AbiSymbol) => s.data?.alias ?? symbolId(s);
+
+/** Ids of the names sharing an address with `s`, itself included. */
 function aliasGroup(m: AbiManifest, s: AbiSymbol): Set<string> {
-  const key = s.data?.alias;
-  if (key === undefined) return new Set([symbolId(s)]);
-  return new Set(m.symbols.filter((x) => x.data?.alias === key).map(symbolId));
+  const key = groupKey(s);
+  return new Set(m.symbols.filter((x) => x.data !== undefined && groupKey(x) === key).map(symbolId));
+}
+
+/** A manifest's symbol as ld.so's lookup sees it: the version index follows from `firstVersion`. */
+interface BoundSymbol extends BindingDef {
+  symbol: AbiSymbol;
+}
+
+function definitionsByName(m: AbiManifest): Map<string, BoundSymbol[]> {
+  const byName = new Map<string, BoundSymbol[]>();
+  for (const s of m.symbols) {
+    const index = s.version === null ? 1 : s.version === m.firstVersion ? 2 : 3;
+    const d: BoundSymbol = { version: s.version, index, hidden: s.version !== null && !s.default, symbol: s };
+    const list = byName.get(s.name);
+    if (list) list.push(d);
+    else byName.set(s.name, [d]);
+  }
+  return byName;
+}
+
+/**
+ * For every symbol of OLD, the symbol of NEW that a binary's reference to it binds to, by
+ * glibc's rules (bindInObject), or null when it no longer binds. A binary linked against
+ * OLD refers to `name@version` for a versioned symbol (a hidden `name@V` is still referred
+ * to by binaries linked when it was the default) and to `name` for an unversioned one.
+ * A NEW without version definitions is read as having a version table: a versioned
+ * reference then binds by name, and the verdict comes from the versions removed.
+ */
+export function bindOldReferences(oldM: AbiManifest, newM: AbiManifest): Map<AbiSymbol, AbiSymbol | null> {
+  const defs = definitionsByName(newM);
+  const out = new Map<AbiSymbol, AbiSymbol | null>();
+  for (const s of oldM.symbols) {
+    const b = bindInObject(defs.get(s.name) ?? [], { version: s.version }, { hasVersym: true, isVersionSource: true });
+    out.set(s, b.kind === "bound" ? b.def.symbol : null);
+  }
+  return out;
 }
 
 /** Every ELF-level change from OLD to NEW, classified (see DESIGN.md, "ABI diff classification"). */
@@ -110,17 +149,24 @@ export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: Dif
   for (const v of a.versions) if (!newVersions.has(v)) add("version-removed", v, v, null, false);
   for (const v of b.versions) if (!oldVersions.has(v)) add("version-added", v, null, v, true);
 
-  const newById = new Map(b.symbols.map((s) => [symbolId(s), s]));
-  const oldById = new Map(a.symbols.map((s) => [symbolId(s), s]));
+  const bound = bindOldReferences(a, b);
+  const boundId = new Map([...bound].map(([s, n]) => [symbolId(s), n === null ? null : symbolId(n)]));
+  const reached = new Set<AbiSymbol>();
   for (const s of a.symbols) {
-    const n = newById.get(symbolId(s));
+    const n = bound.get(s) ?? null;
     if (!n) {
       add("symbol-removed", symbolKey(s), symbolKey(s), null, false);
       continue;
     }
+    reached.add(n);
     const id = symbolKey(n);
-    // `foo@@V1` → `foo@V1` (a newer default added beside it) or the reverse: old references still bind.
-    if (s.default !== n.default) add("default-version-changed", symbolId(s), symbolKey(s), symbolKey(n), true);
+    if (symbolId(s) !== symbolId(n)) {
+      // `foo` → `foo@@V1` (a version script added), `foo@V1` → `foo` (kept outside the script), …: old references still bind.
+      add("symbol-version-changed", symbolId(s), symbolKey(s), symbolKey(n), true);
+    } else if (s.default !== n.default) {
+      // `foo@@V1` → `foo@V1` (a newer default added beside it) or the reverse: old references still bind.
+      add("default-version-changed", symbolId(s), symbolKey(s), symbolKey(n), true);
+    }
     if (s.type !== n.type) add("type-changed", id, s.type, n.type, false);
     if (s.bind !== n.bind) {
       const weakness = (s.bind === "GLOBAL" && n.bind === "WEAK") || (s.bind === "WEAK" && n.bind === "GLOBAL");
@@ -140,7 +186,8 @@ export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: Dif
       else if (na < oa) add("alignment-lowered", id, oa, na, true);
       if (s.data.readonly && !n.data.readonly) add("became-writable", id, "readonly", "writable", false);
       if (!s.data.readonly && n.data.readonly) add("became-read-only", id, "writable", "readonly", true);
-      const og = aliasGroup(a, s);
+      // The old group, each name as its references now bind.
+      const og = new Set([...aliasGroup(a, s)].map((x) => boundId.get(x) ?? `${x} (gone)`));
       const ng = aliasGroup(b, n);
       const lost = [...og].filter((x) => !ng.has(x));
       const gained = [...ng].filter((x) => !og.has(x));
@@ -148,8 +195,9 @@ export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: Dif
       else if (gained.length > 0) add("alias-added", id, [...og].sort().join(" "), [...ng].sort().join(" "), true);
     }
   }
+  const oldIds = new Set(a.symbols.map(symbolId));
   for (const n of b.symbols) {
-    if (!oldById.has(symbolId(n))) add("symbol-added", symbolKey(n), null, symbolKey(n), true);
+    if (!reached.has(n) && !oldIds.has(symbolId(n))) add("symbol-added", symbolKey(n), null, symbolKey(n), true);
   }
   return out;
 }

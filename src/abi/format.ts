@@ -15,7 +15,7 @@ import {
  * The manifest's text form: a versioned header line, then one fact per line in a fixed
  * order, symbols sorted, single spaces. Reviewed in pull requests like glibc's .abilist.
  *
- *   abilink-abi 1
+ *   abilink-abi 2
  *   soname libvers.so.1
  *   class 64
  *   data little
@@ -23,13 +23,14 @@ import {
  *   osabi SYSV
  *   flags 0x0
  *   base-version libvers.so.1
+ *   first-version VERS_1.0               (the version of index 2: see AbiManifest.firstVersion)
  *   version VERS_1.0
  *   symbol vers_compute@VERS_1.0 FUNC GLOBAL
  *   symbol vers_counter@@VERS_1.0 OBJECT GLOBAL size=16 align=16 writable
  *   symbol vers_protected@@VERS_1.0 FUNC GLOBAL other=0x3
  *   hint-needed libc.so.6                (only with --hints; never hashed)
  */
-export const MANIFEST_HEADER = "abilink-abi 1";
+export const MANIFEST_HEADER = "abilink-abi 2";
 
 export { ManifestError };
 
@@ -124,6 +125,7 @@ export function writeManifest(m: AbiManifest, options: PrintOptions, write: (tex
     `flags ${hex(m.e_flags)}`,
   ];
   if (m.baseVersion !== null) lines.push(`base-version ${escapeName(m.baseVersion)}`);
+  if (m.firstVersion !== null || m.versions.length > 0) lines.push(`first-version ${m.firstVersion === null ? "-" : escapeName(m.firstVersion)}`);
   for (const v of [...m.versions].sort()) lines.push(`version ${escapeName(v)}`);
   const align = options.alignment ?? asObserved;
   const versions = new Map<string, string>();
@@ -170,6 +172,7 @@ export function parseManifest(text: string, file?: string): AbiManifest {
   const seen = new Set<string>();
   const symbolIds = new Map<string, number>();
   let header = false;
+  let firstVersionLine = 0;
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   lines.forEach((raw, i) => {
@@ -179,6 +182,9 @@ export function parseManifest(text: string, file?: string): AbiManifest {
     const words = line.split(" ");
     if (words.some((w) => w === "")) fail(n, "fields must be separated by single spaces");
     if (!header) {
+      if (line === "abilink-abi 1") {
+        fail(n, `format 1 is an older abilink's, without "first-version": write the manifest again with \`abilink abi\``);
+      }
       if (line !== MANIFEST_HEADER) {
         fail(n, line.startsWith("abilink-abi ") ? `unsupported manifest format "${line}" (expected "${MANIFEST_HEADER}")` : `expected "${MANIFEST_HEADER}"`);
       }
@@ -233,6 +239,12 @@ export function parseManifest(text: string, file?: string): AbiManifest {
       case "base-version":
         m.baseVersion = unescapeName(single());
         break;
+      case "first-version": {
+        const v = single();
+        m.firstVersion = v === "-" ? null : unescapeName(v);
+        firstVersionLine = n;
+        break;
+      }
       case "version": {
         if (args.length !== 1) fail(n, `"version" takes one name`);
         const v = unescapeName(args[0]!);
@@ -269,6 +281,11 @@ export function parseManifest(text: string, file?: string): AbiManifest {
       fail(symbolIds.get(symbolId(s))!, `symbol "${symbolKey(s)}" uses version "${s.version}", which no "version" line defines`);
     }
   }
+  if (m.firstVersion !== undefined && m.firstVersion !== null && !m.versions.includes(m.firstVersion)) {
+    fail(firstVersionLine, `"first-version ${m.firstVersion}" names a version no "version" line defines`);
+  }
+  if (m.firstVersion === undefined && m.versions.length > 0) fail(lines.length || 1, `missing "first-version" (the version of index 2)`);
+  for (const s of m.symbols) if (s.data?.alias === symbolId(s)) delete s.data.alias;
   m.versions.sort();
   m.symbols.sort(compareSymbols);
   return {
@@ -280,6 +297,7 @@ export function parseManifest(text: string, file?: string): AbiManifest {
     e_flags: m.e_flags ?? 0,
     baseVersion: m.baseVersion ?? null,
     versions: m.versions,
+    firstVersion: m.firstVersion ?? null,
     symbols: m.symbols,
     ...(m.hints ? { hints: m.hints } : {}),
   };
@@ -336,4 +354,65 @@ function parseSymbol(args: string[], fail: (msg: string) => never): AbiSymbol {
     if (alias !== undefined) s.data.alias = alias;
   }
   return s;
+}
+
+/** A manifest symbol as JSON: inspect's field names (`visibility` besides the raw `other`), data fields flat. */
+export interface ManifestSymbolJson {
+  name: string;
+  version: string | null;
+  default: boolean;
+  type: AbiSymbolType;
+  bind: AbiBinding;
+  visibility: string;
+  other: number;
+  size?: number;
+  align?: number;
+  readonly?: boolean;
+  alias?: string;
+}
+
+/** A manifest as JSON, with the field names and value spellings of `inspect` and `scan` (machine and OS/ABI by name). */
+export interface ManifestJson {
+  soname: string | null;
+  class: 32 | 64;
+  endian: "little" | "big";
+  machine: string | number;
+  osabi: string;
+  e_flags: number;
+  baseVersion: string | null;
+  firstVersion: string | null;
+  versions: string[];
+  symbols: ManifestSymbolJson[];
+  hints?: AbiManifest["hints"];
+}
+
+const VISIBILITY = ["DEFAULT", "INTERNAL", "HIDDEN", "PROTECTED"] as const;
+
+export function manifestJson(m: AbiManifest, options: PrintOptions = {}): ManifestJson {
+  const align = options.alignment ?? asObserved;
+  const out: ManifestJson = {
+    soname: m.soname,
+    class: m.class,
+    endian: m.data,
+    machine: machineName(m.e_machine, m.class),
+    osabi: osabiName(m.ei_osabi),
+    e_flags: m.e_flags,
+    baseVersion: m.baseVersion,
+    firstVersion: m.firstVersion,
+    versions: m.versions,
+    symbols: inCanonicalOrder(m.symbols).map((s) => ({
+      name: s.name,
+      version: s.version,
+      default: s.default,
+      type: s.type,
+      bind: s.bind,
+      visibility: VISIBILITY[s.other & 3]!,
+      other: s.other,
+      ...(s.data
+        ? { size: s.data.size, align: align(s.data.size, s.data.align), readonly: s.data.readonly, ...(s.data.alias !== undefined ? { alias: s.data.alias } : {}) }
+        : {}),
+    })),
+  };
+  if (m.hints && options.hints !== false) out.hints = m.hints;
+  return out;
 }

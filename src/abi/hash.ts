@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { AbiManifest } from "./manifest.js";
-import { writeManifest } from "./format.js";
+import { writeManifest, type PrintOptions } from "./format.js";
 
 /** Bumped whenever what is hashed, or how, changes; it prefixes every hash. */
-export const HASH_SCHEME = "abi1";
+export const HASH_SCHEME = "abi2";
 
 const ELFOSABI_SYSV = 0;
 const ELFOSABI_GNU = 3;
@@ -34,10 +34,17 @@ export function normalizedAlignment(size: number, align: number): number {
 }
 
 /**
- * The text that is hashed: the canonical manifest without link hints, with every
- * alignment normalized and OS/ABI GNU folded into SYSV (the linker sets GNU merely
- * because IFUNC or GNU_UNIQUE symbols are present).
+ * The hashed form (`abi --stable`): the manifest without link hints, with every alignment
+ * normalized and OS/ABI GNU folded into SYSV (the linker sets GNU merely because IFUNC or
+ * GNU_UNIQUE symbols are present). Rebuilds that keep the hash keep this text.
  */
+export function stableForm(m: AbiManifest): { manifest: AbiManifest; options: PrintOptions } {
+  const ei_osabi = m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi;
+  const { hints: _hints, ...rest } = m;
+  return { manifest: { ...rest, ei_osabi }, options: { hints: false, alignment: normalizedAlignment } };
+}
+
+/** The text that is hashed: the canonical text of the hashed form (stableForm). */
 export function hashedText(m: AbiManifest): string {
   const parts: string[] = [];
   writeHashedText(m, (text) => parts.push(text));
@@ -45,8 +52,8 @@ export function hashedText(m: AbiManifest): string {
 }
 
 function writeHashedText(m: AbiManifest, write: (text: string) => void): void {
-  const ei_osabi = m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi;
-  writeManifest({ ...m, ei_osabi }, { hints: false, alignment: normalizedAlignment }, write);
+  const { manifest, options } = stableForm(m);
+  writeManifest(manifest, options, write);
 }
 
 const NIX_BASE32 = "0123456789abcdfghijklmnpqrsvwxyz";
@@ -73,7 +80,7 @@ function compress(digest: Uint8Array, size: number): Uint8Array {
 }
 
 /**
- * `abi1-` followed by 32 Nix base-32 characters: SHA-256 of the canonical text of the
+ * `abi2-` followed by 32 Nix base-32 characters: SHA-256 of the canonical text of the
  * hashed form, folded to 160 bits like a store path hash. Usable in a store path name.
  */
 export function abiHash(m: AbiManifest): string {

@@ -1,4 +1,8 @@
+import { InputError } from "../errors.js";
 import {
+  DF_1_PIE,
+  ET_EXEC,
+  ET_REL,
   PF_W,
   PT_GNU_RELRO,
   PT_LOAD,
@@ -41,6 +45,12 @@ export interface AbiManifest {
   baseVersion: string | null;
   /** Every other version name defined, sorted. */
   versions: string[];
+  /**
+   * The version of index 2, the first after the base: ld.so binds an unversioned reference
+   * to a definition of this version even when it is hidden (`name@V`), and to one of a later
+   * version only when it is the single default. Null without versions.
+   */
+  firstVersion: string | null;
   /** Exported symbols, in canonical order (see `compareSymbols`). */
   symbols: AbiSymbol[];
   /** Link hints, never hashed: present only when asked for. */
@@ -70,7 +80,10 @@ export interface AbiData {
   /** Observed alignment, as GNU ld derives it for a copy relocation. */
   align: number;
   readonly: boolean;
-  /** Key (`name@version`) of the first member of the group of names at this address, when there are several. */
+  /**
+   * When several names share this address: the key (`name@version`) of the group's first
+   * member, on every other member. The first member has none: it is never its own alias.
+   */
   alias?: string;
 }
 
@@ -261,8 +274,28 @@ export interface ExtractOptions {
   hints?: boolean;
 }
 
-/** Extracts the manifest of a shared library (or any ELF file with dynamic symbols). */
+/**
+ * Why a file is not a shared library, when it is not: a program (ET_EXEC, a PIE, or an
+ * object with an interpreter) without a SONAME. Its manifest lists what it exports to the
+ * plugins it loads, and no NEEDED entry can name it.
+ */
+export function notALibrary(elf: ElfFile): string | null {
+  if (elf.dynamic?.soname) return null;
+  const pie = ((elf.dynamic?.flags1 ?? 0) & DF_1_PIE) !== 0;
+  if (elf.header.e_type === ET_EXEC || pie || elf.interpreter !== null) {
+    return "is a program, not a shared library (no SONAME): its manifest lists only what it exports to plugins";
+  }
+  return null;
+}
+
+/**
+ * Extracts the manifest of a shared library (or any linked ELF file with dynamic symbols).
+ * A relocatable object (`.o`) is refused: its symbols are not an interface until linked.
+ */
 export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): AbiManifest {
+  if (elf.header.e_type === ET_REL) {
+    throw new InputError("is a relocatable object (.o), not a linked library: link it into a shared library first");
+  }
   const defs = elf.versionDefinitions;
   const base = defs.find((d) => (d.vd_flags & VER_FLG_BASE) !== 0);
   const versionNames = new Set(defs.filter((d) => d !== base).map((d) => d.name));
@@ -315,7 +348,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     if (group.length < 2) continue;
     const first = group.map(symbolId).sort(cmp)[0]!;
     budget.spend(first.length * group.length);
-    for (const s of group) s.data!.alias = first;
+    for (const s of group) if (symbolId(s) !== first) s.data!.alias = first;
   }
 
   const manifest: AbiManifest = {
@@ -327,6 +360,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     e_flags: elf.header.e_flags,
     baseVersion: base?.name ?? null,
     versions: [...versionNames].sort(cmp),
+    firstVersion: defs.find((d) => d !== base && d.vd_ndx === 2)?.name ?? null,
     symbols,
   };
   if (options.hints) {

@@ -1,22 +1,29 @@
 import type { Command } from "commander";
-import { printManifest } from "../abi/format.js";
+import { manifestJson, printManifest } from "../abi/format.js";
+import { stableForm } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import { describeError } from "../errors.js";
-import { EXIT_INPUT_ERROR, EXIT_OK } from "./exit-codes.js";
-import { out, warn } from "./output.js";
+import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { jsonLine, out, warn } from "./output.js";
 
 export interface AbiFlags {
   output?: string;
   hints?: boolean;
   json?: boolean;
+  stable?: boolean;
 }
 
 /** `abilink abi LIB [-o FILE]`: print or write the canonical manifest. */
 export function runAbi(input: string, flags: AbiFlags): number {
+  if (flags.stable && flags.hints) {
+    warn("abi", "--stable and --hints exclude each other: the stable form has no link hints");
+    return EXIT_USAGE;
+  }
   try {
     const { manifest } = loadManifest(input, { hints: flags.hints });
-    const text = flags.json ? JSON.stringify(manifest, null, 2) + "\n" : printManifest(manifest);
+    const { manifest: m, options } = flags.stable ? stableForm(manifest) : { manifest, options: {} };
+    const text = flags.json ? jsonLine(manifestJson(m, options)) : printManifest(m, options);
     if (flags.output) writeFileAtomic(flags.output, text);
     else out(text);
     return EXIT_OK;
@@ -31,19 +38,24 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
     .command("abi")
     .summary("write the ABI manifest of a shared library (or rewrite a manifest canonically)")
     .description(
-      "Extract the ELF-level interface of LIB — SONAME, class, machine, OS/ABI, e_flags, version names, and " +
-        "every exported symbol with its version, @/@@, type, binding, st_other, and for data its size, alignment, " +
-        "read-only or writable and alias group — as a canonical, line-oriented manifest for review. " +
-        "Given a manifest instead, print it in canonical form.",
+      "Extract the ELF-level interface of LIB — SONAME, class, machine, OS/ABI, e_flags, version names (and which " +
+        "is first), and every exported symbol with its version, @/@@, type, binding, st_other, and for data its " +
+        "size, alignment, read-only or writable and alias group — as a canonical, line-oriented manifest for review. " +
+        "Given a manifest instead, print it in canonical form. With --stable, print the form that is hashed: " +
+        "no link hints, alignments normalized, OS/ABI GNU as SYSV; it changes only when the hash does, so it is " +
+        "the form to commit and compare in CI.",
     )
     .argument("<lib>", "shared library or manifest")
     .option("-o, --output <file>", "write the manifest to FILE (atomically) instead of stdout")
+    .option("--stable", "print the hashed form: stable across compilers, flags and rebuilds (for committed manifests)")
     .option("--hints", "add NEEDED and imported symbols as link hints (never part of the hash)")
-    .option("--json", "print the typed manifest model as JSON")
+    .option("--json", "print the manifest as one JSON line (inspect's field names)")
     .addHelpText(
       "after",
       `
 Examples:
+  abilink abi --stable build/libfoo.so.1 -o libfoo.abi    # commit this; then in CI:
+  abilink abi --stable build/libfoo.so.1 | diff -u libfoo.abi -
   abilink abi /lib/x86_64-linux-gnu/libz.so.1 -o libz.abi
   abilink abi libz.abi                      # rewrite a hand-edited manifest canonically
 

@@ -1,50 +1,63 @@
-import { escapeText as t } from "../io/paths.js";
 import type { Command } from "commander";
 import type { CompatReport } from "../abi/compat.js";
 import { DIFF_CHANGED, DIFF_ERROR, DIFF_INCOMPATIBLE } from "../abi/diff.js";
+import { compatCheck, readLibraries } from "../closure/ld-so.js";
 import { describeError } from "../errors.js";
-import { compatCheck } from "../closure/ld-so.js";
+import { escapeText as t } from "../io/paths.js";
 import { collect } from "./options.js";
-import { out, warn } from "./output.js";
+import { jsonLine, out, warn } from "./output.js";
 
 export interface CompatFlags {
   lib?: string[];
   json?: boolean;
+  ignoreSymbol?: string[];
+  ignoreVersion?: string[];
+  verbose?: boolean;
 }
 
 function render(r: CompatReport): string {
   const errors = r.problems.filter((p) => p.severity === "error").length;
+  const ignored = r.ignored > 0 ? `, ${r.ignored} ignored` : "";
   const lines = [
-    `${t(r.binary)}: ${r.ok ? "ok" : `${errors} problem${errors === 1 ? "" : "s"}`} (loads ${r.loaded.slice(1).map((l) => t(l.name)).join(", ") || "nothing"})`,
+    `${t(r.path)}: ${r.ok ? "ok" : `${errors} problem${errors === 1 ? "" : "s"}`}${ignored} (loads ${r.loaded.slice(1).map((l) => t(l.name)).join(", ") || "nothing"})`,
   ];
+  const nameOf = new Map(r.loaded.map((l) => [l.path, l.name]));
   for (const n of r.notes) lines.push(`  note     ${t(n)}`);
-  // Unresolved weak references are normal (__gmon_start__, _ITM_*): one line for all of them.
-  const weak = r.problems.filter((p) => p.kind === "symbol-missing" && p.severity === "warning");
   for (const p of r.problems) {
-    if (!weak.includes(p)) lines.push(`  ${p.severity.padEnd(8)} ${p.kind.padEnd(18)} ${t(p.subject)}: ${t(p.detail)}`);
+    const by = p.object === r.path ? "" : ` (needed by ${t(nameOf.get(p.object) ?? p.object)})`;
+    lines.push(`  ${p.severity.padEnd(8)} ${p.kind.padEnd(22)} ${t(p.subject)}${by}: ${t(p.detail)}`);
   }
-  if (weak.length > 0) lines.push(`  warning  weak references left unresolved (allowed): ${weak.map((p) => t(p.subject)).join(" ")}`);
   return lines.join("\n") + "\n";
 }
 
-/** `abilink compat BINARY... --lib LIB...`: 0 all satisfied, 12 a requirement is not, 1 unreadable input. */
+/** `abilink compat BINARY... [--lib LIB|DIR]...`: 0 all satisfied, 12 a requirement is not, 1 unreadable input. */
 export function runCompat(binaries: string[], flags: CompatFlags): number {
-  const reports: CompatReport[] = [];
+  let libs;
+  try {
+    libs = readLibraries(flags.lib ?? []);
+  } catch (e) {
+    warn("compat", describeError(e));
+    return DIFF_ERROR;
+  }
   const cache = new Map();
   let failed = false;
   let broken = false;
   for (const b of binaries) {
     try {
-      const r = compatCheck(b, { libs: flags.lib ?? [], cache });
-      reports.push(r);
+      const r = compatCheck(b, {
+        libs,
+        cache,
+        ignoreSymbols: flags.ignoreSymbol,
+        ignoreVersions: flags.ignoreVersion,
+        verbose: flags.verbose,
+      });
       if (!r.ok) broken = true;
-      if (!flags.json) out(render(r));
+      out(flags.json ? jsonLine(r) : render(r));
     } catch (e) {
       failed = true;
       warn(b, describeError(e));
     }
   }
-  if (flags.json) out(JSON.stringify(binaries.length === 1 ? (reports[0] ?? null) : reports, null, 2) + "\n");
   if (failed) return DIFF_ERROR;
   return broken ? DIFF_CHANGED | DIFF_INCOMPATIBLE : 0;
 }
@@ -52,23 +65,30 @@ export function runCompat(binaries: string[], flags: CompatFlags): number {
 export function registerCompat(program: Command, setExit: (code: number) => void): void {
   program
     .command("compat")
-    .summary("check statically that binaries will resolve every import with the given libraries")
+    .summary("check statically that binaries and every library they load will resolve their imports")
     .description(
       "Emulate ld.so without running anything: find the libraries each BINARY would load (NEEDED breadth first; " +
-        "each --lib by SONAME, else RPATH/RUNPATH with $ORIGIN and the system's directories), then check that " +
-        "each .gnu.version_r library defines the versions required, that every undefined symbol is found with " +
-        "its version along ld.so's search order, that types agree, and that copy-relocated data has not grown " +
-        "or become more aligned. Weak references only warn. musl binaries are checked by name only.",
+        "each --lib by SONAME, else RPATH/RUNPATH with $ORIGIN and the system's directories). Then, for the binary " +
+        "and every library in that set, check as glibc's ld.so does that each .gnu.version_r library defines the " +
+        "versions required, that every undefined symbol binds along the lookup order with its version (glibc's " +
+        "check_match rules), that types agree, and that copy-relocated data has not grown or become more aligned. " +
+        "Each problem names the object that needs the symbol. Weak references only warn. musl binaries are checked " +
+        "by name only.",
     )
     .argument("<binary...>", "executables or shared libraries to check")
-    .option("-l, --lib <lib>", "a library to use for NEEDED entries with its SONAME; repeatable", collect)
-    .option("--json", "print the reports as JSON")
+    .option("-l, --lib <lib|dir>", "a library to use for NEEDED entries with its SONAME, or a directory of them; repeatable", collect)
+    .option("--ignore-symbol <glob>", "do not report problems with symbols whose name (or name@version) matches; repeatable", collect)
+    .option("--ignore-version <glob>", "do not report problems with a version namespace or its symbols; repeatable", collect)
+    .option("-v, --verbose", "also report the weak references gcc leaves unresolved in every object (__gmon_start__, _ITM_*)")
+    .option("--json", "JSON Lines: one report per binary")
     .addHelpText(
       "after",
       `
 Examples:
   abilink compat /usr/bin/ls
   abilink compat ./app --lib new/libfoo.so.1 --lib new/libbar.so.2
+  abilink compat build/bin/* --lib build/lib/ --ignore-version GLIBC_PRIVATE
+  abilink compat --json ./app | jq -r '.problems[] | "\\(.object): \\(.subject)"'
 
 Exit status: 0 every requirement is satisfied; 12 some is not (abidiff-style 4|8); 1 an input
 could not be read; 2 usage error.`,

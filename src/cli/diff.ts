@@ -4,7 +4,7 @@ import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../ab
 import { loadManifest } from "../abi/load.js";
 import { describeError } from "../errors.js";
 import { collect } from "./options.js";
-import { out, warn } from "./output.js";
+import { jsonLine, out, warn } from "./output.js";
 
 export interface DiffFlags {
   json?: boolean;
@@ -42,7 +42,7 @@ export function runDiff(oldPath: string, newPath: string, flags: DiffFlags): num
   const changes = diffManifests(a, b, { ignoreSymbols: flags.ignoreSymbol, ignoreVersions: flags.ignoreVersion });
   const status = diffExitStatus(changes);
   if (flags.json) {
-    out(JSON.stringify({ old: oldPath, new: newPath, status, soname: { old: a.soname, new: b.soname }, changes }, null, 2) + "\n");
+    out(jsonLine({ old: oldPath, new: newPath, status, soname: { old: a.soname, new: b.soname }, changes }));
   } else {
     out(renderChanges(oldPath, newPath, changes));
   }
@@ -62,7 +62,7 @@ export function registerDiff(program: Command, setExit: (code: number) => void):
     )
     .argument("<old>", "old library or manifest")
     .argument("<new>", "new library or manifest")
-    .option("--json", "print {old, new, status, changes: [{kind, subject, old, new, compatible}]}")
+    .option("--json", "one JSON line: {old, new, status, soname, changes: [{kind, subject, old, new, compatible}]}")
     .option("--ignore-symbol <glob>", "leave out symbols whose name (or name@version) matches; repeatable", collect)
     .option("--ignore-version <glob>", "leave out a version namespace and its symbols (e.g. GLIBC_PRIVATE); repeatable", collect)
     .addHelpText(

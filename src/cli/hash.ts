@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
 import { exitForFailures } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
-import { out, warn } from "./output.js";
+import { jsonLine, out, warn } from "./output.js";
 
 export interface HashFlags {
   json?: boolean;
@@ -14,7 +14,6 @@ export interface HashFlags {
 /** `abilink hash LIB|MANIFEST...`: one `HASH  PATH` line per input, in input order. */
 export async function runHash(inputs: string[], flags: HashFlags): Promise<number> {
   let failures = 0;
-  const results: { path: string; hash: string }[] = [];
   await runOrdered(
     "hash",
     inputs[Symbol.iterator](),
@@ -22,12 +21,10 @@ export async function runHash(inputs: string[], flags: HashFlags): Promise<numbe
       if (r.kind === "error") {
         failures++;
         warn(r.path, r.message);
-      } else if (flags.json) results.push({ path: r.path, hash: r.hash });
-      else out(`${r.hash}  ${escapeText(r.path)}\n`);
+      } else out(flags.json ? jsonLine({ path: r.path, hash: r.hash }) : `${r.hash}  ${escapeText(r.path)}\n`);
     },
     { jobs: flags.jobs ?? availableParallelism(), inline: 8, batch: 1 },
   );
-  if (flags.json) out(JSON.stringify(results, null, 2) + "\n");
   return exitForFailures(failures);
 }
 
@@ -38,11 +35,11 @@ export function registerHash(program: Command, setExit: (code: number) => void):
     .summary("print the stable ABI hash of libraries or manifests")
     .description(
       "Print a short digest of each input's ELF-level interface, usable in a Nix store path name: " +
-        "'abi1-' and 32 Nix base-32 characters. Rebuilds that change only code, build-id, debug info, " +
+        "'abi2-' and 32 Nix base-32 characters. Rebuilds that change only code, build-id, debug info, " +
         "addresses or compiler keep the hash; any change to the exported interface changes it.",
     )
     .argument("<input...>", "shared libraries or manifests")
-    .option("--json", "print [{path, hash}] as JSON")
+    .option("--json", "JSON Lines: {path, hash} per input")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(
       "after",

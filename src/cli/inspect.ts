@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { inspectFile } from "../inspect/inspect.js";
-import type { ElfInspection } from "../inspect/summary.js";
 import { describeError } from "../errors.js";
 import { exitForFailures } from "./exit-codes.js";
-import { out, warn } from "./output.js";
+import { jsonLine, out, warn } from "./output.js";
 import { renderInspection } from "./render.js";
 
 export interface InspectFlags {
@@ -12,19 +11,16 @@ export interface InspectFlags {
 
 /** `abilink inspect FILE... [--json]`; returns the exit status. */
 export function runInspect(files: string[], flags: InspectFlags): number {
-  const results: ElfInspection[] = [];
   let failures = 0;
   for (const file of files) {
     try {
       const r = inspectFile(file);
-      if (flags.json) results.push(r);
-      else out(renderInspection(r));
+      out(flags.json ? jsonLine(r) : renderInspection(r));
     } catch (e) {
       failures++;
       warn(file, describeError(e));
     }
   }
-  if (flags.json) out(JSON.stringify(files.length === 1 ? (results[0] ?? null) : results, null, 2) + "\n");
   return exitForFailures(failures);
 }
 
@@ -37,13 +33,14 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
         "dynamic table and dynamic symbols with their versions. Only the byte ranges needed are read.",
     )
     .argument("<file...>", "ELF files to read")
-    .option("--json", "one JSON document per file (an array when several files are given)")
+    .option("--json", "JSON Lines: one JSON object per file")
     .addHelpText(
       "after",
       `
 Examples:
   abilink inspect /bin/ls
   abilink inspect --json /lib/x86_64-linux-gnu/libc.so.6 | jq '.defined | length'
+  abilink inspect --json /usr/bin/* 2>/dev/null | jq -r 'select(.needed | index("libssl.so.3")) | .path'
 
 Exit status: 0 all files read; 1 a file was unreadable or not valid ELF (the others are still reported); 2 usage error.`,
     )

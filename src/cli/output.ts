@@ -62,3 +62,11 @@ export class StatusLine {
     this.shown = false;
   }
 }
+
+/**
+ * The JSON convention of every command: one JSON value per line (JSON Lines) for
+ * per-file results, and a command with one result prints one such line.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value) + "\n";
+}

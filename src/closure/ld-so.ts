@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import picomatch from "picomatch";
-import { checkCompat, compatObject, type CompatObject, type CompatReport } from "../abi/compat.js";
-import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ElfFile } from "../elf/index.js";
+import { checkCompat, compatObject, type CompatObject, type CompatOptions, type CompatReport } from "../abi/compat.js";
+import { EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64, ET_DYN, ElfFile } from "../elf/index.js";
+import { InputError, describeError } from "../errors.js";
 import { withElfFile, withFileSource } from "../io/file-source.js";
-import { realPath } from "../io/paths.js";
+import { fsPath, realPath } from "../io/paths.js";
 
 /** Debian's multiarch directory name per machine and class. */
 function multiarch(e_machine: number, cls: 32 | 64): string | null {
@@ -86,8 +87,8 @@ export function muslLibraryPath(interpreter: string | null, etc = "/etc"): { dir
 }
 
 export interface LoadOptions {
-  /** Libraries to use for NEEDED entries with the same SONAME (or file name), before any search. */
-  libs?: string[];
+  /** Libraries to use for NEEDED entries with the same SONAME (or file name), before any search (see readLibraries). */
+  libs?: CompatObject[];
   /** Replaces the system's default directories (tests; sysroots). */
   defaultDirs?: string[];
   /** Objects already read, by path: share one map across the binaries of a run. */
@@ -111,6 +112,55 @@ export interface MissingLibrary {
 
 function readObject(path: string): CompatObject {
   return withFileSource(path, (src) => compatObject(ElfFile.parse(src), path));
+}
+
+/**
+ * The libraries `compat --lib` names: each file, and for a directory every ELF shared
+ * library directly in it (by name order; symbolic links in it are read through, so that
+ * `libfoo.so.1 -> libfoo.so.1.2.3` is found under its SONAME's name). An unreadable path
+ * or a named file that is not ELF throws, naming that path.
+ */
+export function readLibraries(paths: readonly string[]): CompatObject[] {
+  const out: CompatObject[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, o: CompatObject) => {
+    const real = realPath(path);
+    if (seen.has(real)) return;
+    seen.add(real);
+    out.push(o);
+  };
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(fsPath(p));
+    } catch (e) {
+      throw new InputError(`--lib ${p}: ${describeError(e)}`);
+    }
+    if (!st.isDirectory()) {
+      try {
+        add(p, readObject(p));
+      } catch (e) {
+        throw new InputError(`--lib ${p}: ${describeError(e)}`);
+      }
+      continue;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(fsPath(p)).sort();
+    } catch (e) {
+      throw new InputError(`--lib ${p}: ${describeError(e)}`);
+    }
+    for (const n of names) {
+      const path = join(p, n);
+      try {
+        const o = withElfFile(path, (elf) => (elf.header.e_type === ET_DYN ? compatObject(elf, path) : null));
+        if (o) add(path, o);
+      } catch {
+        // not a library: a directory of libraries holds other files too
+      }
+    }
+  }
+  return out;
 }
 
 /** The ELF object at `path` if there is one (unreadable or non-ELF files count as absent, as for ld.so). */
@@ -146,11 +196,7 @@ function expand(dir: string, origin: string): string | null {
 export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadResult {
   const cache = options.cache ?? new Map<string, CompatObject | null>();
   const binary = readObject(binaryPath);
-  const given: CompatObject[] = (options.libs ?? []).map((p) => {
-    const o = cache.get(p) ?? readObject(p);
-    cache.set(p, o);
-    return o;
-  });
+  const given = options.libs ?? [];
   // ld.so skips files of another class or machine and keeps searching.
   const isCompatibleElf = (path: string, of: CompatObject): CompatObject | null => {
     const o = probe(path, cache);
@@ -236,13 +282,8 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
   return { binary, scope, missing };
 }
 
-/** `compat` for one binary: find what ld.so would load, then check every requirement. */
-export function compatCheck(binaryPath: string, options: LoadOptions = {}): CompatReport {
+/** `compat` for one binary: find what ld.so would load, then check every object in that set. */
+export function compatCheck(binaryPath: string, options: LoadOptions & Omit<CompatOptions, "musl"> = {}): CompatReport {
   const { binary, scope, missing } = loadOrder(binaryPath, options);
-  return checkCompat(
-    binary,
-    scope,
-    missing.map((m) => ({ subject: m.neededBy === binary.path ? m.name : `${m.name} (needed by ${m.neededBy})`, name: m.name, searched: m.searched })),
-    { musl: isMusl(binary) },
-  );
+  return checkCompat(scope, missing, { ...options, musl: isMusl(binary) });
 }

@@ -12,3 +12,4 @@ export * from "./hash.js";
 export * from "./versions.js";
 export * from "./elf-file.js";
 export * from "./structs.js";
+export * from "./relocations.js";

@@ -1,21 +1,12 @@
 import {
   DT_GNU_HASH,
   DT_HASH,
-  DT_JMPREL,
-  DT_PLTREL,
-  DT_PLTRELSZ,
-  DT_REL,
-  DT_RELA,
-  DT_RELASZ,
-  DT_RELENT,
-  DT_RELAENT,
-  DT_RELSZ,
   DT_VERSYM,
   EM_ALPHA,
   EM_MIPS,
   EM_S390,
+  dynamicRelocationTables,
   packRelocationInfo,
-  relaLayout,
   relLayout,
   relocationInfo,
   symbolLayout,
@@ -88,24 +79,7 @@ export function renameSymbolWrites(elf: ElfFile, renamed: Map<number, { bytes: U
       writes.push({ offset: at, bytes: nv, what: ".gnu.version (reordered)" });
     }
     // Every relocation names its symbol by index.
-    const relocTables: [number, number, number, boolean][] = [];
-    const val = (t: number) => elf.dynamicValue(t);
-    const entryOf = (rela: boolean) => (rela ? relaLayout(is64) : relLayout(is64)).size;
-    if (val(DT_RELA) !== undefined) relocTables.push([DT_RELA, DT_RELASZ, DT_RELAENT, true]);
-    if (val(DT_REL) !== undefined) relocTables.push([DT_REL, DT_RELSZ, DT_RELENT, false]);
-    const seen = new Set<string>();
-    for (const [addrTag, sizeTag, entTag, rela] of relocTables) {
-      const addr = val(addrTag)!;
-      const size = Number(val(sizeTag) ?? 0n);
-      const ent = Number(val(entTag) ?? BigInt(entryOf(rela)));
-      seen.add(`${addr}`);
-      writes.push(...remapRelocations(elf, addr, size, ent, newIndex));
-    }
-    const jmprel = val(DT_JMPREL);
-    if (jmprel !== undefined && !seen.has(`${jmprel}`)) {
-      const rela = Number(val(DT_PLTREL) ?? BigInt(DT_RELA)) === DT_RELA;
-      writes.push(...remapRelocations(elf, jmprel, Number(val(DT_PLTRELSZ) ?? 0n), entryOf(rela), newIndex));
-    }
+    for (const t of dynamicRelocationTables(elf)) writes.push(...remapRelocations(elf, t.address, t.size, t.entsize, newIndex));
   }
 
   // GNU hash: bloom filter, buckets and chains for the new names and order.

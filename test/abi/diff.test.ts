@@ -100,7 +100,7 @@ describe.skipIf(!tools)("ABI diff and hash on library pairs built from testdata/
     const expected = JSON.parse(readFileSync(join(abiDir, "stable", "expected.json"), "utf8"));
     const hashes = (expected.hash_equal as string[]).map((f) => abiHash(manifest(`stable/${f}`)));
     expect(new Set(hashes).size).toBe(1);
-    expect(hashes[0]).toMatch(/^abi1-[0-9abcdfghijklmnpqrsvwxyz]{32}$/);
+    expect(hashes[0]).toMatch(/^abi2-[0-9abcdfghijklmnpqrsvwxyz]{32}$/);
     expect(abiHash(manifest("stable/changed-align.so"))).not.toBe(hashes[0]);
     // diff agrees: the only reported change is the raised alignment.
     const d = diffManifests(manifest("stable/gcc-O2.so"), manifest("stable/changed-align.so"));
@@ -109,6 +109,23 @@ describe.skipIf(!tools)("ABI diff and hash on library pairs built from testdata/
     // And the builds the hash calls equal really differ in observed alignment.
     const observed = (f: string) => manifest(`stable/${f}`).symbols.map((s) => `${symbolKey(s)}=${s.data?.align ?? ""}`).join(" ");
     expect(observed("gcc-O0.so")).not.toBe(observed("clang-O2.so"));
+  });
+
+  it("abi --stable prints one text for every build the hash calls equal (a `git diff --exit-code` gate holds); the plain text does not", async () => {
+    const expected = JSON.parse(readFileSync(join(abiDir, "stable", "expected.json"), "utf8"));
+    const files = (expected.hash_equal as string[]).map((f) => join(out, "stable", f));
+    const stable = await Promise.all(files.map((f) => abilink(["abi", "--stable", f])));
+    expect(stable.map((r) => r.code)).toEqual(files.map(() => 0));
+    expect(new Set(stable.map((r) => r.stdout)).size).toBe(1);
+    const plain = await Promise.all(files.map((f) => abilink(["abi", f])));
+    expect(new Set(plain.map((r) => r.stdout)).size).toBeGreaterThan(1);
+    // The stable text is the hashed text: hashing it gives the library's hash; stub and diff read it back.
+    const text = join(out, "stable.abi");
+    writeFileAtomic(text, stable[0]!.stdout + "\n");
+    expect(abiHash(loadManifest(text).manifest)).toBe(abiHash(manifest("stable/gcc-O2.so")));
+    expect(diffExitStatus(diffManifests(loadManifest(text).manifest, manifest("stable/clang-O0.so")))).toBe(0);
+    // --stable has no hints: asking for both is a usage error.
+    expect((await abilink(["abi", "--stable", "--hints", files[0]!])).code).toBe(2);
   });
 
   it("the manifest's alignment, size and read-only flag match an independent computation (observe-align.py)", () => {

@@ -36,6 +36,7 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
       }),
       { maxLength: 40 },
     ),
+    firstVersionPick: fc.option(fc.nat(), { nil: null }),
     hints: fc.option(fc.record({ needed: fc.array(nameArb, { maxLength: 3 }), imports: fc.array(nameArb, { maxLength: 3 }) }), {
       nil: undefined,
     }),
@@ -56,7 +57,11 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
     const data = symbols.filter((s) => s.data);
     for (const [i, x] of r.rawSymbols.entries()) {
       const s = symbols[i];
-      if (s?.data && x.aliasPick !== undefined && data.length > 0) s.data.alias = symbolId(data[x.aliasPick % data.length]!);
+      if (s?.data && x.aliasPick !== undefined && data.length > 0) {
+        // The group's first member carries no alias: a symbol is never its own alias.
+        const to = symbolId(data[x.aliasPick % data.length]!);
+        if (to !== symbolId(s)) s.data.alias = to;
+      }
     }
     symbols.sort(compareSymbols);
     const m: AbiManifest = {
@@ -68,6 +73,7 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
       e_flags: r.e_flags,
       baseVersion: r.baseVersion,
       versions: [...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+      firstVersion: versions.length > 0 && r.firstVersionPick !== null ? versions[r.firstVersionPick % versions.length]! : null,
       symbols,
     };
     // Empty hints print as nothing: the canonical form of "no hints".
@@ -93,11 +99,12 @@ describe("manifest text format", () => {
   it("accepts comments, blank lines and any order, and prints canonically", () => {
     const text = [
       "# reviewed 2026-11-23",
-      "abilink-abi 1",
+      "abilink-abi 2",
       "symbol b@@V1 FUNC GLOBAL",
       "",
       "machine aarch64",
       "version V1",
+      "first-version V1",
       "symbol a@V1 OBJECT WEAK size=8 align=8 readonly",
       "class 64",
       "data little",
@@ -105,13 +112,14 @@ describe("manifest text format", () => {
     ].join("\n");
     expect(printManifest(parseManifest(text))).toBe(
       [
-        "abilink-abi 1",
+        "abilink-abi 2",
         "soname libx.so.1",
         "class 64",
         "data little",
         "machine aarch64",
         "osabi SYSV",
         "flags 0x0",
+        "first-version V1",
         "version V1",
         "symbol a@V1 OBJECT WEAK size=8 align=8 readonly",
         "symbol b@@V1 FUNC GLOBAL",
@@ -120,22 +128,25 @@ describe("manifest text format", () => {
     );
   });
 
-  const base = "abilink-abi 1\nclass 64\ndata little\nmachine x86_64\nversion V1\n";
+  const base = "abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nversion V1\nfirst-version V1\n";
   const bad: [string, number, RegExp][] = [
-    ["abilink-abi 2\n", 1, /unsupported manifest format "abilink-abi 2"/],
-    ["hello\n", 1, /expected "abilink-abi 1"/],
-    [base + "symbol f@V2 FUNC GLOBAL\n", 6, /uses version "V2", which no "version" line defines/],
-    [base + "symbol f@V1 FUNC GLOBAL\nsymbol f@@V1 FUNC WEAK\n", 7, /listed twice \(first on line 6\)/],
-    [base + "symbol x OBJECT GLOBAL size=4\n", 6, /needs size=, align= and readonly or writable/],
-    [base + "symbol x OBJECT GLOBAL size=4 align=3 writable\n", 6, /bad field "align=3"/],
-    [base + "symbol x FUNC GLOBAL size=4\n", 6, /bad field "size=4" for a FUNC symbol/],
-    [base + "symbol x CODE GLOBAL\n", 6, /unknown symbol type "CODE"/],
-    [base + "symbol  x FUNC GLOBAL\n", 6, /single spaces/],
-    [base + "class 32\n", 6, /"class" given twice/],
-    [base + "frobnicate 1\n", 6, /unknown fact "frobnicate"/],
-    ["abilink-abi 1\nclass 64\nmachine x86_64\n", 3, /missing "data"/],
-    [base + "machine vax11\n", 6, /unknown machine "vax11"|"machine" given twice/],
-    [base + "flags 0xFF\n", 6, /flags must be lower-case hex/],
+    ["abilink-abi 3\n", 1, /unsupported manifest format "abilink-abi 3"/],
+    ["abilink-abi 1\n", 1, /format 1 is an older abilink's, without "first-version": write the manifest again with `abilink abi`/],
+    ["hello\n", 1, /expected "abilink-abi 2"/],
+    ["abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nversion V1\n", 5, /missing "first-version"/],
+    ["abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nversion V1\nfirst-version V2\n", 6, /"first-version V2" names a version no "version" line defines/],
+    [base + "symbol f@V2 FUNC GLOBAL\n", 7, /uses version "V2", which no "version" line defines/],
+    [base + "symbol f@V1 FUNC GLOBAL\nsymbol f@@V1 FUNC WEAK\n", 8, /listed twice \(first on line 7\)/],
+    [base + "symbol x OBJECT GLOBAL size=4\n", 7, /needs size=, align= and readonly or writable/],
+    [base + "symbol x OBJECT GLOBAL size=4 align=3 writable\n", 7, /bad field "align=3"/],
+    [base + "symbol x FUNC GLOBAL size=4\n", 7, /bad field "size=4" for a FUNC symbol/],
+    [base + "symbol x CODE GLOBAL\n", 7, /unknown symbol type "CODE"/],
+    [base + "symbol  x FUNC GLOBAL\n", 7, /single spaces/],
+    [base + "class 32\n", 7, /"class" given twice/],
+    [base + "frobnicate 1\n", 7, /unknown fact "frobnicate"/],
+    ["abilink-abi 2\nclass 64\nmachine x86_64\n", 3, /missing "data"/],
+    [base + "machine vax11\n", 7, /unknown machine "vax11"|"machine" given twice/],
+    [base + "flags 0xFF\n", 7, /flags must be lower-case hex/],
   ];
   it.each(bad)("rejects malformed manifests with the line number: %#", (text, line, message) => {
     let err: unknown;

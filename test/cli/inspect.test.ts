@@ -19,10 +19,10 @@ describe("abilink inspect", () => {
     expect(ref).toEqual({ name: "vers_compute", version: "VERS_2.0", library: "libvers.so.1", weak: false, type: "FUNC" });
   });
 
-  it("--json with several files gives an array; bad files give one stderr line each and exit 1", async () => {
+  it("--json gives one line per file; bad files give one stderr line each and exit 1", async () => {
     const r = await abilink(["inspect", "--json", fx("ppc64/libvers.so.1"), "/etc/hostname", "/nonexistent/x", fx("s390x/prog")]);
     expect(r.code).toBe(1);
-    const docs = JSON.parse(r.stdout);
+    const docs = r.stdout.split("\n").map((l) => JSON.parse(l));
     expect(docs.map((d: { machine: string }) => d.machine)).toEqual(["ppc64", "s390x"]);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
