@@ -5,7 +5,7 @@ export { inspectFile, summarizeIfElf, type ScanRecord } from "./inspect/inspect.
 export { inspectElf, summarize, type ElfInspection, type ElfSummary, type DefinedSymbol, type UndefinedSymbol } from "./inspect/summary.js";
 export { scan, scanOne, type ScanOptions, type ScanTotals, type ScanOutcome } from "./closure/scan.js";
 // Errors: one hierarchy, one line each.
-export { AbilinkError, ManifestError, NotManifestError, PatchError, UsageError, describeError, type ErrorCode } from "./errors.js";
+export { AbilinkError, ManifestError, NotManifestError, OutputError, PatchError, UsageError, describeError, describeFailure, type ErrorCode } from "./errors.js";
 export { walkFiles, type WalkOptions } from "./closure/walk.js";
 // ABI manifests, hashes, diffs and the static ld.so check.
 export {

@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { inspectFile } from "../inspect/inspect.js";
 import type { ElfInspection } from "../inspect/summary.js";
-import { describeError } from "../errors.js";
 import { exitForFailures } from "./exit-codes.js";
-import { out, warn } from "./output.js";
+import { out, warnError } from "./output.js";
 import { renderInspection } from "./render.js";
 
 export interface InspectFlags {
@@ -21,7 +20,7 @@ export function runInspect(files: string[], flags: InspectFlags): number {
       else out(renderInspection(r));
     } catch (e) {
       failures++;
-      warn(file, describeError(e));
+      warnError(file, e);
     }
   }
   if (flags.json) out(JSON.stringify(files.length === 1 ? (results[0] ?? null) : results, null, 2) + "\n");

@@ -30,11 +30,14 @@ describe("abilink abi / hash", () => {
     expect(r.stdout + "\n").toBe(text);
   });
 
-  it("a malformed manifest is reported with its line number", async () => {
-    writeFileSync(join(tmp, "bad.abi"), "abilink-abi 1\nclass 64\ndata little\nmachine x86_64\nsymbol f@NOPE FUNC GLOBAL\n");
-    const r = await abilink(["hash", join(tmp, "bad.abi")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bad\.abi:5: symbol "f@NOPE" uses version "NOPE", which no "version" line defines/);
+  it("a malformed manifest is reported with its line number, the file named once", async () => {
+    const bad = join(tmp, "bad.abi");
+    writeFileSync(bad, "abilink-abi 1\nclass 64\ndata little\nmachine x86_64\nsymbol f@NOPE FUNC GLOBAL\n");
+    for (const args of [["hash", bad], ["abi", bad], ["diff", bad, fx("x86_64/libvers.so.1")]]) {
+      const r = await abilink(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`abilink: ${bad}:5: symbol "f@NOPE" uses version "NOPE", which no "version" line defines`);
+    }
   });
 
   it("hash prints `HASH  PATH`, equal for a library and its manifest, different across interfaces", async () => {
