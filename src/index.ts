@@ -5,7 +5,7 @@ export { inspectFile, summarizeIfElf, type ScanRecord } from "./inspect/inspect.
 export { inspectElf, summarize, type ElfInspection, type ElfSummary, type DefinedSymbol, type UndefinedSymbol } from "./inspect/summary.js";
 export { scan, scanOne, type ScanOptions, type ScanTotals, type ScanOutcome } from "./closure/scan.js";
 // Errors: one hierarchy, one line each.
-export { AbilinkError, ManifestError, NotManifestError, PatchError, UsageError, describeError, type ErrorCode } from "./errors.js";
+export { AbilinkError, ManifestError, NotManifestError, OutputError, PatchError, UsageError, describeError, describeFailure, type ErrorCode } from "./errors.js";
 export { walkFiles, type WalkOptions } from "./closure/walk.js";
 // ABI manifests, hashes, diffs and the static ld.so check.
 export {
@@ -22,7 +22,7 @@ export {
 } from "./abi/manifest.js";
 export { printManifest, parseManifest, manifestJson, MANIFEST_HEADER, type ManifestJson } from "./abi/format.js";
 export { abiHash, hashedText, stableForm, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
-export { diffManifests, diffExitStatus, bindOldReferences, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
+export { diffManifests, diffExitStatus, bindOldReferences, ignoredChanges, type AbiChange, type AbiChangeKind, type DiffOptions } from "./abi/diff.js";
 // ld.so's binding rules (check_match), shared by diff, compat and relink.
 export { bindInObject, type Binding, type BindingDef, type BindingObject, type BindingRef } from "./abi/binding.js";
 export {

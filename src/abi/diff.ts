@@ -121,6 +121,14 @@ export function bindOldReferences(oldM: AbiManifest, newM: AbiManifest): Map<Abi
   return out;
 }
 
+/** How many changes of the unfiltered diff the ignore options left out of `kept` (diffManifests' result). */
+export function ignoredChanges(oldM: AbiManifest, newM: AbiManifest, options: DiffOptions, kept: readonly AbiChange[]): number {
+  if (!options.ignoreSymbols?.length && !options.ignoreVersions?.length) return 0;
+  const key = (c: AbiChange) => `${c.kind}\0${c.subject}`;
+  const keptKeys = new Set(kept.map(key));
+  return diffManifests(oldM, newM).filter((c) => !keptKeys.has(key(c))).length;
+}
+
 /** Every ELF-level change from OLD to NEW, classified (see DESIGN.md, "ABI diff classification"). */
 export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: DiffOptions = {}): AbiChange[] {
   const a = filterManifest(oldM, options);

@@ -3,9 +3,8 @@ import { manifestJson, printManifest } from "../abi/format.js";
 import { stableForm } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
-import { describeError } from "../errors.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
-import { jsonLine, out, warn } from "./output.js";
+import { jsonLine, out, warn, warnError } from "./output.js";
 
 export interface AbiFlags {
   output?: string;
@@ -14,21 +13,31 @@ export interface AbiFlags {
   stable?: boolean;
 }
 
-/** `abilink abi LIB [-o FILE]`: print or write the canonical manifest. */
+/** `abilink abi LIB [-o FILE]`: print or write the canonical manifest (`-o -`: print it). */
 export function runAbi(input: string, flags: AbiFlags): number {
   if (flags.stable && flags.hints) {
     warn("abi", "--stable and --hints exclude each other: the stable form has no link hints");
     return EXIT_USAGE;
   }
+  let text: string;
   try {
-    const { manifest } = loadManifest(input, { hints: flags.hints });
+    const { manifest, warning } = loadManifest(input, { hints: flags.hints });
+    if (warning) warn(input, `warning: ${warning}`);
     const { manifest: m, options } = flags.stable ? stableForm(manifest) : { manifest, options: {} };
-    const text = flags.json ? jsonLine(manifestJson(m, options)) : printManifest(m, options);
-    if (flags.output) writeFileAtomic(flags.output, text);
-    else out(text);
+    text = flags.json ? jsonLine(manifestJson(m, options)) : printManifest(m, options);
+  } catch (e) {
+    warnError(input, e);
+    return EXIT_INPUT_ERROR;
+  }
+  if (flags.output === undefined || flags.output === "-") {
+    out(text);
+    return EXIT_OK;
+  }
+  try {
+    writeFileAtomic(flags.output, text);
     return EXIT_OK;
   } catch (e) {
-    warn(input, describeError(e));
+    warnError(flags.output, e);
     return EXIT_INPUT_ERROR;
   }
 }
@@ -45,8 +54,8 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
         "no link hints, alignments normalized, OS/ABI GNU as SYSV; it changes only when the hash does, so it is " +
         "the form to commit and compare in CI.",
     )
-    .argument("<lib>", "shared library or manifest")
-    .option("-o, --output <file>", "write the manifest to FILE (atomically) instead of stdout")
+    .argument("<lib>", "shared library or manifest: a file, a pipe or FIFO, or - for standard input")
+    .option("-o, --output <file>", "write the manifest to FILE (atomically) instead of stdout; - is stdout")
     .option("--stable", "print the hashed form: stable across compilers, flags and rebuilds (for committed manifests)")
     .option("--hints", "add NEEDED and imported symbols as link hints (never part of the hash)")
     .option("--json", "print the manifest as one JSON line (inspect's field names)")
@@ -58,6 +67,10 @@ Examples:
   abilink abi --stable build/libfoo.so.1 | diff -u libfoo.abi -
   abilink abi /lib/x86_64-linux-gnu/libz.so.1 -o libz.abi
   abilink abi libz.abi                      # rewrite a hand-edited manifest canonically
+  git show HEAD:libz.abi | abilink abi -    # a manifest (or library) from a pipe
+
+A pipe, a FIFO or standard input is read whole before it is parsed: at most 1 GiB for an ELF
+file, 64 MiB for a manifest. Devices (/dev/zero) and directories are refused unread.
 
 Exit status: 0 written; 1 the input is unreadable, not ELF, or a malformed manifest; 2 usage error.`,
     )

@@ -1,10 +1,9 @@
 import { escapeText as t } from "../io/paths.js";
 import type { Command } from "commander";
-import { DIFF_ERROR, diffExitStatus, diffManifests, type AbiChange } from "../abi/diff.js";
+import { DIFF_ERROR, DIFF_USAGE, diffExitStatus, diffManifests, ignoredChanges, type AbiChange, type DiffOptions } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
-import { describeError } from "../errors.js";
-import { collect } from "./options.js";
-import { jsonLine, out, warn } from "./output.js";
+import { collect, stdinAtMostOnce } from "./options.js";
+import { jsonLine, out, warnError } from "./output.js";
 
 export interface DiffFlags {
   json?: boolean;
@@ -12,10 +11,12 @@ export interface DiffFlags {
   ignoreVersion?: string[];
 }
 
-function renderChanges(oldPath: string, newPath: string, changes: AbiChange[]): string {
-  if (changes.length === 0) return `${t(oldPath)} -> ${t(newPath)}: no ABI change\n`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function renderChanges(oldPath: string, newPath: string, changes: AbiChange[], ignored: number): string {
+  if (changes.length === 0) return `${t(oldPath)} -> ${t(newPath)}: no ABI change${ignored ? ` (${plural(ignored, "change")} ignored)` : ""}\n`;
   const bad = changes.filter((c) => !c.compatible).length;
-  const lines = [`${t(oldPath)} -> ${t(newPath)}: ${changes.length} change${changes.length === 1 ? "" : "s"}, ${bad} incompatible`];
+  const lines = [`${t(oldPath)} -> ${t(newPath)}: ${plural(changes.length, "change")}, ${bad} incompatible${ignored ? ` (${ignored} ignored)` : ""}`];
   const sorted = [...changes].sort((x, y) => Number(x.compatible) - Number(y.compatible));
   for (const c of sorted) {
     const detail = c.old !== null && c.new !== null ? ` (${t(String(c.old))} -> ${t(String(c.new))})` : "";
@@ -26,25 +27,28 @@ function renderChanges(oldPath: string, newPath: string, changes: AbiChange[]): 
 
 /** `abilink diff OLD NEW`: exit 0 equal, 4 compatible changes, 12 incompatible, 1 error. */
 export function runDiff(oldPath: string, newPath: string, flags: DiffFlags): number {
+  if (!stdinAtMostOnce("diff", [oldPath, newPath])) return DIFF_USAGE;
   let a, b;
   try {
     a = loadManifest(oldPath).manifest;
   } catch (e) {
-    warn(oldPath, describeError(e));
+    warnError(oldPath, e);
     return DIFF_ERROR;
   }
   try {
     b = loadManifest(newPath).manifest;
   } catch (e) {
-    warn(newPath, describeError(e));
+    warnError(newPath, e);
     return DIFF_ERROR;
   }
-  const changes = diffManifests(a, b, { ignoreSymbols: flags.ignoreSymbol, ignoreVersions: flags.ignoreVersion });
+  const options: DiffOptions = { ignoreSymbols: flags.ignoreSymbol, ignoreVersions: flags.ignoreVersion };
+  const changes = diffManifests(a, b, options);
+  const ignored = ignoredChanges(a, b, options, changes);
   const status = diffExitStatus(changes);
   if (flags.json) {
-    out(jsonLine({ old: oldPath, new: newPath, status, soname: { old: a.soname, new: b.soname }, changes }));
+    out(jsonLine({ old: oldPath, new: newPath, status, soname: { old: a.soname, new: b.soname }, ignored, changes }));
   } else {
-    out(renderChanges(oldPath, newPath, changes));
+    out(renderChanges(oldPath, newPath, changes, ignored));
   }
   return status;
 }
@@ -60,9 +64,9 @@ export function registerDiff(program: Command, setExit: (code: number) => void):
         "lower alignment) or incompatible (anything removed; type, size, SONAME, class or machine changed; " +
         "alignment raised; read-only->writable; visibility made protected).",
     )
-    .argument("<old>", "old library or manifest")
-    .argument("<new>", "new library or manifest")
-    .option("--json", "one JSON line: {old, new, status, soname, changes: [{kind, subject, old, new, compatible}]}")
+    .argument("<old>", "old library or manifest: a file, a pipe or FIFO, or - for standard input")
+    .argument("<new>", "new library or manifest (- for standard input, if OLD is not)")
+    .option("--json", "one JSON line: {old, new, status, soname, ignored, changes: [{kind, subject, old, new, compatible}]}")
     .option("--ignore-symbol <glob>", "leave out symbols whose name (or name@version) matches; repeatable", collect)
     .option("--ignore-version <glob>", "leave out a version namespace and its symbols (e.g. GLIBC_PRIVATE); repeatable", collect)
     .addHelpText(
@@ -70,8 +74,14 @@ export function registerDiff(program: Command, setExit: (code: number) => void):
       `
 Examples:
   abilink diff libfoo.abi build/libfoo.so.1
+  abilink diff <(git show HEAD:libfoo.abi) build/libfoo.so.1
+  git show HEAD:libfoo.abi | abilink diff - build/libfoo.so.1
   abilink diff --ignore-version 'GLIBC_PRIVATE' old/libc.so.6 new/libc.so.6
   abilink diff --json old.so new.so | jq '.changes[] | select(.compatible | not)'
+
+A pipe, a FIFO or standard input is read whole before it is compared: at most 1 GiB for an ELF
+file, 64 MiB for a manifest. Changes left out by --ignore-symbol and --ignore-version are
+counted ("no ABI change (3 changes ignored)"; "ignored" in --json).
 
 Exit status (abidiff-compatible bits): 0 no change; 4 ABI changed, all compatible; 12 (4|8) an
 incompatible change; 1 error reading an input; 2 usage error.`,

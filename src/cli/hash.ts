@@ -2,8 +2,8 @@ import { escapeText } from "../io/paths.js";
 import type { Command } from "commander";
 import { availableParallelism } from "node:os";
 import { runOrdered } from "../closure/pool.js";
-import { exitForFailures } from "./exit-codes.js";
-import { parseJobs } from "./options.js";
+import { EXIT_USAGE, exitForFailures } from "./exit-codes.js";
+import { parseJobs, stdinAtMostOnce } from "./options.js";
 import { jsonLine, out, warn } from "./output.js";
 
 export interface HashFlags {
@@ -13,6 +13,7 @@ export interface HashFlags {
 
 /** `abilink hash LIB|MANIFEST...`: one `HASH  PATH` line per input, in input order. */
 export async function runHash(inputs: string[], flags: HashFlags): Promise<number> {
+  if (!stdinAtMostOnce("hash", inputs)) return EXIT_USAGE;
   let failures = 0;
   await runOrdered(
     "hash",
@@ -20,8 +21,11 @@ export async function runHash(inputs: string[], flags: HashFlags): Promise<numbe
     (r) => {
       if (r.kind === "error") {
         failures++;
-        warn(r.path, r.message);
-      } else out(flags.json ? jsonLine({ path: r.path, hash: r.hash }) : `${r.hash}  ${escapeText(r.path)}\n`);
+        warn(r.subject ?? r.path, r.message);
+      } else {
+        if (r.warning) warn(r.path, `warning: ${r.warning}`);
+        out(flags.json ? jsonLine({ path: r.path, hash: r.hash }) : `${r.hash}  ${escapeText(r.path)}\n`);
+      }
     },
     { jobs: flags.jobs ?? availableParallelism(), inline: 8, batch: 1 },
   );
@@ -38,7 +42,7 @@ export function registerHash(program: Command, setExit: (code: number) => void):
         "'abi2-' and 32 Nix base-32 characters. Rebuilds that change only code, build-id, debug info, " +
         "addresses or compiler keep the hash; any change to the exported interface changes it.",
     )
-    .argument("<input...>", "shared libraries or manifests")
+    .argument("<input...>", "shared libraries or manifests: files, pipes or FIFOs, or - for standard input (once)")
     .option("--json", "JSON Lines: {path, hash} per input")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(
@@ -47,6 +51,10 @@ export function registerHash(program: Command, setExit: (code: number) => void):
 Examples:
   abilink hash /lib/x86_64-linux-gnu/libz.so.1
   abilink hash libz.abi /nix/store/*-zlib-*/lib/libz.so.1
+  git show v1.2:libz.abi | abilink hash -
+
+A pipe, a FIFO or standard input is read whole before it is hashed: at most 1 GiB for an ELF
+file, 64 MiB for a manifest. The hash is the same as the file's.
 
 Exit status: 0 every input hashed; 1 some input unreadable or invalid (the others are still printed); 2 usage error.`,
     )

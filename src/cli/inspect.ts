@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { inspectFile } from "../inspect/inspect.js";
-import { describeError } from "../errors.js";
 import { exitForFailures } from "./exit-codes.js";
-import { jsonLine, out, warn } from "./output.js";
+import { jsonLine, out, warnError } from "./output.js";
 import { renderInspection } from "./render.js";
 
 export interface InspectFlags {
@@ -18,7 +17,7 @@ export function runInspect(files: string[], flags: InspectFlags): number {
       out(flags.json ? jsonLine(r) : renderInspection(r));
     } catch (e) {
       failures++;
-      warn(file, describeError(e));
+      warnError(file, e);
     }
   }
   return exitForFailures(failures);

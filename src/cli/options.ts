@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from "commander";
+import { STDIN } from "../io/input.js";
+import { warn } from "./output.js";
 
 /** For repeatable options: `--x a --x b` gives ["a", "b"]. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -8,4 +10,14 @@ export function parseJobs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("must be a whole number from 1 to 256");
   return n;
+}
+
+/**
+ * True when standard input (`-`) is named at most once among `inputs`: it can be read only
+ * once. Otherwise says so for `command` (the caller exits with EXIT_USAGE).
+ */
+export function stdinAtMostOnce(command: string, inputs: readonly string[]): boolean {
+  if (inputs.filter((i) => i === STDIN).length <= 1) return true;
+  warn(command, "- (standard input) can be given only once");
+  return false;
 }

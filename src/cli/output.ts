@@ -1,4 +1,5 @@
 import { writeSync } from "node:fs";
+import { describeFailure } from "../errors.js";
 import { escapeText } from "../io/paths.js";
 
 let stdoutGone = false;
@@ -37,6 +38,12 @@ export function warn(subject: string, message: string): void {
   } catch {
     // stderr gone too: nothing left to tell
   }
+}
+
+/** One line on stderr about error `e` while working on `input`, naming the path at fault (see describeFailure). */
+export function warnError(input: string, e: unknown): void {
+  const { subject, message } = describeFailure(input, e);
+  warn(subject, message);
 }
 
 /**

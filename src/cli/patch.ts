@@ -149,8 +149,9 @@ export async function runPatch(files: string[], flags: PatchFlags): Promise<numb
     status.done();
     if (r.kind === "error") {
       failures++;
-      if (flags.json) out(JSON.stringify({ path: r.path, error: r.message }) + "\n");
-      warn(r.path, r.message);
+      // The JSON record keeps the input as its path; the message names another path at fault.
+      if (flags.json) out(JSON.stringify({ path: r.path, error: r.subject ? `${r.subject}: ${r.message}` : r.message }) + "\n");
+      warn(r.subject ?? r.path, r.message);
     } else if (flags.json) out(JSON.stringify(jsonRecord(r.report)) + "\n");
     else if (flags.dryRun || flags.verbose) out(summary(r.report) + "\n");
     status.update(`patched ${++done}/${total}`);

@@ -1,6 +1,6 @@
 import { PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
-import { NotElfError, PatchError, UsageError, describeError } from "../errors.js";
-import { applyPlan, planFile } from "../patch/patch-file.js";
+import { NotElfError, PatchError, UsageError, describeFailure } from "../errors.js";
+import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
 import { patchelfEdits } from "../patch/patchelf.js";
 import { osAbiLabel, parsePatchelfArgs, readRenameMap, type PatchelfRequest } from "./patchelf-args.js";
 import { escapeText } from "../io/paths.js";
@@ -105,7 +105,11 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
     return { printed, debug: editCount === 0 ? [] : planned.plan.changes };
   }
   // patchelf does not fsync; build scripts call it once per file.
-  applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
+  try {
+    applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
+  } catch (e) {
+    throw blameOutput(r.output, e);
+  }
   return { printed, debug: planned.plan.changes };
 }
 
@@ -161,7 +165,8 @@ export async function runPatchelf(argv: string[]): Promise<number> {
         if (r.printed) out(r.printed);
         if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);
       } catch (e) {
-        process.stderr.write(`patchelf: ${escapeText(file)}: ${escapeText(describeError(e))}\n`);
+        const { subject, message } = describeFailure(file, e);
+        process.stderr.write(`patchelf: ${escapeText(subject)}: ${escapeText(message)}\n`);
         return 1;
       }
     }

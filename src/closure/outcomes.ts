@@ -1,16 +1,36 @@
 // What the per-file tasks of the worker pool return: plain data (structured-cloneable), so
 // that a result crosses from a worker thread unchanged.
+import { describeFailure } from "../errors.js";
 import type { ScanRecord } from "../inspect/inspect.js";
 import type { FileIdentity } from "../io/atomic-write.js";
 import type { LayoutDecision } from "../patch/plan.js";
+
+/**
+ * A path that failed, as given, and what to print about it: `subject: message`, where the
+ * subject is the path at fault when that is not the path itself (an --output file, a
+ * manifest's line).
+ */
+export interface Failure {
+  kind: "error";
+  path: string;
+  message: string;
+  subject?: string;
+}
+
+/** The failure of `path` with error `e`. */
+export function failure(path: string, e: unknown): Failure {
+  const { subject, message } = describeFailure(path, e);
+  return { kind: "error", path, message, ...(subject !== path ? { subject } : {}) };
+}
 
 /** What happened to one file in `scan`. Non-ELF files are `skip`, reported by no one. */
 export type ScanOutcome =
   | { kind: "elf"; record: ScanRecord }
   | { kind: "skip" }
-  | { kind: "error"; path: string; message: string };
+  | Failure;
 
-export type HashOutcome = { kind: "hash"; path: string; hash: string } | { kind: "error"; path: string; message: string };
+/** A hash, and a warning for stderr when the input is a program rather than a library. */
+export type HashOutcome = { kind: "hash"; path: string; hash: string; warning?: string } | Failure;
 
 /** What `patch` reports of one file: the plan's summary, not its bytes. */
 export interface PatchReport {
@@ -36,4 +56,4 @@ export interface PatchReport {
   hardLinkOf?: string;
 }
 
-export type PatchOutcome = { kind: "patched"; report: PatchReport } | { kind: "error"; path: string; message: string };
+export type PatchOutcome = { kind: "patched"; report: PatchReport } | Failure;

@@ -1,13 +1,13 @@
 import { abiHash } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
-import { describeError } from "../errors.js";
-import type { HashOutcome } from "./outcomes.js";
+import { failure, type HashOutcome } from "./outcomes.js";
 
 /** Hashes one library or manifest; never throws. */
 export function hashOne(path: string): HashOutcome {
   try {
-    return { kind: "hash", path, hash: abiHash(loadManifest(path).manifest) };
+    const { manifest, warning } = loadManifest(path);
+    return { kind: "hash", path, hash: abiHash(manifest), ...(warning ? { warning } : {}) };
   } catch (e) {
-    return { kind: "error", path, message: describeError(e) };
+    return failure(path, e);
   }
 }

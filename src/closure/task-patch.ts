@@ -1,8 +1,7 @@
-import { describeError } from "../errors.js";
 import { commit, commitSync, discard, type PendingCommit } from "../io/atomic-write.js";
 import type { Edit } from "../patch/edits.js";
-import { patchFile, type PatchOptions } from "../patch/patch-file.js";
-import type { PatchOutcome } from "./outcomes.js";
+import { blameOutput, patchFile, type PatchOptions } from "../patch/patch-file.js";
+import { failure, type PatchOutcome } from "./outcomes.js";
 
 interface PatchContext {
   edits: Edit[];
@@ -59,7 +58,7 @@ export function patchOne(path: string, context: unknown): PatchOutcome {
           try {
             commitSync(p);
           } catch (e) {
-            replace(o, { kind: "error", path: o.kind === "patched" ? o.report.path : path, message: describeError(e) });
+            replace(o, failure(o.kind === "patched" ? o.report.path : path, blameOutput(c.options.output, e)));
           }
         }
         pending.clear();
@@ -68,7 +67,7 @@ export function patchOne(path: string, context: unknown): PatchOutcome {
     }
     return outcome;
   } catch (e) {
-    return { kind: "error", path, message: describeError(e) };
+    return failure(path, e);
   }
 }
 
@@ -99,7 +98,7 @@ export async function finishPatches(_results: PatchOutcome[], context: unknown):
       try {
         await commit(p);
       } catch (e) {
-        replace(o, { kind: "error", path, message: describeError(e) });
+        replace(o, failure(path, blameOutput(c.options.output, e)));
       }
     }),
   );

@@ -1,6 +1,5 @@
 import { summarizeIfElf } from "../inspect/inspect.js";
-import { describeError } from "../errors.js";
-import type { ScanOutcome } from "./outcomes.js";
+import { failure, type ScanOutcome } from "./outcomes.js";
 
 /** Scans one path; never throws. */
 export function scanOne(path: string): ScanOutcome {
@@ -8,6 +7,6 @@ export function scanOne(path: string): ScanOutcome {
     const record = summarizeIfElf(path);
     return record ? { kind: "elf", record } : { kind: "skip" };
   } catch (e) {
-    return { kind: "error", path, message: describeError(e) };
+    return failure(path, e);
   }
 }

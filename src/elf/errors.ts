@@ -24,6 +24,7 @@ export type ErrorCode =
   | "patch-refused"
   | "bad-input"
   | "file-changed"
+  | "output-failed"
   | "usage";
 
 /**

@@ -34,16 +34,14 @@ import {
 } from "node:fs";
 import { promisify } from "node:util";
 import { getAttributeSync, listAttributesSync, setAttributeSync } from "fs-xattr";
-import { ChangedFileError, InputError } from "../errors.js";
+import { ChangedFileError, InputError, describeError } from "../errors.js";
 import { forgetTemporary, rememberTemporary } from "./cleanup.js";
 import { native } from "./native.js";
-import { fsPath } from "./paths.js";
+import { fdPath, fsPath } from "./paths.js";
+import { requireRegularFile } from "./file-source.js";
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const fsyncAsync = promisify(fsync);
-
-/** The path of an opened descriptor: the object itself, whatever its name is now. */
-export const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
 
 /** Writes all of `bytes` at `offset` (or at the file position when null), looping over short writes. */
 export function writeAll(fd: number, bytes: Uint8Array, offset: number | null = null): void {
@@ -96,7 +94,7 @@ export class SourceFile {
     const fd = openSync(fsPath(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     try {
       let st = fstatSync(fd, { bigint: true });
-      if (!st.isFile()) throw new InputError("not a regular file");
+      requireRegularFile(st);
       if (options.lock) {
         lockWaiting(fd);
         // The lock was free: whoever held it may have replaced the file meanwhile.
@@ -276,7 +274,7 @@ function unlinkQuietly(w: WorkDir, name: string): void {
 /** Makes the temporary file for `dest` in the private directory beside it. */
 function begin(dest: string, durable: boolean): PendingCommit {
   const { dir, name } = splitDest(dest);
-  if (name === "" || name === "." || name === "..") throw new InputError(`${dest}: not a file name`);
+  if (name === "" || name === "." || name === "..") throw new InputError("not a file name");
   const work = acquireWorkDir(dir);
   const tmpName = `t${work.next++}`;
   try {
@@ -500,7 +498,7 @@ export function changeInPlace(source: SourceFile, change: FileChange, durable = 
   } catch (e) {
     if (touched && (e as NodeJS.ErrnoException).code) {
       const err = e as NodeJS.ErrnoException;
-      throw Object.assign(new Error(`${err.message.replace(/^\w+: /, "")} while writing in place: the file may be damaged`), { code: err.code });
+      throw Object.assign(new Error(`${describeError(err)} while writing in place: the file may be damaged`), { code: err.code });
     }
     throw e;
   } finally {

@@ -1,7 +1,15 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats, type Stats } from "node:fs";
 import { ElfFile, TruncatedError, isElf, type ByteSource } from "../elf/index.js";
 import { InputError } from "../errors.js";
 import { fsPath } from "./paths.js";
+
+/**
+ * Refuses what is not a regular file (a directory, a device, a FIFO) before a byte of it is
+ * read: a device such as /dev/zero would feed a reader without end, a FIFO can hang it.
+ */
+export function requireRegularFile(st: Stats | BigIntStats): void {
+  if (!st.isFile()) throw new InputError(st.isDirectory() ? "is a directory" : "not a regular file");
+}
 
 const BLOCK = 16 * 1024;
 const MAX_BLOCKS = 32;
@@ -25,7 +33,7 @@ export class FileSource implements ByteSource {
     private readonly owned = true,
   ) {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new InputError(st.isDirectory() ? "is a directory, not a file" : "not a regular file");
+    requireRegularFile(st);
     this.size = st.size;
   }
 
@@ -105,29 +113,26 @@ export function withFileSource<T>(path: string, use: (source: FileSource) => T):
 
 /**
  * Opens `path` once and runs `use` on the parsed ELF file, or returns null when the file
- * does not start with the ELF magic; only 4 bytes of such a file are read. Opened with
- * O_NONBLOCK and refused unless it is a regular file, so that a FIFO or a device named
- * where a file was expected can neither hang the caller nor feed it without end.
+ * does not start with the ELF magic. Opened with O_NONBLOCK and refused unless it is a
+ * regular file, so that a FIFO or a device named where a file was expected can neither
+ * hang the caller nor feed it without end.
  */
 export function withElfFile<T>(path: string, use: (elf: ElfFile, source: FileSource) => T): T | null {
-  const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new InputError(st.isDirectory() ? "is a directory, not a file" : "not a regular file");
-    return withElfFd(fd, path, use);
-  } finally {
-    closeSync(fd);
-  }
+  return withFileSource(path, (source) => withElf(source, use));
 }
 
 /** As withElfFile, over a descriptor the caller opened and keeps (it is not closed). */
 export function withElfFd<T>(fd: number, path: string, use: (elf: ElfFile, source: FileSource) => T): T | null {
-  const magic = new Uint8Array(4);
-  if (readSync(fd, magic, 0, 4, 0) < 4 || !isElf(magic)) return null;
   const source = FileSource.fromFd(fd, path, false);
   try {
-    return use(ElfFile.parse(source), source);
+    return withElf(source, use);
   } finally {
     source.close();
   }
+}
+
+/** Runs `use` on the ELF file in `source`, or returns null when it does not start with the ELF magic. */
+export function withElf<T, S extends ByteSource>(source: S, use: (elf: ElfFile, source: S) => T): T | null {
+  if (source.size < 4 || !isElf(source.read(0, 4))) return null;
+  return use(ElfFile.parse(source), source);
 }

@@ -68,6 +68,9 @@ export function pathToBytes(path: string): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The path of an opened descriptor: the object itself, whatever its name is now. */
+export const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
+
 /** What to hand to `node:fs`: the string itself, or its bytes when it holds raw bytes. */
 export function fsPath(path: string): string | Buffer {
   return LONE.test(path) ? pathToBytes(path) : path;

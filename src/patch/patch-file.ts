@@ -5,7 +5,7 @@
 // against, the very file the plan was made from.
 import { resolve, sep } from "node:path";
 import type { ElfFile } from "../elf/index.js";
-import { NotElfError, PatchError } from "../errors.js";
+import { ChangedFileError, NotElfError, OutputError, PatchError } from "../errors.js";
 import { SourceFile, changeInPlace, commitSync, prepareChangedCopy, type FileChange, type FileIdentity, type PendingCommit } from "../io/atomic-write.js";
 import { withElfFd } from "../io/file-source.js";
 import { realPath } from "../io/paths.js";
@@ -85,6 +85,14 @@ export function inStore(path: string, storeDir: string): boolean {
 }
 
 /**
+ * A failure to write the result to `output` (a path named apart from the input), as that
+ * output's: a change made to the input meanwhile stays the input's.
+ */
+export function blameOutput(output: string | undefined, e: unknown): unknown {
+  return output !== undefined && !(e instanceof ChangedFileError) ? new OutputError(output, e) : e;
+}
+
+/**
  * Opens `path` once, parses it, and plans `edits` (or the edits `editsFor` derives from the
  * parsed file, e.g. patchelf's --shrink-rpath). With `lock`, the file is held (flock) until
  * the plan is applied or closed, so that another abilink run waits. Throws PatchError,
@@ -151,7 +159,7 @@ export function patchFile(path: string, edits: readonly Edit[] | ((elf: ElfFile)
   const dest = options.output !== undefined ? options.output : real;
   const destReal = options.output !== undefined ? resolve(options.output) : real;
   if (!policy.force && !options.dryRun && inStore(destReal, storeDir)) {
-    throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
+    throw blameOutput(options.output, new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`));
   }
   const planned = planFile(path, edits, options.layout, { lock: !options.dryRun });
   const { plan, source } = planned;
@@ -161,6 +169,11 @@ export function patchFile(path: string, edits: readonly Edit[] | ((elf: ElfFile)
     return { ...base, written: false };
   }
   const target: WriteTarget = options.inPlace && options.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: destReal };
-  const pending = applyPlan(planned, target, options.write);
+  let pending: PendingCommit | null;
+  try {
+    pending = applyPlan(planned, target, options.write);
+  } catch (e) {
+    throw blameOutput(options.output, e);
+  }
   return { ...base, written: true, ...(pending ? { pending } : {}) };
 }

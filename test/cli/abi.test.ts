@@ -1,18 +1,13 @@
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { dir } from "tmp-promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { execa } from "execa";
 import { abilink } from "../support/cli.js";
+import { withTmpDir } from "../support/tmp.js";
 
 const fx = (p: string) => new URL(`../../testdata/fixtures/${p}`, import.meta.url).pathname;
-let tmp: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  const d = await dir({ unsafeCleanup: true });
-  tmp = d.path;
-  cleanup = d.cleanup;
-});
-afterAll(() => cleanup());
+let tmp = "";
+withTmpDir((path) => (tmp = path));
 
 describe("abilink abi / hash", () => {
   it("abi -o writes the manifest (and nothing else in the directory); abi on a manifest reprints it canonically", async () => {
@@ -30,11 +25,14 @@ describe("abilink abi / hash", () => {
     expect(r.stdout + "\n").toBe(text);
   });
 
-  it("a malformed manifest is reported with its line number", async () => {
-    writeFileSync(join(tmp, "bad.abi"), "abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nsymbol f@NOPE FUNC GLOBAL\n");
-    const r = await abilink(["hash", join(tmp, "bad.abi")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bad\.abi:5: symbol "f@NOPE" uses version "NOPE", which no "version" line defines/);
+  it("a malformed manifest is reported with its line number, the file named once", async () => {
+    const bad = join(tmp, "bad.abi");
+    writeFileSync(bad, "abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nsymbol f@NOPE FUNC GLOBAL\n");
+    for (const args of [["hash", bad], ["abi", bad], ["diff", bad, fx("x86_64/libvers.so.1")]]) {
+      const r = await abilink(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`abilink: ${bad}:5: symbol "f@NOPE" uses version "NOPE", which no "version" line defines`);
+    }
   });
 
   it("hash prints `HASH  PATH`, equal for a library and its manifest, different across interfaces", async () => {
@@ -67,5 +65,39 @@ describe("abilink abi / hash", () => {
     const r = await abilink(["diff", fx("x86_64/libvers.so.1"), fx("x86_64-musl/libvers.so.1")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/no ABI change/);
+  });
+
+  it("a program gets a warning (its manifest is what it exports to plugins); an object file is refused", async () => {
+    for (const cmd of ["abi", "hash"]) {
+      const r = await abilink([cmd, "/usr/bin/ls"]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("abilink: /usr/bin/ls: warning: is a program, not a shared library (no SONAME): its manifest lists only what it exports to plugins");
+    }
+    const lib = await abilink(["abi", fx("x86_64/libvers.so.1")]);
+    expect(lib.stderr).toBe("");
+    const obj = join(tmp, "copy-lib.o");
+    await execa("gcc", ["-c", "-o", obj, new URL("../../testdata/compat/copy-lib.c", import.meta.url).pathname]);
+    for (const cmd of ["abi", "hash"]) {
+      const r = await abilink([cmd, obj]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`abilink: ${obj}: is a relocatable object (.o), not a linked library: link it into a shared library first`);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("alias groups as readelf shows them: members at one address name the leader, the leader names no one", async () => {
+    const r = await abilink(["abi", "/usr/bin/ls"]);
+    const aliases = new Map([...r.stdout.matchAll(/^symbol (\S+) OBJECT .*alias=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(aliases.size).toBeGreaterThan(0);
+    const { stdout } = await execa("readelf", ["-W", "--dyn-syms", "/usr/bin/ls"]);
+    const value = new Map<string, string>();
+    for (const line of stdout.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 8 && f[3] === "OBJECT" && f[6] !== "UND") value.set(f[7]!.replace(/@.*/, ""), f[1]!);
+    }
+    for (const [name, leader] of aliases) {
+      expect(value.get(name), name).toBe(value.get(leader));
+      expect(aliases.has(leader), `${leader} is a leader`).toBe(false);
+    }
   });
 });

@@ -92,7 +92,7 @@ describe.skipIf(!isRoot)("another user races the temporary file (root runs abili
       expect({ size: v.size, uid: v.uid, mode: v.mode & 0o7777 }, "the victim file").toEqual({ size: 7, uid: 0, mode: 0o600 });
       expect(readFileSync(victim, "utf8")).toBe("victim\n");
       if (r.exitCode === 0) expect((await execa("readelf", ["-dW", prog])).stdout).toContain(`${LONG}/${i}]`);
-      else expect(r.stderr).toMatch(/replaced|changed|EEXIST|ELOOP|ENOENT|private directory/);
+      else expect(r.stderr).toMatch(/replaced|changed|already exists|symbolic links|no such file|private directory/);
     }
     child.kill();
     await child;
@@ -266,7 +266,7 @@ describe.skipIf(!hasTool("readelf", "binutils"))("inputs that would be read with
   it("abi of /dev/zero and hash of a 3 GB non-ELF file are refused before reading", async () => {
     const zero = await execa("node", [bin, "abi", "/dev/zero"], { reject: false, timeout: 30_000 });
     expect(zero.exitCode).toBe(1);
-    expect(zero.stderr).toMatch(/^abilink: \/dev\/zero: not a regular file$/m);
+    expect(zero.stderr).toMatch(/^abilink: \/dev\/zero: not a regular file or a pipe$/m);
     const big = join(work, "big.abi");
     writeFileSync(big, "");
     await execa("truncate", ["-s", "3G", big]);

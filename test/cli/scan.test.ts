@@ -74,7 +74,7 @@ describe("abilink scan", () => {
   it("reports a missing root on stderr and exits 1", async () => {
     const r = await abilink(["scan", join(root, "nope"), join(root, "lib")]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/nope: ENOENT/);
+    expect(r.stderr).toMatch(/nope: no such file or directory$/m);
     expect(r.stdout.trim().split("\n")).toHaveLength(2);
   });
 });
