@@ -1,14 +1,16 @@
-import { PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
-import { NotElfError, PatchError, UsageError, describeFailure } from "../errors.js";
+import { statSync } from "node:fs";
+import { ET_DYN, ET_EXEC, PF_X, PT_GNU_STACK, TruncatedError, type ElfFile } from "../elf/index.js";
+import { NotElfError, PatchError, UsageError } from "../errors.js";
 import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
 import { patchelfEdits } from "../patch/patchelf.js";
-import { osAbiLabel, parsePatchelfArgs, readRenameMap, type PatchelfRequest } from "./patchelf-args.js";
-import { escapeText } from "../io/paths.js";
+import { osAbiLabel, parsePatchelfArgs, type PatchelfRequest } from "./patchelf-args.js";
+import { patchelfFailure } from "./patchelf-messages.js";
+import { escapeText, fsPath } from "../io/paths.js";
 import { out } from "./output.js";
 import { interruptible } from "./signals.js";
 
 /** The version the front end answers to `--version`: build scripts compare it. */
-export const PATCHELF_VERSION = "0.18.0";
+export const PATCHELF_VERSION = "0.19.0";
 
 export const PATCHELF_HELP = `syntax: abilink patchelf
   [--set-interpreter FILENAME]
@@ -16,7 +18,7 @@ export const PATCHELF_HELP = `syntax: abilink patchelf
   [--print-interpreter]
   [--print-os-abi]		Prints 'EI_OSABI' field of ELF header
   [--set-os-abi ABI]		Sets 'EI_OSABI' field of ELF header to ABI.
-  [--print-soname]		Prints 'DT_SONAME' entry of .dynamic section. Raises an error if DT_SONAME doesn't exist
+  [--print-soname]		Prints 'DT_SONAME' entry of .dynamic section. Prints nothing if DT_SONAME doesn't exist
   [--set-soname SONAME]		Sets 'DT_SONAME' entry to SONAME.
   [--set-rpath RPATH]
   [--add-rpath RPATH]
@@ -42,36 +44,80 @@ export const PATCHELF_HELP = `syntax: abilink patchelf
   [--version]
   FILENAME...
 
-abilink's patchelf-compatible front end: patchelf's options, output, exit statuses and in-place
-writes (same inode). Values starting with @ are read from that file. Differences from patchelf:
-  edits never overwrite strings shared by tail merging, never lower p_align, keep strip working,
-  usually grow files far less, and do not grow them again when repeated; --remove-needed is
-  refused while symbols still need the library's versions. See README.md ("abilink patchelf").
+abilink's patchelf-compatible front end (patchelf 0.19): its options, output, messages, exit
+statuses and in-place writes (same inode); values starting with @ are read from that file. A
+link named patchelf to abilink runs this front end. Its meanings are patchelf's, not those of
+\`abilink patch\`: --set-rpath and --add-rpath write DT_RUNPATH (DT_RPATH only with --force-rpath,
+and an existing DT_RPATH becomes DT_RUNPATH); --add-needed puts the new entries first, sorted by
+name. Differences from patchelf:
+  - edits never overwrite strings shared by tail merging, never lower p_align, keep strip
+    working, usually grow files far less, and do not grow them again when repeated;
+  - --remove-needed is refused while symbols still need the library's versions;
+  - it reads through the program headers; section headers that point outside the file are
+    ignored (patchelf refuses the file); a replaced run path is dropped from .dynstr, not
+    overwritten with Xs in place;
+  - --page-size must be a power of two;
+  - a file that is not a regular file (a FIFO, a device) is refused, never waited on;
+  - a failure that is not a system error names the file: "patchelf: FILE: wrong ELF type".
+See README.md ("abilink patchelf").
 `;
 
-/** What printing options print for one file, in patchelf's order. */
+const STATIC = (section: string) => `cannot find section '${section}'. The input file is most likely statically linked`;
+
+/** A failure after some lines were printed: patchelf prints as it goes, so they are shown before the message. */
+class AfterPrinting extends Error {
+  constructor(
+    readonly printed: string,
+    override readonly cause: unknown,
+  ) {
+    super("after printing");
+  }
+}
+
+/** What patchelf refuses before it prints or edits: a type other than a program or library, a missing .dynamic. */
+function checkFile(elf: ElfFile): void {
+  if (elf.header.e_type !== ET_EXEC && elf.header.e_type !== ET_DYN) throw new PatchError("wrong ELF type");
+}
+
+/** Whether the request needs the dynamic section (patchelf looks for the `.dynamic` section for these). */
+function needsDynamic(r: PatchelfRequest): boolean {
+  return (
+    r.print.rpath ||
+    r.print.needed ||
+    r.rpath !== undefined ||
+    r.noDefaultLib ||
+    r.addDebugTag ||
+    r.renameSymbols !== undefined ||
+    r.removeNeeded.length + r.replaceNeeded.length + r.addNeeded.length + r.clearSymbolVersion.length > 0
+  );
+}
+
+/** What printing options print for one file, in patchelf's order (each before the edits that follow it). */
 function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
   let text = "";
-  if (r.print.interpreter) {
-    if (elf.interpreter === null) throw new PatchError("cannot find section '.interp'. The input file is most likely statically linked");
-    text += `${elf.interpreter}\n`;
+  try {
+    if (r.print.interpreter) {
+      if (elf.interpreter === null) throw new PatchError(STATIC(".interp"));
+      text += `${elf.interpreter}\n`;
+    }
+    if (r.print.osAbi) text += `${osAbiLabel(elf.header.ei_osabi)}\n`;
+    // patchelf prints nothing for a file without SONAME (or an empty one), and looks only in libraries.
+    const soname = elf.header.e_type === ET_DYN ? elf.dynamic?.soname : null;
+    if (r.print.soname && soname) text += `${soname}\n`;
+    if (needsDynamic(r) && elf.dynamic === null) throw new PatchError(STATIC(".dynamic"));
+    if (r.print.rpath) {
+      const d = elf.dynamic!;
+      text += `${[...(d.runpath.length ? d.runpath : d.rpath)].join(":")}\n`;
+    }
+    if (r.print.execstack) {
+      const stack = elf.programHeaders.find((p) => p.p_type === PT_GNU_STACK);
+      text += `execstack: ${stack ? ((stack.p_flags & PF_X) !== 0 ? "X" : "-") : "?"}\n`;
+    }
+    if (r.print.needed) for (const n of elf.dynamic!.needed) text += `${n}\n`;
+    return text;
+  } catch (e) {
+    throw text ? new AfterPrinting(text, e) : e;
   }
-  if (r.print.osAbi) text += `${osAbiLabel(elf.header.ei_osabi)}\n`;
-  if (r.print.soname) {
-    const s = elf.dynamic?.soname;
-    if (s === null || s === undefined) throw new PatchError("DT_SONAME doesn't exist");
-    text += `${s}\n`;
-  }
-  if (r.print.rpath) {
-    const d = elf.dynamic;
-    text += `${[...(d?.runpath.length ? d.runpath : (d?.rpath ?? []))].join(":")}\n`;
-  }
-  if (r.print.execstack) {
-    const stack = elf.programHeaders.find((p) => p.p_type === PT_GNU_STACK);
-    text += `execstack: ${stack ? ((stack.p_flags & PF_X) !== 0 ? "X" : "-") : "?"}\n`;
-  }
-  if (r.print.needed) for (const n of elf.dynamic?.needed ?? []) text += `${n}\n`;
-  return text;
 }
 
 /**
@@ -86,9 +132,9 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
     planned = planFile(
       file,
       (elf) => {
+        checkFile(elf);
         printed = patchelfPrint(r, elf);
-        const renameSymbols = r.renameDynamicSymbols !== undefined ? readRenameMap(r.renameDynamicSymbols) : undefined;
-        const edits = patchelfEdits({ ...r, renameSymbols }, elf);
+        const edits = patchelfEdits(r, elf);
         editCount = edits.length;
         return edits;
       },
@@ -97,8 +143,11 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
       { lock: editsSomething(r) },
     );
   } catch (e) {
-    if (e instanceof NotElfError) throw new PatchError("not an ELF executable");
-    throw e;
+    if (e instanceof NotElfError || e instanceof TruncatedError) {
+      const message = notElf(file, e instanceof TruncatedError);
+      if (message !== null) throw new PatchError(message);
+    }
+    throw printed && !(e instanceof AfterPrinting) ? new AfterPrinting(printed, e) : e;
   }
   if ((editCount === 0 || planned.plan.writes.length === 0) && r.output === undefined) {
     planned.source.close();
@@ -108,9 +157,24 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
   try {
     applyPlan(planned, r.output === undefined ? { kind: "in-place" } : { kind: "atomic", path: r.output }, { fsync: false });
   } catch (e) {
-    throw blameOutput(r.output, e);
+    throw new AfterPrinting(printed, blameOutput(r.output, e));
   }
   return { printed, debug: planned.plan.changes };
+}
+
+/**
+ * patchelf's words for a file that is not ELF (no magic) or is cut short: "missing ELF
+ * header" when it is shorter than an ELF header; null for a cut short file that is not.
+ */
+function notElf(file: string, truncated: boolean): string | null {
+  let size = Infinity;
+  try {
+    size = statSync(fsPath(file)).size;
+  } catch {
+    // the message only: the file was read a moment ago
+  }
+  if (size < (truncated ? 64 : 52)) return "missing ELF header";
+  return truncated ? null : "not an ELF executable";
 }
 
 /** Whether the request asks for any edit (or a copy), so the file is held while it is planned and written. */
@@ -122,7 +186,7 @@ function editsSomething(r: PatchelfRequest): boolean {
     r.soname !== undefined ||
     r.rpath !== undefined ||
     r.execstack !== undefined ||
-    r.renameDynamicSymbols !== undefined ||
+    r.renameSymbols !== undefined ||
     r.noDefaultLib ||
     r.addDebugTag ||
     r.removeNeeded.length + r.replaceNeeded.length + r.addNeeded.length + r.clearSymbolVersion.length > 0
@@ -131,12 +195,16 @@ function editsSomething(r: PatchelfRequest): boolean {
 
 /** `abilink patchelf ARGS...`: patchelf's command line over abilink's rewriter. Returns the exit status. */
 export async function runPatchelf(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write(PATCHELF_HELP);
+    return 1;
+  }
   let req;
   try {
     req = parsePatchelfArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`patchelf: ${e.message}\n`);
+      process.stderr.write(`patchelf: ${escapeText(e.message)}\n`);
       return 1;
     }
     throw e;
@@ -148,10 +216,6 @@ export async function runPatchelf(argv: string[]): Promise<number> {
   if (req.version) {
     out(`patchelf ${PATCHELF_VERSION}\n`);
     return 0;
-  }
-  if (req.files.length === 0) {
-    process.stderr.write(`patchelf: missing filename\n${PATCHELF_HELP}`);
-    return 1;
   }
   const request = req;
   return interruptible(async (abort) => {
@@ -165,8 +229,8 @@ export async function runPatchelf(argv: string[]): Promise<number> {
         if (r.printed) out(r.printed);
         if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);
       } catch (e) {
-        const { subject, message } = describeFailure(file, e);
-        process.stderr.write(`patchelf: ${escapeText(subject)}: ${escapeText(message)}\n`);
+        if (e instanceof AfterPrinting && e.printed) out(e.printed);
+        process.stderr.write(`patchelf: ${escapeText(patchelfFailure(file, e instanceof AfterPrinting ? e.cause : e))}\n`);
         return 1;
       }
     }

@@ -136,3 +136,23 @@ export function withElf<T, S extends ByteSource>(source: S, use: (elf: ElfFile, 
   if (source.size < 4 || !isElf(source.read(0, 4))) return null;
   return use(ElfFile.parse(source), source);
 }
+
+/**
+ * The whole of a small regular file named on a command line (an `@file` argument, a map
+ * file): opened without blocking, refused unless a regular file, and at most `maxBytes`.
+ * Throws InputError or a system error.
+ */
+export function readSmallFile(path: string, maxBytes: number): Uint8Array {
+  const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    requireRegularFile(st);
+    if (st.size > maxBytes) throw new InputError(`larger than ${maxBytes} bytes`);
+    const bytes = new Uint8Array(st.size);
+    let done = 0;
+    for (let n; done < bytes.length && (n = readSync(fd, bytes, done, bytes.length - done, done)) > 0; ) done += n;
+    return bytes.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
