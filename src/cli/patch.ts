@@ -191,13 +191,13 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .argument("<file...>", "ELF programs or libraries")
     .option("--set-interpreter <path>", "set PT_INTERP (programs only)")
     .option("--set-runpath <dirs>", "set the search path (colon-separated); an existing DT_RPATH stays DT_RPATH; adds DT_RUNPATH when there is none")
-    .option("--set-rpath <dirs>", "as --set-runpath, but adds DT_RPATH when there is none")
+    .option("--set-rpath <dirs>", "as --set-runpath, but adds DT_RPATH when there is none (NOT patchelf's --set-rpath, which writes DT_RUNPATH: use --set-runpath for that)")
     .option("--add-runpath <dir>", "append a directory to the search path (repeatable)", collect)
     .option("--remove-runpath", "remove DT_RUNPATH and DT_RPATH")
     .option("--rpath-to-runpath", "convert DT_RPATH to DT_RUNPATH (changes lookup semantics)")
     .option("--runpath-to-rpath", "convert DT_RUNPATH to DT_RPATH (changes lookup semantics)")
     .option("--replace-prefix <old=new>", "replace a path prefix in the interpreter, search paths and NEEDED paths (repeatable)", prefixPair)
-    .option("--add-needed <lib>", "add a DT_NEEDED entry after the existing ones (repeatable)", collect)
+    .option("--add-needed <lib>", "add a DT_NEEDED entry after the existing ones, in the order given (repeatable; patchelf's puts them first, sorted)", collect)
     .option("--remove-needed <lib>", "remove a DT_NEEDED entry and its version requirements (repeatable)", collect)
     .addOption(new Option("--replace-needed <old> <new>", "rename a DT_NEEDED entry and its version requirements (repeatable)").argParser(collect))
     .option("--set-soname <name>", "set (or add) DT_SONAME")
@@ -222,6 +222,10 @@ export function registerPatch(program: Command, setExit: (code: number) => void)
     .addHelpText(
       "after",
       `
+Same names as patchelf, different meanings: --set-rpath here keeps or adds DT_RPATH (patchelf
+writes DT_RUNPATH), and --add-needed appends (patchelf prepends). \`abilink patchelf\` takes
+patchelf's command line with patchelf's meanings.
+
 Examples:
   abilink patch --set-interpreter /nix/store/…-glibc-2.40/lib/ld-linux-x86-64.so.2 ./prog
   abilink patch --dry-run --add-runpath '$ORIGIN/../lib' bin/*

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from "node:fs";
 import picomatch from "picomatch";
-import { UsageError } from "../errors.js";
+import { InputError, UsageError } from "../errors.js";
 import { fsPath, pathFromBytes } from "../io/paths.js";
 
 export interface WalkOptions {
@@ -71,7 +71,11 @@ export function* walkFiles(roots: readonly string[], options: WalkOptions = {}):
       yield root;
       continue;
     }
-    if (!st.isDirectory()) continue;
+    if (!st.isDirectory()) {
+      // A FIFO, socket or device named as a root: said, not silently passed over.
+      report(root, new InputError("not a directory or a regular file"));
+      continue;
+    }
     // An explicit stack keeps deep trees from exhausting the call stack.
     const stack: string[] = [root];
     while (stack.length > 0) {
