@@ -19,6 +19,8 @@ export interface PatchelfRequest extends Omit<PatchelfEdits, "renameSymbols"> {
     needed: boolean;
     execstack: boolean;
   };
+  /** --build-resolution-cache (patchelf 0.19): a .note.nixos.ldcache note, after the other edits. */
+  buildResolutionCache: boolean;
   /** --rename-dynamic-symbols NAME_MAP_FILE (read for each file, as patchelf does). */
   renameDynamicSymbols?: string;
   help: boolean;
@@ -87,6 +89,7 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
     noDefaultLib: false,
     clearSymbolVersion: [],
     addDebugTag: false,
+    buildResolutionCache: false,
     help: false,
     version: false,
   };
@@ -182,6 +185,9 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
       case "--add-debug-tag":
         r.addDebugTag = true;
         break;
+      case "--build-resolution-cache":
+        r.buildResolutionCache = true;
+        break;
       case "--rename-dynamic-symbols":
         r.renameDynamicSymbols = value(a);
         break;
@@ -201,6 +207,8 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
         r.files.push(a);
     }
   }
+  // patchelf 0.19 refuses the pair.
+  if (r.buildResolutionCache && r.forceRpath) throw new UsageError("--build-resolution-cache cannot be used together with --force-rpath");
   if (r.output !== undefined && r.files.length > 1) throw new UsageError("--output option only allowed with single input file");
   return r;
 }
