@@ -20,6 +20,8 @@ export interface PatchelfRequest extends PatchelfEdits {
     needed: boolean;
     execstack: boolean;
   };
+  /** --build-resolution-cache (patchelf 0.19): a .note.nixos.ldcache note, after the other edits. */
+  buildResolutionCache: boolean;
   help: boolean;
   version: boolean;
 }
@@ -123,6 +125,7 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
     noDefaultLib: false,
     clearSymbolVersion: [],
     addDebugTag: false,
+    buildResolutionCache: false,
     help: false,
     version: false,
   };
@@ -223,6 +226,9 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
       case "--add-debug-tag":
         r.addDebugTag = true;
         break;
+      case "--build-resolution-cache":
+        r.buildResolutionCache = true;
+        break;
       case "--rename-dynamic-symbols":
         r.renameSymbols = readRenameMap(value());
         break;
@@ -245,6 +251,8 @@ export function parsePatchelfArgs(argv: readonly string[]): PatchelfRequest {
   }
   if (r.files.length === 0) throw new UsageError("missing filename");
   if (r.output !== undefined && r.files.length !== 1) throw new UsageError("--output option only allowed with single input file");
+  // patchelf 0.19 refuses the pair.
+  if (r.buildResolutionCache && r.forceRpath) throw new UsageError("--build-resolution-cache cannot be used together with --force-rpath");
   if (rpath.set !== undefined && rpath.add !== undefined) throw new UsageError("--set-rpath option not allowed with --add-rpath");
   if (rpath.shrink) r.rpath = { op: "shrink", allowedPrefixes };
   else if (rpath.remove) r.rpath = { op: "remove" };

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { ET_DYN, ET_EXEC, PF_X, PT_GNU_STACK, TruncatedError, type ElfFile } from "../elf/index.js";
 import { NotElfError, PatchError, UsageError } from "../errors.js";
 import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
+import { resolutionCacheStep } from "../patch/ldcache-build.js";
 import { patchelfEdits } from "../patch/patchelf.js";
 import { osAbiLabel, parsePatchelfArgs, type PatchelfRequest } from "./patchelf-args.js";
 import { patchelfFailure } from "./patchelf-messages.js";
@@ -38,6 +39,7 @@ export const PATCHELF_HELP = `syntax: abilink patchelf
   [--print-execstack]		Prints whether the object requests an executable stack
   [--clear-execstack]
   [--set-execstack]
+  [--build-resolution-cache]	Records where each DT_NEEDED library is found on the run path in a .note.nixos.ldcache note
   [--rename-dynamic-symbols NAME_MAP_FILE]	Renames dynamic symbols. The map file should contain two symbols (old_name new_name) per line
   [--output FILE]
   [--debug]
@@ -124,8 +126,9 @@ function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
  * Runs a request on one file, opened and parsed once: prints, then edits in the file's own
  * inode (or writes `output`), like patchelf. Throws PatchError / ElfError / system errors.
  */
-function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: string[] } {
+function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: string[]; warning: string | null } {
   let printed = "";
+  let warning: string | null = null;
   let editCount = 0;
   let planned;
   try {
@@ -135,6 +138,11 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
         checkFile(elf);
         printed = patchelfPrint(r, elf);
         const edits = patchelfEdits(r, elf);
+        if (r.buildResolutionCache) {
+          const step = resolutionCacheStep(elf, edits);
+          if (step.edit) edits.push(step.edit);
+          warning = step.warning;
+        }
         editCount = edits.length;
         return edits;
       },
@@ -151,7 +159,7 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
   }
   if ((editCount === 0 || planned.plan.writes.length === 0) && r.output === undefined) {
     planned.source.close();
-    return { printed, debug: editCount === 0 ? [] : planned.plan.changes };
+    return { printed, debug: editCount === 0 ? [] : planned.plan.changes, warning };
   }
   // patchelf does not fsync; build scripts call it once per file.
   try {
@@ -159,7 +167,7 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
   } catch (e) {
     throw new AfterPrinting(printed, blameOutput(r.output, e));
   }
-  return { printed, debug: planned.plan.changes };
+  return { printed, debug: planned.plan.changes, warning };
 }
 
 /**
@@ -189,6 +197,7 @@ function editsSomething(r: PatchelfRequest): boolean {
     r.renameSymbols !== undefined ||
     r.noDefaultLib ||
     r.addDebugTag ||
+    r.buildResolutionCache ||
     r.removeNeeded.length + r.replaceNeeded.length + r.addNeeded.length + r.clearSymbolVersion.length > 0
   );
 }
@@ -227,6 +236,7 @@ export async function runPatchelf(argv: string[]): Promise<number> {
       try {
         const r = runOnFile(request, file);
         if (r.printed) out(r.printed);
+        if (r.warning) process.stderr.write(`patchelf: ${escapeText(file)}: warning: ${escapeText(r.warning)}\n`);
         if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);
       } catch (e) {
         if (e instanceof AfterPrinting && e.printed) out(e.printed);

@@ -30,7 +30,12 @@ export type Edit =
   /** Sets or clears PF_X on PT_GNU_STACK. */
   | { op: "set-execstack"; executable: boolean }
   /** Renames dynamic symbols (definitions and references): pairs of old and new names. */
-  | { op: "rename-symbols"; map: [string, string][] };
+  | { op: "rename-symbols"; map: [string, string][] }
+  /**
+   * Adds an allocated SHT_NOTE section `section` holding `note` (whole note records), with a
+   * PT_NOTE for it. A section of that name with the same bytes: nothing to do; with others: refused.
+   */
+  | { op: "add-note"; section: string; note: Uint8Array };
 
 /** `A:B:C` as a list; the empty string is the empty list. */
 export function splitSearchPath(value: string): string[] {
@@ -85,5 +90,7 @@ export function describeEdit(e: Edit): string {
       return e.executable ? "set execstack" : "clear execstack";
     case "rename-symbols":
       return `rename ${e.map.length} symbols`;
+    case "add-note":
+      return `add note section ${e.section}`;
   }
 }

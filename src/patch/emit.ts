@@ -25,6 +25,7 @@ import {
 } from "../elf/index.js";
 import { Encoder, encodeProgramHeader, encodeSectionHeader, programHeaderSize, sectionHeaderSize } from "../elf/write/index.js";
 import { PatchError } from "../errors.js";
+import { addNoteSection, insertNoteHeader } from "./add-note.js";
 import { movedAddress, movedNames, movedOffset, type FileView, type GrowthRequest, type Placement, type ShiftPlacement } from "./layout/view.js";
 import type { EditModel, PlannedWrite } from "./model.js";
 import { concat } from "./strings.js";
@@ -72,6 +73,7 @@ export function emitWrites(view: FileView, placement: Placement | null, input: E
 
   writes.push(...programHeaderWrites(view, placement, input.model));
   writes.push(...sectionHeaderWrites(view, placement, input));
+  if (placement?.kind === "new-segment" && input.model.note) addNoteSection(view, placement, input.model.note, writes);
   if (placement?.kind === "shift") consolidateStart(view, placement, writes);
   assertDisjoint(writes);
   return writes;
@@ -148,12 +150,13 @@ function programHeaderWrites(view: FileView, placement: Placement | null, model:
       p_memsz: BigInt(seg.size),
       p_align: seg.align,
     };
-    if (placement.nullReused >= 0) phdrs.splice(placement.nullReused, 1);
+    for (const i of [...placement.nullsReused].reverse()) phdrs.splice(i, 1);
     let lastLoad = -1;
     phdrs.forEach((ph, i) => {
       if (ph.p_type === PT_LOAD) lastLoad = i;
     });
     phdrs.splice(lastLoad + 1, 0, load);
+    if (placement.note && model.note) insertNoteHeader(phdrs, placement.note, model.note);
     const tableSize = BigInt(phdrs.length * elf.header.e_phentsize);
     for (const ph of phdrs) {
       if (ph.p_type === PT_PHDR) ph.p_filesz = ph.p_memsz = tableSize;

@@ -14,6 +14,7 @@ import {
   PT_DYNAMIC,
   PT_GNU_STACK,
   PT_INTERP,
+  SHT_NOBITS,
   STRING_TAGS,
   VERSYM_VERSION,
   checkedNumber,
@@ -81,8 +82,16 @@ export interface EditModel {
   /** Program headers with their own fields edited (PT_GNU_STACK flags). */
   readonly phdrs: ProgramHeader[];
   readonly phdrsModified: boolean;
+  /** A note section to add (the "add-note" edit), when the file does not have it already. */
+  readonly note: AddedNote | null;
   /** One line per changed value, e.g. `runpath: /a -> /a:/b`. */
   readonly changes: string[];
+}
+
+/** A new allocated note section: its name and contents (whole note records). */
+export interface AddedNote {
+  readonly section: string;
+  readonly bytes: Uint8Array;
 }
 
 /** Reads the file into the model and applies `edits` in order. Throws PatchError for an edit the file cannot take. */
@@ -90,7 +99,7 @@ export function buildModel(elf: ElfFile, edits: readonly Edit[]): EditModel {
   const phdrs = [...elf.programHeaders];
   const interpPh = phdrs.find((p) => p.p_type === PT_INTERP) ?? null;
   const dynPh = phdrs.find((p) => p.p_type === PT_DYNAMIC) ?? null;
-  const needsDynamic = edits.some((e) => e.op !== "set-interpreter" && e.op !== "set-os-abi" && e.op !== "set-execstack");
+  const needsDynamic = edits.some((e) => e.op !== "set-interpreter" && e.op !== "set-os-abi" && e.op !== "set-execstack" && e.op !== "add-note");
   if (needsDynamic && !dynPh) throw new PatchError("has no dynamic section (PT_DYNAMIC): a statically linked file has no NEEDED, RUNPATH or SONAME to edit");
 
   const oldInterp = interpPh ? elf.interpreter : null;
@@ -106,6 +115,7 @@ export function buildModel(elf: ElfFile, edits: readonly Edit[]): EditModel {
     extraWrites: [] as PlannedWrite[],
     phdrs,
     phdrsModified: false,
+    note: null as AddedNote | null,
     changes: [] as string[],
   };
   applyEdits(elf, m, edits);
@@ -267,10 +277,26 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
         }
         break;
       }
+      case "add-note":
+        m.note = noteToAdd(elf, e.section, e.note);
+        if (m.note) m.changes.push(`${e.section}: (none) -> ${e.note.length} bytes`);
+        break;
       default:
         throw new PatchError(`unknown edit ${describeEdit(e satisfies never)}`);
     }
   }
+}
+
+/** The note to add, or null when the file has that section with these bytes already; refuses different ones. */
+function noteToAdd(elf: ElfFile, section: string, bytes: Uint8Array): AddedNote | null {
+  const secs = elf.sectionsIfUsable();
+  if (!secs || secs.length === 0) throw new PatchError(`has no usable section headers: cannot add the ${section} section`);
+  const old = secs.find((s) => s.name === section);
+  if (!old) return { section, bytes };
+  const fits = old.sh_type !== SHT_NOBITS && old.sh_size === BigInt(bytes.length) && old.sh_offset + old.sh_size <= BigInt(elf.source.size);
+  const same = fits && Buffer.from(elf.source.read(Number(old.sh_offset), bytes.length)).equals(bytes);
+  if (same) return null;
+  throw new PatchError(`a different ${section} note is already present: refusing to replace it`);
 }
 
 function readDynamic(elf: ElfFile, ph: ProgramHeader): DynamicTable {

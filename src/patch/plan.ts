@@ -91,7 +91,7 @@ function plan(elf: ElfFile, edits: readonly Edit[], options: PlanOptions): Patch
   const m = buildModel(elf, edits);
   const { dyn, interpPh } = m;
   const dynChanged = dynamicChanged(m);
-  if (m.interp === m.oldInterp && !dynChanged && m.extraWrites.length === 0 && !m.phdrsModified) {
+  if (m.interp === m.oldInterp && !dynChanged && m.extraWrites.length === 0 && !m.phdrsModified && m.note === null) {
     return { changes: [], writes: [], oldSize, newSize: oldSize, layout: { kind: "in-place" }, moved: [] };
   }
   const view: FileView = {
@@ -117,14 +117,16 @@ function plan(elf: ElfFile, edits: readonly Edit[], options: PlanOptions): Patch
   const strtabMoves = strings !== null && strings.appended.length > 0;
   let request: GrowthRequest | null = null;
   let placement: Placement | null = null;
-  if (dynMoves || interpMoves || strtabMoves) {
+  if (dynMoves || interpMoves || strtabMoves || m.note !== null) {
     request = {
       interp: interpMoves ? utf8.encode(m.interp! + "\0") : null,
       dynstr: strtabMoves ? strings : null,
       dynamicSlots: dynMoves ? finalSlots.length + 1 + DYNAMIC_SPARE : 0,
       writable: dynMoves,
+      note: m.note?.bytes ?? null,
     };
-    placement = choosePlacement(view, request, options.layout ?? "auto");
+    // An added note needs a PT_NOTE and a new section: only a new segment adds headers.
+    placement = choosePlacement(view, request, m.note !== null ? "new-segment" : (options.layout ?? "auto"));
     contents.push(...symbolValueWrites(view, placement));
   }
 

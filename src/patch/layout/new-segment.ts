@@ -48,14 +48,16 @@ export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlac
   const loads = phdrs.filter((ph) => ph.p_type === PT_LOAD);
   if (loads.length === 0) throw new PatchError("has no PT_LOAD segment to add to");
 
-  // A program header slot for the new PT_LOAD: a PT_NULL entry, or one more entry after
-  // the table, made free by moving what follows it.
-  const nullReused = phdrs.findIndex((ph) => ph.p_type === PT_NULL);
+  // Program header slots for the new PT_LOAD (and the added note's PT_NOTE): PT_NULL
+  // entries, or more entries after the table, made free by moving what follows it.
+  const wanted = req.note ? 2 : 1;
+  const nullsReused = phdrs.flatMap((ph, i) => (ph.p_type === PT_NULL ? [i] : [])).slice(0, wanted);
+  const grow = wanted - nullsReused.length;
   let toMove: Omit<Block, "newOffset" | "newAddr">[] = [];
-  if (nullReused < 0) {
+  if (grow > 0) {
     if (!secs) throw new PatchError("must grow, and has no section headers to tell what can move to make room for a program header");
     const start = Number(elf.header.e_phoff) + elf.phnum * phent;
-    const end = start + phent;
+    const end = start + grow * phent;
     const first = loads[0]!;
     if (BigInt(end) > first.p_offset + first.p_filesz || BigInt(start) < first.p_offset) {
       throw new PatchError("the program header table is not at the start of the first PT_LOAD: cannot grow it");
@@ -86,15 +88,17 @@ export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlac
     const size = req.dynamicSlots * dynamicEntrySize(is64);
     dynamic = { ...space.place(size, wordAlign), size };
   }
+  const note: At | null = req.note ? space.place(req.note.length, 4) : null;
   const size = space.end - offset;
   return {
     kind: "new-segment",
     segment: { offset, vaddr, size, align, flags: PF_R | (req.writable ? PF_W : 0) },
-    nullReused,
+    nullsReused,
     blocks,
     interp,
     dynstr,
     dynamic,
+    note,
     growth: space.end - oldSize,
   };
 }

@@ -61,6 +61,8 @@ export interface GrowthRequest {
   readonly dynamicSlots: number;
   /** The new room must be writable (it holds .dynamic). */
   readonly writable: boolean;
+  /** A note section to add (whole note records): it goes into a new segment, with its own PT_NOTE. */
+  readonly note?: Uint8Array | null;
 }
 
 /** A run of sections moved together, from [start, end) in the old file to newOffset/newAddr. */
@@ -114,8 +116,13 @@ export interface ShiftPlacement extends PlacementCommon {
 export interface SegmentPlacement extends PlacementCommon {
   readonly kind: "new-segment";
   readonly segment: { readonly offset: number; readonly vaddr: bigint; readonly size: number; readonly align: bigint; readonly flags: number };
-  /** The PT_NULL program header the new PT_LOAD replaces, or -1 (one more entry, after blocks moved). */
-  readonly nullReused: number;
+  /**
+   * The PT_NULL program headers the new PT_LOAD (and PT_NOTE) replace, ascending; the
+   * table grows by the entries they do not provide, after blocks moved.
+   */
+  readonly nullsReused: readonly number[];
+  /** The added note section. */
+  readonly note: At | null;
   /** The moved dynamic table. */
   readonly dynamic: (At & { readonly size: number }) | null;
   /** Bytes the file grows by. */
