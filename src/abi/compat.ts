@@ -1,4 +1,4 @@
-import picomatch from "picomatch";
+import { compileGlobs } from "../glob.js";
 import { bindInObject, type BindingRef } from "./binding.js";
 import type { CompatObject, CopyRef, ExportDef, ImportRef } from "./compat-object.js";
 import { ALIGNMENT_NOISE } from "./hash.js";
@@ -210,8 +210,8 @@ function checkCopies(o: CompatObject, scope: readonly CompatObject[], musl: bool
 
 /** A filter over problems for --ignore-symbol / --ignore-version, or null when nothing is ignored. */
 function ignoreFilter(options: CompatOptions): ((p: CompatProblem) => boolean) | null {
-  const sym = options.ignoreSymbols?.length ? picomatch(options.ignoreSymbols) : null;
-  const ver = options.ignoreVersions?.length ? picomatch(options.ignoreVersions) : null;
+  const sym = compileGlobs(options.ignoreSymbols ?? []);
+  const ver = compileGlobs(options.ignoreVersions ?? []);
   if (!sym && !ver) return null;
   return (p) => {
     if (p.kind === "library-not-found" || p.kind === "no-version-information") return false;

@@ -1,4 +1,4 @@
-import picomatch from "picomatch";
+import { compileGlobs } from "../glob.js";
 import { machineName, osabiName, STV_PROTECTED } from "../elf/index.js";
 import { normalizedAlignment } from "./hash.js";
 import { bindInObject, type BindingDef } from "./binding.js";
@@ -60,8 +60,8 @@ export function diffExitStatus(changes: readonly AbiChange[]): number {
 }
 
 function filterManifest(m: AbiManifest, options: DiffOptions): AbiManifest {
-  const ignoreSym = options.ignoreSymbols?.length ? picomatch(options.ignoreSymbols) : null;
-  const ignoreVer = options.ignoreVersions?.length ? picomatch(options.ignoreVersions) : null;
+  const ignoreSym = compileGlobs(options.ignoreSymbols ?? []);
+  const ignoreVer = compileGlobs(options.ignoreVersions ?? []);
   if (!ignoreSym && !ignoreVer) return m;
   return {
     ...m,

@@ -4,7 +4,7 @@ import { DIFF_CHANGED, DIFF_ERROR, DIFF_INCOMPATIBLE } from "../abi/diff.js";
 import { compatCheck, readLibraries } from "../closure/ld-so.js";
 import { describeError } from "../errors.js";
 import { escapeText as t } from "../io/paths.js";
-import { collect } from "./options.js";
+import { collect, collectGlob } from "./options.js";
 import { jsonLine, out, warn } from "./output.js";
 
 export interface CompatFlags {
@@ -77,8 +77,8 @@ export function registerCompat(program: Command, setExit: (code: number) => void
     )
     .argument("<binary...>", "executables or shared libraries to check")
     .option("-l, --lib <lib|dir>", "a library to use for NEEDED entries with its SONAME, or a directory of them; repeatable", collect)
-    .option("--ignore-symbol <glob>", "do not report problems with symbols whose name (or name@version) matches; repeatable", collect)
-    .option("--ignore-version <glob>", "do not report problems with a version namespace or its symbols; repeatable", collect)
+    .option("--ignore-symbol <glob>", "do not report problems with symbols whose name (or name@version) matches; repeatable", collectGlob)
+    .option("--ignore-version <glob>", "do not report problems with a version namespace or its symbols; repeatable", collectGlob)
     .option("-v, --verbose", "also report the weak references gcc leaves unresolved in every object (__gmon_start__, _ITM_*)")
     .option("--json", "JSON Lines: one report per binary")
     .addHelpText(

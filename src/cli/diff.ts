@@ -2,7 +2,7 @@ import { escapeText as t } from "../io/paths.js";
 import type { Command } from "commander";
 import { DIFF_ERROR, DIFF_USAGE, diffExitStatus, diffManifests, ignoredChanges, type AbiChange, type DiffOptions } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
-import { collect, stdinAtMostOnce } from "./options.js";
+import { collectGlob, stdinAtMostOnce } from "./options.js";
 import { jsonLine, out, warnError } from "./output.js";
 
 export interface DiffFlags {
@@ -67,8 +67,8 @@ export function registerDiff(program: Command, setExit: (code: number) => void):
     .argument("<old>", "old library or manifest: a file, a pipe or FIFO, or - for standard input")
     .argument("<new>", "new library or manifest (- for standard input, if OLD is not)")
     .option("--json", "one JSON line: {old, new, status, soname, ignored, changes: [{kind, subject, old, new, compatible}]}")
-    .option("--ignore-symbol <glob>", "leave out symbols whose name (or name@version) matches; repeatable", collect)
-    .option("--ignore-version <glob>", "leave out a version namespace and its symbols (e.g. GLIBC_PRIVATE); repeatable", collect)
+    .option("--ignore-symbol <glob>", "leave out symbols whose name (or name@version) matches; repeatable", collectGlob)
+    .option("--ignore-version <glob>", "leave out a version namespace and its symbols (e.g. GLIBC_PRIVATE); repeatable", collectGlob)
     .addHelpText(
       "after",
       `

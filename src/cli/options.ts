@@ -1,6 +1,17 @@
 import { InvalidArgumentError } from "commander";
+import { compileGlobs } from "../glob.js";
 import { STDIN } from "../io/input.js";
 import { warn } from "./output.js";
+
+/** For repeatable glob options: each value checked (compileGlobs) as it is read, then collected. */
+export function collectGlob(value: string, previous: string[] = []): string[] {
+  try {
+    compileGlobs([value]);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return collect(value, previous);
+}
 
 /** For repeatable options: `--x a --x b` gives ["a", "b"]. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

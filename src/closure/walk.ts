@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from "node:fs";
-import picomatch from "picomatch";
 import { InputError, UsageError } from "../errors.js";
+import { compileGlobs } from "../glob.js";
 import { fsPath, pathFromBytes } from "../io/paths.js";
 
 export interface WalkOptions {
@@ -22,14 +22,7 @@ export interface WalkOptions {
  * match) or is too long for picomatch.
  */
 export function excludeMatcher(globs: readonly string[]): ((path: string) => boolean) | null {
-  const compile = (gs: string[]) => {
-    if (gs.length === 0) return () => false;
-    try {
-      return picomatch(gs, { dot: true, nonegate: true });
-    } catch (e) {
-      throw new UsageError(`bad glob: ${(e as Error).message}`);
-    }
-  };
+  const compile = (gs: string[]) => compileGlobs(gs) ?? (() => false);
   for (const g of globs) {
     if (g === "") throw new UsageError("a glob cannot be empty");
     if (g.endsWith("/")) throw new UsageError("no path ends in a slash, so it would never match: leave the slash out");
