@@ -116,6 +116,8 @@ export interface SegmentPlacement extends PlacementCommon {
   readonly segment: { readonly offset: number; readonly vaddr: bigint; readonly size: number; readonly align: bigint; readonly flags: number };
   /** The PT_NULL program header the new PT_LOAD replaces, or -1 (one more entry, after blocks moved). */
   readonly nullReused: number;
+  /** The program header table's new place (first in the segment), when it moved; else null. */
+  readonly phdrTable: At | null;
   /** The moved dynamic table. */
   readonly dynamic: (At & { readonly size: number }) | null;
   /** Bytes the file grows by. */
