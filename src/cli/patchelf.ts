@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { ET_DYN, ET_EXEC, PF_X, PT_GNU_STACK, TruncatedError, type ElfFile } from "../elf/index.js";
-import { NotElfError, PatchError, UsageError } from "../errors.js";
+import { MalformedError, NotElfError, PatchError, UsageError } from "../errors.js";
 import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
 import { resolutionCacheStep } from "../patch/ldcache-build.js";
 import { patchelfEdits } from "../patch/patchelf.js";
@@ -94,6 +94,21 @@ function needsDynamic(r: PatchelfRequest): boolean {
   );
 }
 
+/**
+ * Why a file has no dynamic table to print or edit: no PT_DYNAMIC and no `.dynamic` section
+ * (patchelf's "statically linked"), or a `.dynamic` section that cannot stand in for
+ * PT_DYNAMIC (the reason). A consistent section is adopted, and then there is a table.
+ */
+function noDynamic(elf: ElfFile): string {
+  try {
+    elf.adoptDynamicSection();
+  } catch (e) {
+    if (e instanceof MalformedError) return e.message;
+    throw e;
+  }
+  return elf.dynamic === null ? STATIC(".dynamic") : "";
+}
+
 /** What printing options print for one file, in patchelf's order (each before the edits that follow it). */
 function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
   let text = "";
@@ -106,7 +121,8 @@ function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
     // patchelf prints nothing for a file without SONAME (or an empty one), and looks only in libraries.
     const soname = elf.header.e_type === ET_DYN ? elf.dynamic?.soname : null;
     if (r.print.soname && soname) text += `${soname}\n`;
-    if (needsDynamic(r) && elf.dynamic === null) throw new PatchError(STATIC(".dynamic"));
+    const why = needsDynamic(r) && elf.dynamic === null ? noDynamic(elf) : "";
+    if (why) throw new PatchError(why);
     if (r.print.rpath) {
       const d = elf.dynamic!;
       text += `${[...(d.runpath.length ? d.runpath : d.rpath)].join(":")}\n`;

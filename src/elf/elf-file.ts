@@ -51,6 +51,7 @@ import {
   type DynamicEntry,
 } from "./dynamic.js";
 import { StringTable } from "./strings.js";
+import { consistentDynamicSection } from "./dynamic-section.js";
 import { DynamicSymbolTable, type DynamicSymbol, type VersionIndex } from "./dynamic-symbols.js";
 
 export type { DynamicSymbol };
@@ -98,6 +99,8 @@ export class ElfFile {
   /** Non-fatal oddities met while reading (e.g. unusable section headers). */
   readonly warnings: string[] = [];
   private readonly memos = new Map<string, Memo<unknown>>();
+  /** The `.dynamic` section read in place of an absent PT_DYNAMIC (adoptDynamicSection). */
+  private adoptedDynamic: SectionHeader | null = null;
 
   private constructor(readonly source: ByteSource) {
     this.header = parseHeader(source);
@@ -240,13 +243,38 @@ export class ElfFile {
         const d = this.readAt(p.p_offset, dynamicReadLength(p.p_filesz, this.is64), "PT_DYNAMIC");
         return { entries: decodeDynamicEntries(d, this.is64), offset: d.base, origin: "dynamic" as const };
       }
-      // Without PT_DYNAMIC the file is not loaded dynamically; only a section can tell.
-      if (this.programHeaders.length > 0) return null;
-      const s = this.sectionOfType(SHT_DYNAMIC);
+      // Without PT_DYNAMIC the file is not loaded dynamically; only a section can tell
+      // (and, in a file with program headers, only once adopted: adoptDynamicSection).
+      if (this.programHeaders.length > 0 && !this.adoptedDynamic) return null;
+      const s = this.adoptedDynamic ?? this.sectionOfType(SHT_DYNAMIC);
       if (!s) return null;
       const d = this.readAt(s.sh_offset, dynamicReadLength(s.sh_size, this.is64), "dynamic section");
       return { entries: decodeDynamicEntries(d, this.is64), offset: d.base, origin: "sections" as const };
     });
+  }
+
+  /**
+   * For a file whose program headers have no PT_DYNAMIC: reads the dynamic table through
+   * its `.dynamic` section from now on, as patchelf does, when that section is consistent
+   * (dynamic-section.ts) and its DT_STRTAB names the string table it is linked to; returns
+   * that section. Null when there is nothing to adopt (PT_DYNAMIC present, no section);
+   * throws MalformedError when the section headers disagree.
+   */
+  adoptDynamicSection(): SectionHeader | null {
+    if (this.adoptedDynamic) return this.adoptedDynamic;
+    if (this.programHeaders.some((h) => h.p_type === PT_DYNAMIC)) return null;
+    const secs = this.sectionsIfUsable();
+    const s = secs && consistentDynamicSection(secs, this.programHeaders, this.source.size, this.is64 ? 16 : 8);
+    if (!s) return null;
+    const entries = decodeDynamicEntries(this.readAt(s.sh_offset, dynamicReadLength(s.sh_size, this.is64), "dynamic section"), this.is64);
+    const strtab = entries.find((e) => e.d_tag === BigInt(DT_STRTAB))?.d_val;
+    if (strtab !== secs[s.sh_link]!.sh_addr) {
+      throw new MalformedError("has no PT_DYNAMIC, and the DT_STRTAB of its dynamic section is not the string table the section is linked to");
+    }
+    this.adoptedDynamic = s;
+    // Whatever was read through the absent dynamic table is read again.
+    this.memos.clear();
+    return s;
   }
 
   /** The value of the first entry with `tag`, or undefined. */

@@ -10,6 +10,7 @@ import {
   PT_INTERP,
   PT_LOAD,
   PT_NOTE,
+  PT_NULL,
   PT_PHDR,
   SHF_ALLOC,
   SHF_WRITE,
@@ -157,9 +158,16 @@ function programHeaderWrites(view: FileView, placement: Placement | null, model:
     });
     phdrs.splice(lastLoad + 1, 0, load);
     if (placement.note && model.note) insertNoteHeader(phdrs, placement.note, model.note);
+    // A moved table gets one spare PT_NULL, where a later edit's PT_LOAD goes.
+    if (placement.phdrTable) phdrs.push({ p_type: PT_NULL, p_flags: 0, p_offset: 0n, p_vaddr: 0n, p_paddr: 0n, p_filesz: 0n, p_memsz: 0n, p_align: 0n });
     const tableSize = BigInt(phdrs.length * elf.header.e_phentsize);
     for (const ph of phdrs) {
-      if (ph.p_type === PT_PHDR) ph.p_filesz = ph.p_memsz = tableSize;
+      if (ph.p_type !== PT_PHDR) continue;
+      ph.p_filesz = ph.p_memsz = tableSize;
+      if (placement.phdrTable) {
+        ph.p_offset = BigInt(placement.phdrTable.offset);
+        ph.p_vaddr = ph.p_paddr = placement.phdrTable.vaddr;
+      }
     }
     phChanged = true;
   }
@@ -168,7 +176,13 @@ function programHeaderWrites(view: FileView, placement: Placement | null, model:
   const ent = elf.header.e_phentsize;
   const table = new Uint8Array(phdrs.length * ent);
   phdrs.forEach((ph, i) => table.set(encodeProgramHeader(ph, is64, little), i * ent));
-  writes.push({ offset: Number(elf.header.e_phoff), bytes: table, what: "program header table" });
+  const moved = placement?.kind === "new-segment" ? placement.phdrTable : null;
+  writes.push({ offset: moved ? moved.offset : Number(elf.header.e_phoff), bytes: table, what: moved ? "program header table (moved)" : "program header table" });
+  if (moved) {
+    const b = new Uint8Array(is64 ? 8 : 4);
+    new Encoder(b, little).word(0, BigInt(moved.offset), is64);
+    writes.push({ offset: EI_NIDENT + elfHeaderLayout(is64).offset.e_phoff, bytes: b, what: "e_phoff" });
+  }
   if (phdrs.length !== elf.phnum) {
     const b = new Uint8Array(2);
     new Encoder(b, little).u16(0, phdrs.length);

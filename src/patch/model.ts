@@ -21,8 +21,10 @@ import {
   decodeDynamicEntries,
   dynamicReadLength,
   type DynamicEntry,
+  MalformedError,
   type ElfFile,
   type ProgramHeader,
+  type SectionHeader,
 } from "../elf/index.js";
 import { Encoder, dynamicEntrySize } from "../elf/write/index.js";
 import { PatchError } from "../errors.js";
@@ -100,10 +102,16 @@ export function buildModel(elf: ElfFile, edits: readonly Edit[]): EditModel {
   const interpPh = phdrs.find((p) => p.p_type === PT_INTERP) ?? null;
   const dynPh = phdrs.find((p) => p.p_type === PT_DYNAMIC) ?? null;
   const needsDynamic = edits.some((e) => e.op !== "set-interpreter" && e.op !== "set-os-abi" && e.op !== "set-execstack" && e.op !== "add-note");
-  if (needsDynamic && !dynPh) throw new PatchError("has no dynamic section (PT_DYNAMIC): a statically linked file has no NEEDED, RUNPATH or SONAME to edit");
+  // Without PT_DYNAMIC, a consistent .dynamic section is edited through the section headers, as patchelf does.
+  const dynSection = needsDynamic && !dynPh ? adoptDynamicSection(elf) : null;
+  if (needsDynamic && !dynPh && !dynSection) throw new PatchError("has no dynamic section (PT_DYNAMIC): a statically linked file has no NEEDED, RUNPATH or SONAME to edit");
 
   const oldInterp = interpPh ? elf.interpreter : null;
-  const dyn = dynPh ? readDynamic(elf, dynPh) : null;
+  const dyn = dynPh
+    ? readDynamic(elf, dynPh.p_offset, dynPh.p_filesz, dynPh.p_vaddr)
+    : dynSection
+      ? readDynamic(elf, dynSection.sh_offset, dynSection.sh_size, dynSection.sh_addr)
+      : null;
   const m = {
     interpPh,
     oldInterp,
@@ -299,10 +307,20 @@ function noteToAdd(elf: ElfFile, section: string, bytes: Uint8Array): AddedNote 
   throw new PatchError(`a different ${section} note is already present: refusing to replace it`);
 }
 
-function readDynamic(elf: ElfFile, ph: ProgramHeader): DynamicTable {
-  const d = elf.readAt(ph.p_offset, dynamicReadLength(ph.p_filesz, elf.is64), "PT_DYNAMIC");
+function readDynamic(elf: ElfFile, offset: bigint, size: bigint, vaddr: bigint): DynamicTable {
+  const d = elf.readAt(offset, dynamicReadLength(size, elf.is64), "dynamic table");
   const entries = decodeDynamicEntries(d, elf.is64);
-  return { offset: d.base, capacity: Math.floor(d.length / dynamicEntrySize(elf.is64)), entries, vaddr: ph.p_vaddr };
+  return { offset: d.base, capacity: Math.floor(d.length / dynamicEntrySize(elf.is64)), entries, vaddr };
+}
+
+/** The file's consistent .dynamic section, adopted by the reader, or null; a PatchError when the section headers disagree. */
+function adoptDynamicSection(elf: ElfFile): SectionHeader | null {
+  try {
+    return elf.adoptDynamicSection();
+  } catch (e) {
+    if (e instanceof MalformedError) throw new PatchError(e.message);
+    throw e;
+  }
 }
 
 function slotOf(elf: ElfFile, e: DynamicEntry): DynSlot {

@@ -2,7 +2,7 @@
 // printing, messages) is the CLI's: src/cli/patchelf-args.ts and src/cli/patchelf.ts.
 import { join } from "node:path";
 import { DT_RPATH, DT_RUNPATH, ET_DYN, type ElfFile } from "../elf/index.js";
-import { ElfError } from "../errors.js";
+import { ElfError, MalformedError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
 import { splitSearchPath, type Edit } from "./edits.js";
 
@@ -29,6 +29,13 @@ export interface PatchelfEdits {
 /** The edits of a request for one file, in patchelf's order of application. */
 export function patchelfEdits(r: PatchelfEdits, elf: ElfFile): Edit[] {
   const edits: Edit[] = [];
+  // Without PT_DYNAMIC, the current search path is read from a consistent .dynamic section
+  // (the planner refuses an inconsistent one, with the reason).
+  try {
+    elf.adoptDynamicSection();
+  } catch (e) {
+    if (!(e instanceof MalformedError)) throw e;
+  }
   if (r.osAbi !== undefined) edits.push({ op: "set-os-abi", value: r.osAbi });
   // patchelf sets a SONAME on shared objects only.
   if (r.soname !== undefined && elf.header.e_type === ET_DYN) edits.push({ op: "set-soname", name: r.soname });

@@ -174,7 +174,7 @@ function plan(elf: ElfFile, edits: readonly Edit[], options: PlanOptions): Patch
     oldSize,
     newSize: Math.max(oldSize + shift, ...writes.map((w) => w.offset + w.bytes.length)),
     layout,
-    moved: movedNames(view, placement?.blocks ?? []),
+    moved: [...(placement?.kind === "new-segment" && placement.phdrTable ? ["program header table"] : []), ...movedNames(view, placement?.blocks ?? [])],
   };
 }
 

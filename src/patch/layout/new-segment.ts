@@ -23,6 +23,7 @@ import {
 } from "../../elf/index.js";
 import { SpaceAllocator, alignUp, alignUpBig, dynamicEntrySize } from "../../elf/write/index.js";
 import { PatchError } from "../../errors.js";
+import { tableMove, type TableMove } from "./phdr-table.js";
 import { MOVABLE_SECTION_TYPES, isLoaded, type At, type Block, type FileView, type GrowthRequest, type SegmentPlacement } from "./view.js";
 
 /** Address tags into code or data that must never move: a block they point into stays put. */
@@ -37,32 +38,31 @@ const hex = (n: number | bigint) => `0x${n.toString(16)}`;
 /**
  * A new PT_LOAD after the end of the file, above every segment in memory, holding what
  * grows: the sections moved out of the way of one more program header (when no PT_NULL
- * entry can be reused), the interpreter, .dynstr and .dynamic. Throws PatchError when the
- * file cannot take one.
+ * entry can be reused) or, when they cannot move, the program header table itself; the
+ * interpreter, .dynstr and .dynamic. Throws PatchError when the file cannot take one.
  */
 export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlacement {
   const { elf, phdrs, is64, oldSize } = view;
-  const secs = view.sections;
   const phent = elf.header.e_phentsize;
   if (elf.header.e_phnum === 0xffff) throw new PatchError("the program header count is extended (PN_XNUM): not supported");
   const loads = phdrs.filter((ph) => ph.p_type === PT_LOAD);
   if (loads.length === 0) throw new PatchError("has no PT_LOAD segment to add to");
 
   // Program header slots for the new PT_LOAD (and the added note's PT_NOTE): PT_NULL
-  // entries, or more entries after the table, made free by moving what follows it.
+  // entries, or more entries after the table, made free by moving what follows it; else
+  // the table moves (phdr-table.ts).
   const wanted = req.note ? 2 : 1;
   const nullsReused = phdrs.flatMap((ph, i) => (ph.p_type === PT_NULL ? [i] : [])).slice(0, wanted);
   const grow = wanted - nullsReused.length;
   let toMove: Omit<Block, "newOffset" | "newAddr">[] = [];
+  let table: TableMove | null = null;
   if (grow > 0) {
-    if (!secs) throw new PatchError("must grow, and has no section headers to tell what can move to make room for a program header");
-    const start = Number(elf.header.e_phoff) + elf.phnum * phent;
-    const end = start + grow * phent;
-    const first = loads[0]!;
-    if (BigInt(end) > first.p_offset + first.p_filesz || BigInt(start) < first.p_offset) {
-      throw new PatchError("the program header table is not at the start of the first PT_LOAD: cannot grow it");
+    try {
+      toMove = roomAfterTable(view, req, grow);
+    } catch (e) {
+      if (!(e instanceof PatchError)) throw e;
+      table = tableMove(view, e.message, grow);
     }
-    toMove = blocksToMove(view, start, end, req.interp !== null);
   }
 
   // The new segment: after the end of the file, and above every segment in memory.
@@ -75,8 +75,10 @@ export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlac
   // r_offset + st_size bytes, and would see the symbols just below reach into a read-only
   // segment placed right after. Address space only; the file does not grow for it.
   const gap = elf.maxDynamicSymbolSize();
-  const vaddr = alignUpBig(maxEnd + (gap < MAX_GAP ? gap : MAX_GAP), align) + (BigInt(offset) % align);
+  const lowest = alignUpBig(maxEnd + (gap < MAX_GAP ? gap : MAX_GAP), align);
+  const vaddr = lowest + (BigInt(offset) % align);
   const space = new SpaceAllocator(offset, vaddr);
+  const phdrTable: At | null = table ? space.place(table.entries * phent, wordAlign) : null;
   const blocks: Block[] = toMove.map((b) => {
     const at = space.place(b.end - b.start, b.align, b.start % b.align);
     return { ...b, newOffset: at.offset, newAddr: at.vaddr };
@@ -94,6 +96,7 @@ export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlac
     kind: "new-segment",
     segment: { offset, vaddr, size, align, flags: PF_R | (req.writable ? PF_W : 0) },
     nullsReused,
+    phdrTable,
     blocks,
     interp,
     dynstr,
@@ -101,6 +104,19 @@ export function placeNewSegment(view: FileView, req: GrowthRequest): SegmentPlac
     note,
     growth: space.end - oldSize,
   };
+}
+
+/** Room for `grow` more entries after the program header table: the blocks to move out of it. Throws PatchError when there is none. */
+function roomAfterTable(view: FileView, req: GrowthRequest, grow: number): Omit<Block, "newOffset" | "newAddr">[] {
+  const { elf } = view;
+  if (!view.sections) throw new PatchError("must grow, and has no section headers to tell what can move to make room for a program header");
+  const start = Number(elf.header.e_phoff) + elf.phnum * elf.header.e_phentsize;
+  const end = start + grow * elf.header.e_phentsize;
+  const first = view.phdrs.find((ph) => ph.p_type === PT_LOAD)!;
+  if (BigInt(end) > first.p_offset + first.p_filesz || BigInt(start) < first.p_offset) {
+    throw new PatchError("the program header table is not at the start of the first PT_LOAD: cannot grow it");
+  }
+  return blocksToMove(view, start, end, req.interp !== null);
 }
 
 /**

@@ -118,9 +118,11 @@ export interface SegmentPlacement extends PlacementCommon {
   readonly segment: { readonly offset: number; readonly vaddr: bigint; readonly size: number; readonly align: bigint; readonly flags: number };
   /**
    * The PT_NULL program headers the new PT_LOAD (and PT_NOTE) replace, ascending; the
-   * table grows by the entries they do not provide, after blocks moved.
+   * table grows by the entries they do not provide, after blocks moved (or moves).
    */
   readonly nullsReused: readonly number[];
+  /** The program header table's new place (first in the segment), when it moved; else null. */
+  readonly phdrTable: At | null;
   /** The added note section. */
   readonly note: At | null;
   /** The moved dynamic table. */
