@@ -1,9 +1,10 @@
 import { PF_X, PT_GNU_STACK, type ElfFile } from "../elf/index.js";
 import { NotElfError, PatchError, UsageError, describeFailure } from "../errors.js";
-import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
+import { withElfFile } from "../io/file-source.js";
+import { buildModel } from "../patch/model.js";
 import { patchelfEdits } from "../patch/patchelf.js";
 import { osAbiLabel, parsePatchelfArgs, readRenameMap, type PatchelfRequest } from "./patchelf-args.js";
-import { escapeText } from "../io/paths.js";
+import { escapeText, realPath } from "../io/paths.js";
 import { out } from "./output.js";
 import { interruptible } from "./signals.js";
 
@@ -78,7 +79,10 @@ function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
  * Runs a request on one file, opened and parsed once: prints, then edits in the file's own
  * inode (or writes `output`), like patchelf. Throws PatchError / ElfError / system errors.
  */
-function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: string[] } {
+async function runOnFile(r: PatchelfRequest, file: string): Promise<{ printed: string; debug: string[] }> {
+  if (!editsSomething(r)) return { printed: printOnly(r, file), debug: [] };
+  // Loaded only to edit: the planner and the write path (native addons, fs-xattr) cost start-up time.
+  const { applyPlan, blameOutput, planFile } = await import("../patch/patch-file.js");
   let printed = "";
   let editCount = 0;
   let planned;
@@ -113,6 +117,27 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
   return { printed, debug: planned.plan.changes };
 }
 
+/**
+ * A request that only prints: the file is read and checked as an edit would read it (the
+ * dynamic table and version requirements as the planner models them), and nothing is loaded
+ * that writes.
+ */
+function printOnly(r: PatchelfRequest, file: string): string {
+  let printed: string | null;
+  try {
+    printed = withElfFile(realPath(file), (elf) => {
+      const text = patchelfPrint(r, elf);
+      buildModel(elf, []);
+      return text;
+    });
+  } catch (e) {
+    if (e instanceof NotElfError) throw new PatchError("not an ELF executable");
+    throw e;
+  }
+  if (printed === null) throw new PatchError("not an ELF executable");
+  return printed;
+}
+
 /** Whether the request asks for any edit (or a copy), so the file is held while it is planned and written. */
 function editsSomething(r: PatchelfRequest): boolean {
   return (
@@ -141,6 +166,8 @@ export async function runPatchelf(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // patchelf turns on its debug output when PATCHELF_DEBUG is set, to any value.
+  if (process.env.PATCHELF_DEBUG !== undefined) req.debug = true;
   if (req.help) {
     process.stderr.write(PATCHELF_HELP);
     return 0;
@@ -161,7 +188,7 @@ export async function runPatchelf(argv: string[]): Promise<number> {
       await new Promise((resolve) => setImmediate(resolve));
       if (Atomics.load(abort, 0) !== 0) return 1;
       try {
-        const r = runOnFile(request, file);
+        const r = await runOnFile(request, file);
         if (r.printed) out(r.printed);
         if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);
       } catch (e) {
