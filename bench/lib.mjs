@@ -1,4 +1,4 @@
-// Helpers shared by the benchmark scripts (bench/run.mjs, bench/hash.mjs).
+// Helpers shared by the benchmark scripts (bench/run.mjs, bench/hash.mjs, bench/patch.mjs, bench/startup.mjs).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -39,9 +39,10 @@ export const fmtKiB = (k) => (k == null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
 /**
  * Command-line arguments of a bench script, through node:util's parseArgs: `counts` maps
  * `--name N` options (whole numbers from 1) to their defaults, `flags` names boolean
- * options. On --help, or a bad argument, prints `usage` and exits (0 or 2).
+ * options, `strings` names options taking any value (undefined when not given). On --help,
+ * or a bad argument, prints `usage` and exits (0 or 2).
  */
-export function benchArgs(usage, counts, flags = []) {
+export function benchArgs(usage, counts, flags = [], strings = []) {
   const fail = (code) => {
     (code ? process.stderr : process.stdout).write(usage);
     process.exit(code);
@@ -49,6 +50,7 @@ export function benchArgs(usage, counts, flags = []) {
   const options = { help: { type: "boolean", short: "h" } };
   for (const k of Object.keys(counts)) options[k] = { type: "string" };
   for (const f of flags) options[f] = { type: "boolean" };
+  for (const k of strings) options[k] = { type: "string" };
   let parsed;
   try {
     parsed = parseArgs({ options, allowPositionals: true });
@@ -63,6 +65,7 @@ export function benchArgs(usage, counts, flags = []) {
     values[k] = v;
   }
   for (const f of flags) values[f] = parsed.values[f] === true;
+  for (const k of strings) values[k] = parsed.values[k];
   return { values, positionals: parsed.positionals };
 }
 

@@ -1,12 +1,13 @@
 import { statSync } from "node:fs";
 import { ET_DYN, ET_EXEC, PF_X, PT_GNU_STACK, TruncatedError, type ElfFile } from "../elf/index.js";
 import { MalformedError, NotElfError, PatchError, UsageError } from "../errors.js";
-import { applyPlan, blameOutput, planFile } from "../patch/patch-file.js";
+import { withElfFile } from "../io/file-source.js";
 import { resolutionCacheStep } from "../patch/ldcache-build.js";
+import { buildModel } from "../patch/model.js";
 import { patchelfEdits } from "../patch/patchelf.js";
 import { osAbiLabel, parsePatchelfArgs, type PatchelfRequest } from "./patchelf-args.js";
 import { patchelfFailure } from "./patchelf-messages.js";
-import { escapeText, fsPath } from "../io/paths.js";
+import { escapeText, fsPath, realPath } from "../io/paths.js";
 import { out } from "./output.js";
 import { interruptible } from "./signals.js";
 
@@ -142,7 +143,10 @@ function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
  * Runs a request on one file, opened and parsed once: prints, then edits in the file's own
  * inode (or writes `output`), like patchelf. Throws PatchError / ElfError / system errors.
  */
-function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: string[]; warning: string | null } {
+async function runOnFile(r: PatchelfRequest, file: string): Promise<{ printed: string; debug: string[]; warning: string | null }> {
+  if (!editsSomething(r)) return { printed: printOnly(r, file), debug: [], warning: null };
+  // Loaded only to edit: the planner and the write path (native addons, fs-xattr) cost start-up time.
+  const { applyPlan, blameOutput, planFile } = await import("../patch/patch-file.js");
   let printed = "";
   let warning: string | null = null;
   let editCount = 0;
@@ -167,11 +171,7 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
       { lock: editsSomething(r) },
     );
   } catch (e) {
-    if (e instanceof NotElfError || e instanceof TruncatedError) {
-      const message = notElf(file, e instanceof TruncatedError);
-      if (message !== null) throw new PatchError(message);
-    }
-    throw printed && !(e instanceof AfterPrinting) ? new AfterPrinting(printed, e) : e;
+    throw readFailure(file, printed, e);
   }
   if ((editCount === 0 || planned.plan.writes.length === 0) && r.output === undefined) {
     planned.source.close();
@@ -184,6 +184,36 @@ function runOnFile(r: PatchelfRequest, file: string): { printed: string; debug: 
     throw new AfterPrinting(printed, blameOutput(r.output, e));
   }
   return { printed, debug: planned.plan.changes, warning };
+}
+
+/**
+ * A request that only prints: the file is read and checked as an edit would read it (the
+ * dynamic table and version requirements as the planner models them), and nothing is loaded
+ * that writes.
+ */
+function printOnly(r: PatchelfRequest, file: string): string {
+  let printed = "";
+  try {
+    const text = withElfFile(realPath(file), (elf) => {
+      checkFile(elf);
+      printed = patchelfPrint(r, elf);
+      buildModel(elf, []);
+      return printed;
+    });
+    if (text === null) throw new NotElfError("not an ELF file");
+    return text;
+  } catch (e) {
+    throw readFailure(file, printed, e);
+  }
+}
+
+/** What to throw for a failure while reading `file`, after `printed` was printed: patchelf's words for a file that is not ELF. */
+function readFailure(file: string, printed: string, e: unknown): unknown {
+  if (e instanceof NotElfError || e instanceof TruncatedError) {
+    const message = notElf(file, e instanceof TruncatedError);
+    if (message !== null) return new PatchError(message);
+  }
+  return printed && !(e instanceof AfterPrinting) ? new AfterPrinting(printed, e) : e;
 }
 
 /**
@@ -234,6 +264,8 @@ export async function runPatchelf(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // patchelf turns on its debug output when PATCHELF_DEBUG is set, to any value.
+  if (process.env.PATCHELF_DEBUG !== undefined) req.debug = true;
   if (req.help) {
     process.stderr.write(PATCHELF_HELP);
     return 0;
@@ -250,7 +282,7 @@ export async function runPatchelf(argv: string[]): Promise<number> {
       await new Promise((resolve) => setImmediate(resolve));
       if (Atomics.load(abort, 0) !== 0) return 1;
       try {
-        const r = runOnFile(request, file);
+        const r = await runOnFile(request, file);
         if (r.printed) out(r.printed);
         if (r.warning) process.stderr.write(`patchelf: ${escapeText(file)}: warning: ${escapeText(r.warning)}\n`);
         if (request.debug) for (const c of r.debug) process.stderr.write(`patching ELF file '${escapeText(file)}': ${escapeText(c)}\n`);

@@ -11,7 +11,6 @@
 // Its bytes are complete before it gets its owner, its mode (set-user-ID bits) and its
 // extended attributes (file capabilities); before the rename, the file it replaces is
 // checked to be still the one that was planned from.
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -32,6 +31,7 @@ import {
   writeSync,
   type BigIntStats,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { getAttributeSync, listAttributesSync, setAttributeSync } from "fs-xattr";
 import { ChangedFileError, InputError, describeError } from "../errors.js";
@@ -42,6 +42,9 @@ import { requireRegularFile } from "./file-source.js";
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const fsyncAsync = promisify(fsync);
+/** node:crypto, loaded on first use (about 2 ms): only a new private directory needs it. */
+let crypto: typeof import("node:crypto") | undefined;
+const randomBytes = (n: number): Buffer => (crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto")).randomBytes(n);
 
 /** Writes all of `bytes` at `offset` (or at the file position when null), looping over short writes. */
 export function writeAll(fd: number, bytes: Uint8Array, offset: number | null = null): void {

@@ -87,7 +87,8 @@ async function check(command: string, tokens: Value[]) {
   copyFileSync(fx("x86_64/libvers.so.1"), names.lib!);
   const before = { prog: readFileSync(names.prog!), lib: readFileSync(names.lib!) };
   const args = tokens.map((t) => t.replace(/\{(\w+)\}/g, (_, k: string) => names[k] ?? k));
-  const r = await execa("node", [bin, command, ...args], { reject: false, timeout: 60_000, stdin: "ignore" });
+  // In the run's own directory: a random -o value names a file there.
+  const r = await execa("node", [bin, command, ...args], { reject: false, timeout: 60_000, stdin: "ignore", cwd: dir });
   const what = `abilink ${command} ${args.map((a) => JSON.stringify(a)).join(" ")}\n${r.stderr}`;
   expect(r.timedOut, what).toBe(false);
   const allowed = command === "diff" || command === "compat" ? [0, 1, 2, 4, 12] : [0, 1, 2];
