@@ -23,13 +23,14 @@ const ALLOWED: Record<string, string[]> = {
   elf: [],
   "elf/write": ["elf"],
   errors: ["elf"],
+  glob: ["errors", "elf"],
   io: ["elf", "errors"],
   inspect: ["elf", "io", "errors"],
-  abi: ["elf", "io", "errors"],
+  abi: ["elf", "io", "errors", "glob"],
   patch: ["elf", "elf/write", "io", "errors"],
-  closure: ["abi", "patch", "inspect", "elf", "elf/write", "io", "errors"],
-  cli: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors"],
-  index: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors"],
+  closure: ["abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
+  cli: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
+  index: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
 };
 
 const edges = sources(src).flatMap((file) =>

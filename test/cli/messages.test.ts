@@ -67,7 +67,7 @@ describe("an output that cannot be written is named, not the input", () => {
     const cases: [string[], string][] = [
       [["patch", "--set-soname", "libx.so", "-o", out, libz], `abilink: ${out}: no such file or directory`],
       [["abi", "-o", out, libz], `abilink: ${out}: no such file or directory`],
-      [["patchelf", "--set-soname", "libx.so", "--output", out, libz], `patchelf: ${out}: no such file or directory`],
+      [["patchelf", "--set-soname", "libx.so", "--output", out, libz], `patchelf: opening '${out}': No such file or directory`],
     ];
     for (const [args, line] of cases) {
       const r = await abilink(args);
