@@ -80,10 +80,17 @@ const vis = (other: number) => ["DEFAULT", "INTERNAL", "HIDDEN", "PROTECTED"][ot
 /** The key of `s`'s alias group: the first member's id (which carries no alias itself). */
 const groupKey = (s: AbiSymbol) => s.data?.alias ?? symbolId(s);
 
-/** Ids of the names sharing an address with `s`, itself included. */
-function aliasGroup(m: AbiManifest, s: AbiSymbol): Set<string> {
-  const key = groupKey(s);
-  return new Set(m.symbols.filter((x) => x.data !== undefined && groupKey(x) === key).map(symbolId));
+/** Each data symbol's alias group of `m`: the ids of the names sharing its address, itself included. Built once, in one pass. */
+function aliasGroups(m: AbiManifest): (s: AbiSymbol) => Set<string> {
+  const groups = new Map<string, Set<string>>();
+  for (const x of m.symbols) {
+    if (x.data === undefined) continue;
+    const key = groupKey(x);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = new Set()));
+    g.add(symbolId(x));
+  }
+  return (s) => groups.get(groupKey(s)) ?? new Set();
 }
 
 /** A manifest's symbol as ld.so's lookup sees it: the version index follows from `firstVersion`. */
@@ -159,6 +166,8 @@ export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: Dif
 
   const bound = bindOldReferences(a, b);
   const boundId = new Map([...bound].map(([s, n]) => [symbolId(s), n === null ? null : symbolId(n)]));
+  const oldGroup = aliasGroups(a);
+  const newGroup = aliasGroups(b);
   const reached = new Set<AbiSymbol>();
   for (const s of a.symbols) {
     const n = bound.get(s) ?? null;
@@ -195,8 +204,8 @@ export function diffManifests(oldM: AbiManifest, newM: AbiManifest, options: Dif
       if (s.data.readonly && !n.data.readonly) add("became-writable", id, "readonly", "writable", false);
       if (!s.data.readonly && n.data.readonly) add("became-read-only", id, "writable", "readonly", true);
       // The old group, each name as its references now bind.
-      const og = new Set([...aliasGroup(a, s)].map((x) => boundId.get(x) ?? `${x} (gone)`));
-      const ng = aliasGroup(b, n);
+      const og = new Set([...oldGroup(s)].map((x) => boundId.get(x) ?? `${x} (gone)`));
+      const ng = newGroup(n);
       const lost = [...og].filter((x) => !ng.has(x));
       const gained = [...ng].filter((x) => !og.has(x));
       if (lost.length > 0) add("alias-removed", id, [...og].sort().join(" "), [...ng].sort().join(" "), false);
