@@ -20,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, buildDemoPair, die, findGnuTime, firstLine, fmtKiB, have, machineInfo, median, q, repo, resultsDir, sh, timeAlternating } from "./lib.mjs";
+import { benchArgs, buildDemoPair, die, findGnuTime, firstLine, fmtKiB, fmtS, have, machineInfo, median, printFloorAndLoad, q, repo, resultsDir, sh, timeAlternating } from "./lib.mjs";
 
 const listFile = path.join(resultsDir, "compat-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -40,7 +40,6 @@ const dir = fs.realpathSync(positionals.at(-1) ?? "/usr/bin");
 
 // ---------------------------------------------------------------- helpers
 
-const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const fmtMs = (s) => `${(s * 1000).toFixed(2)} ms`;
 const la = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 
@@ -458,8 +457,7 @@ for (const c of singleCommands) {
       `peak RSS ${fmtKiB(r.medianMaxRssKiB)}  ${(r.medianWall / singleTiming.abilink.medianWall).toFixed(2)}x`,
   );
 }
-console.log(`node -e 0: ${fmtS(floor.node.medianWall)}, sh -c ':' ${fmtS(floor.sh.medianWall)} (harness floor)`);
-console.log(`load average start ${env.loadavgStart.join(" ")}, end ${env.loadavgEnd.join(" ")}`);
+printFloorAndLoad(floor, env);
 
 fs.writeFileSync(
   outJson,

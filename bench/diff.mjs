@@ -22,7 +22,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, buildDemoPair, die, findGnuTime, firstLine, fmtKiB, have, machineInfo, q, repo, resultsDir, sh, timeAlternating } from "./lib.mjs";
+import { benchArgs, buildDemoPair, die, findGnuTime, firstLine, fmtKiB, fmtS, have, machineInfo, printFloorAndLoad, q, repo, resultsDir, sh, timeAlternating } from "./lib.mjs";
 
 const today = new Date().toISOString().slice(0, 10);
 const outJson = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(resultsDir, `diff-${today}.json`);
@@ -41,7 +41,6 @@ const { values: args } = benchArgs(
 
 // ---------------------------------------------------------------- helpers
 
-const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const la = () => os.loadavg().map((x) => Number(x.toFixed(2)));
 const LIBDIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 function findLib(name) {
@@ -299,8 +298,7 @@ for (const c of cases) {
     );
   }
 }
-console.log(`node -e 0: ${fmtS(floor.node.medianWall)}, sh -c ':' ${fmtS(floor.sh.medianWall)} (harness floor)`);
-console.log(`load average start ${env.loadavgStart.join(" ")}, end ${env.loadavgEnd.join(" ")}`);
+printFloorAndLoad(floor, env);
 
 fs.writeFileSync(
   outJson,

@@ -16,7 +16,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, die, elfType, findGnuTime, hyperfineResult, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, elfType, findGnuTime, firstLine, fmtKiB, fmtS, have, hyperfineResult, machineInfo, median, q, repo, resultsDir, sh } from "./lib.mjs";
 // bench/results/*.tmp is git-ignored.
 const listFile = path.join(resultsDir, "hash-files.tmp");
 const listRel = path.relative(repo, listFile);
@@ -35,7 +35,6 @@ const dir = fs.realpathSync(dirArg);
 
 // ---------------------------------------------------------------- helpers
 
-const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const fmtMs = (s) => `${(s * 1000).toFixed(2)} ms`;
 
 // ---------------------------------------------------------------- tools

@@ -34,6 +34,15 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** Seconds for a table: milliseconds below one second. */
+export const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
+
+/** The last lines of a timed run: what Node and sh alone cost (the harness floor), and the machine's load. */
+export function printFloorAndLoad(floor, env) {
+  console.log(`node -e 0: ${fmtS(floor.node.medianWall)}, sh -c ':' ${fmtS(floor.sh.medianWall)} (harness floor)`);
+  console.log(`load average start ${env.loadavgStart.join(" ")}, end ${env.loadavgEnd.join(" ")}`);
+}
+
 export const fmtKiB = (k) => (k == null ? "-" : `${(k / 1024).toFixed(1)} MiB`);
 
 /**

@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchArgs, die, hyperfineResult, elfType, findGnuTime, machineInfo, fmtKiB, firstLine, have, median, q, repo, resultsDir, sh } from "./lib.mjs";
+import { benchArgs, die, elfType, findGnuTime, firstLine, fmtKiB, fmtS, have, hyperfineResult, machineInfo, median, q, repo, resultsDir, sh } from "./lib.mjs";
 
 // BENCH_OUT names another results file, e.g. for a run with TMPDIR on another file system.
 const outJson = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : path.join(resultsDir, "patch.json");
@@ -49,7 +49,6 @@ const MANY_RUNPATH = `$ORIGIN/../lib:${EXTRA_DIR}`;
 
 // ---------------------------------------------------------------- helpers
 
-const fmtS = (s) => (s == null ? "-" : s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s`);
 const fmtB = (b) => (b == null ? "-" : Math.abs(b) >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : `${b.toLocaleString("en-US")} B`);
 const fmtX = (r) => (r == null ? "-" : `${r.toFixed(2)}x`);
 const la = () => os.loadavg().map((x) => Number(x.toFixed(2)));

@@ -1,4 +1,4 @@
-import { DT_VERSYM, VER_FLG_BASE, VER_FLG_WEAK, copyRelocatedSymbols, symbolSize, type ElfFile } from "../elf/index.js";
+import { DT_VERSYM, VER_FLG_BASE, VER_FLG_WEAK, copyRelocatedSymbols, symbolReference, symbolSize, type ElfFile, type SymbolReference } from "../elf/index.js";
 import type { BindingDef } from "./binding.js";
 import { DataLayout, isExported } from "./manifest.js";
 
@@ -32,15 +32,8 @@ export interface ExportDef extends BindingDef {
   align: number;
 }
 
-export interface ImportRef {
-  name: string;
-  /** The version required, or null for an unversioned reference. */
-  version: string | null;
-  /** The library .gnu.version_r names for the version. */
-  library: string | null;
-  weak: boolean;
-  type: string;
-}
+/** An import: an undefined symbol as it asks to be bound. */
+export type ImportRef = SymbolReference;
 
 export interface CopyRef {
   name: string;
@@ -63,13 +56,7 @@ export function compatObject(elf: ElfFile, path: string): CompatObject {
   for (const s of symbols) {
     if (s.name === "" || s.index === 0) continue;
     if (!s.defined) {
-      imports.push({
-        name: s.name,
-        version: s.version?.name ?? null,
-        library: s.version?.library ?? null,
-        weak: s.bind === "WEAK",
-        type: s.type,
-      });
+      imports.push(symbolReference(s));
       continue;
     }
     if (!isExported(s)) continue;

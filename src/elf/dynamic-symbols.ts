@@ -26,6 +26,22 @@ export interface DynamicSymbol extends RawSymbol {
   readonly version: SymbolVersion | null;
 }
 
+/** What an undefined symbol asks for: its name, the version and library required (null when unversioned), weak or not, its type. */
+export interface SymbolReference {
+  name: string;
+  /** The version required, or null for an unversioned reference. */
+  version: string | null;
+  /** The library the version is required from (.gnu.version_r), when versioned. */
+  library: string | null;
+  weak: boolean;
+  type: string;
+}
+
+/** The reference an undefined dynamic symbol makes. */
+export function symbolReference(s: DynamicSymbol): SymbolReference {
+  return { name: s.name, version: s.version?.name ?? null, library: s.version?.library ?? null, weak: s.bind === "WEAK", type: s.type };
+}
+
 /** Version definitions and requirements by version index, as a symbol's versym refers to them. */
 export interface VersionIndex {
   readonly defs: ReadonlyMap<number, VersionDefinition>;

@@ -3,10 +3,12 @@ import {
   dynamicFlagNames,
   machineName,
   osabiName,
+  symbolReference,
   symbolSize,
   typeName,
   VER_FLG_BASE,
   type ElfFile,
+  type SymbolReference,
 } from "../elf/index.js";
 
 /** The file-level facts shared by `inspect` and `scan` records. */
@@ -43,14 +45,8 @@ export interface DefinedSymbol {
   size: number;
 }
 
-export interface UndefinedSymbol {
-  name: string;
-  version: string | null;
-  /** The library the version is required from (.gnu.version_r), when versioned. */
-  library: string | null;
-  weak: boolean;
-  type: string;
-}
+/** An undefined symbol: what it asks for (symbolReference). */
+export type UndefinedSymbol = SymbolReference;
 
 export interface VersionsSummary {
   defined: { name: string; base: boolean; parents: string[] }[];
@@ -102,13 +98,7 @@ export function inspectElf(elf: ElfFile, path: string): ElfInspection {
         size: symbolSize(s.st_size),
       });
     } else {
-      undefined_.push({
-        name: s.name,
-        version: s.version?.name ?? null,
-        library: s.version?.library ?? null,
-        weak: s.bind === "WEAK",
-        type: s.type,
-      });
+      undefined_.push(symbolReference(s));
     }
   }
   return {
