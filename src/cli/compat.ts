@@ -5,7 +5,7 @@ import { compatCheck, readLibraries } from "../closure/ld-so.js";
 import { describeError } from "../errors.js";
 import { escapeText as t } from "../io/paths.js";
 import { collect, collectGlob } from "./options.js";
-import { jsonLine, out, warn } from "./output.js";
+import { jsonLine, out, plural, warn } from "./output.js";
 
 export interface CompatFlags {
   lib?: string[];
@@ -19,7 +19,7 @@ function render(r: CompatReport): string {
   const errors = r.problems.filter((p) => p.severity === "error").length;
   const ignored = r.ignored > 0 ? `, ${r.ignored} ignored` : "";
   const lines = [
-    `${t(r.path)}: ${r.ok ? "ok" : `${errors} problem${errors === 1 ? "" : "s"}`}${ignored} (loads ${r.loaded.slice(1).map((l) => t(l.name)).join(", ") || "nothing"})`,
+    `${t(r.path)}: ${r.ok ? "ok" : plural(errors, "problem")}${ignored} (loads ${r.loaded.slice(1).map((l) => t(l.name)).join(", ") || "nothing"})`,
   ];
   const nameOf = new Map(r.loaded.map((l) => [l.path, l.name]));
   for (const n of r.notes) lines.push(`  note     ${t(n)}`);

@@ -3,15 +3,13 @@ import type { Command } from "commander";
 import { DIFF_ERROR, DIFF_USAGE, diffExitStatus, diffManifests, ignoredChanges, type AbiChange, type DiffOptions } from "../abi/diff.js";
 import { loadManifest } from "../abi/load.js";
 import { collectGlob, stdinAtMostOnce } from "./options.js";
-import { jsonLine, out, warnError } from "./output.js";
+import { jsonLine, out, plural, warnError } from "./output.js";
 
 export interface DiffFlags {
   json?: boolean;
   ignoreSymbol?: string[];
   ignoreVersion?: string[];
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function renderChanges(oldPath: string, newPath: string, changes: AbiChange[], ignored: number): string {
   if (changes.length === 0) return `${t(oldPath)} -> ${t(newPath)}: no ABI change${ignored ? ` (${plural(ignored, "change")} ignored)` : ""}\n`;

@@ -77,3 +77,6 @@ export class StatusLine {
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value) + "\n";
 }
+
+/** `1 change`, `2 changes`: a count and its noun. */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -143,16 +143,8 @@ export function withElf<T, S extends ByteSource>(source: S, use: (elf: ElfFile, 
  * Throws InputError or a system error.
  */
 export function readSmallFile(path: string, maxBytes: number): Uint8Array {
-  const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    requireRegularFile(st);
-    if (st.size > maxBytes) throw new InputError(`larger than ${maxBytes} bytes`);
-    const bytes = new Uint8Array(st.size);
-    let done = 0;
-    for (let n; done < bytes.length && (n = readSync(fd, bytes, done, bytes.length - done, done)) > 0; ) done += n;
-    return bytes.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
+  return withFileSource(path, (source) => {
+    if (source.size > maxBytes) throw new InputError(`larger than ${maxBytes} bytes`);
+    return source.read(0, source.size);
+  });
 }
