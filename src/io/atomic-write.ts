@@ -328,6 +328,13 @@ function renameIntoPlace(p: PendingCommit): void {
   renameSync(`${fdPath(p.work.workDirFd)}/${p.tmpName}`, fsPath(`${fdPath(p.work.destDirFd)}/${p.destName}`));
 }
 
+/** The error to throw for a commit that failed, the temporary file gone. */
+function failedCommit(p: PendingCommit, e: unknown): unknown {
+  const err = named(e, dirsOf(p.work));
+  discard(p);
+  return err;
+}
+
 /** fsync (when durable), check, rename over the destination; on failure the temporary file goes. */
 export function commitSync(p: PendingCommit): void {
   try {
@@ -335,9 +342,7 @@ export function commitSync(p: PendingCommit): void {
     renameIntoPlace(p);
     close(p);
   } catch (e) {
-    const err = named(e, dirsOf(p.work));
-    discard(p);
-    throw err;
+    throw failedCommit(p, e);
   }
 }
 
@@ -348,9 +353,7 @@ export async function commit(p: PendingCommit): Promise<void> {
     renameIntoPlace(p);
     close(p);
   } catch (e) {
-    const err = named(e, dirsOf(p.work));
-    discard(p);
-    throw err;
+    throw failedCommit(p, e);
   }
 }
 
