@@ -77,9 +77,21 @@ class AfterPrinting extends Error {
   }
 }
 
-/** What patchelf refuses before it prints or edits: a type other than a program or library, a missing .dynamic. */
-function checkFile(elf: ElfFile): void {
+/**
+ * What patchelf refuses before it prints or edits: a type other than a program or library.
+ * Without PT_DYNAMIC, a consistent `.dynamic` section is adopted (as patchelf reads it) so
+ * that prints and edits see it. Returns why the file has no dynamic table (patchelf's
+ * "statically linked", or why its `.dynamic` section cannot stand in), or null.
+ */
+function checkFile(elf: ElfFile): string | null {
   if (elf.header.e_type !== ET_EXEC && elf.header.e_type !== ET_DYN) throw new PatchError("wrong ELF type");
+  try {
+    elf.adoptDynamicSection();
+  } catch (e) {
+    if (e instanceof MalformedError) return e.message;
+    throw e;
+  }
+  return elf.dynamic === null ? STATIC(".dynamic") : null;
 }
 
 /** Whether the request needs the dynamic section (patchelf looks for the `.dynamic` section for these). */
@@ -95,23 +107,8 @@ function needsDynamic(r: PatchelfRequest): boolean {
   );
 }
 
-/**
- * Why a file has no dynamic table to print or edit: no PT_DYNAMIC and no `.dynamic` section
- * (patchelf's "statically linked"), or a `.dynamic` section that cannot stand in for
- * PT_DYNAMIC (the reason). A consistent section is adopted, and then there is a table.
- */
-function noDynamic(elf: ElfFile): string {
-  try {
-    elf.adoptDynamicSection();
-  } catch (e) {
-    if (e instanceof MalformedError) return e.message;
-    throw e;
-  }
-  return elf.dynamic === null ? STATIC(".dynamic") : "";
-}
-
 /** What printing options print for one file, in patchelf's order (each before the edits that follow it). */
-function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
+function patchelfPrint(r: PatchelfRequest, elf: ElfFile, noDynamic: string | null): string {
   let text = "";
   try {
     if (r.print.interpreter) {
@@ -122,8 +119,7 @@ function patchelfPrint(r: PatchelfRequest, elf: ElfFile): string {
     // patchelf prints nothing for a file without SONAME (or an empty one), and looks only in libraries.
     const soname = elf.header.e_type === ET_DYN ? elf.dynamic?.soname : null;
     if (r.print.soname && soname) text += `${soname}\n`;
-    const why = needsDynamic(r) && elf.dynamic === null ? noDynamic(elf) : "";
-    if (why) throw new PatchError(why);
+    if (needsDynamic(r) && noDynamic !== null) throw new PatchError(noDynamic);
     if (r.print.rpath) {
       const d = elf.dynamic!;
       text += `${[...(d.runpath.length ? d.runpath : d.rpath)].join(":")}\n`;
@@ -155,8 +151,7 @@ async function runOnFile(r: PatchelfRequest, file: string): Promise<{ printed: s
     planned = planFile(
       file,
       (elf) => {
-        checkFile(elf);
-        printed = patchelfPrint(r, elf);
+        printed = patchelfPrint(r, elf, checkFile(elf));
         const edits = patchelfEdits(r, elf);
         if (r.buildResolutionCache) {
           const step = resolutionCacheStep(elf, edits);
@@ -167,8 +162,8 @@ async function runOnFile(r: PatchelfRequest, file: string): Promise<{ printed: s
         return edits;
       },
       { pageSize: r.pageSize },
-      // Held from planning to writing when the command line edits: another run waits.
-      { lock: editsSomething(r) },
+      // Held from planning to writing: another run waits.
+      { lock: true },
     );
   } catch (e) {
     throw readFailure(file, printed, e);
@@ -195,8 +190,7 @@ function printOnly(r: PatchelfRequest, file: string): string {
   let printed = "";
   try {
     const text = withElfFile(realPath(file), (elf) => {
-      checkFile(elf);
-      printed = patchelfPrint(r, elf);
+      printed = patchelfPrint(r, elf, checkFile(elf));
       buildModel(elf, []);
       return printed;
     });

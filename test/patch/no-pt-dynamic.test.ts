@@ -84,6 +84,15 @@ describe.skipIf(!tools)(".dynamic without PT_DYNAMIC", () => {
     }
   });
 
+  it.skipIf(!patchelf)("prints SONAME, run path and NEEDED through the section, as patchelf 0.14 does", async () => {
+    const f = withoutPtDynamic("libvers.so.1");
+    const args = ["--print-soname", "--print-rpath", "--print-needed", f];
+    const ours = await abilink(["patchelf", ...args]);
+    const theirs = await execa("patchelf", args, { reject: false });
+    expect([ours.code, ours.stdout, ours.stderr]).toEqual([theirs.exitCode, theirs.stdout, theirs.stderr]);
+    expect(ours.stdout.split("\n")[0]).toBe("libvers.so.1");
+  });
+
   const broken: [string, (f: string) => void, RegExp][] = [
     ["outside the file", (f) => setSectionField(f, ".dynamic", "sh_offset", 1n << 32n), /\.dynamic lies outside the file$/],
     ["not at its address in a PT_LOAD", (f) => setSectionField(f, ".dynamic", "sh_addr", 0x7000000n), /\.dynamic is not inside a PT_LOAD at its address$/],
