@@ -60,6 +60,7 @@ name. Differences from patchelf:
     ignored (patchelf refuses the file); a replaced run path is dropped from .dynstr, not
     overwritten with Xs in place;
   - --page-size must be a power of two;
+  - a program whose program header table would have to move is refused (strip breaks it);
   - a file that is not a regular file (a FIFO, a device) is refused, never waited on;
   - a failure that is not a system error names the file: "patchelf: FILE: wrong ELF type".
 See README.md ("abilink patchelf").

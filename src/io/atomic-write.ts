@@ -274,6 +274,22 @@ function unlinkQuietly(w: WorkDir, name: string): void {
   }
 }
 
+/**
+ * Refuses a destination that exists and is neither a regular file nor a symbolic link (which
+ * the rename replaces, never follows): renaming over /dev/null would replace the device.
+ */
+function refuseSpecialDestination(dirFd: number, name: string): void {
+  let st;
+  try {
+    st = lstatSync(fsPath(`${fdPath(dirFd)}/${name}`));
+  } catch {
+    return;
+  }
+  if (st.isFile() || st.isSymbolicLink()) return;
+  const kind = st.isDirectory() ? "a directory" : st.isCharacterDevice() ? "a character device" : st.isBlockDevice() ? "a block device" : st.isFIFO() ? "a FIFO" : "a socket";
+  throw new InputError(`is ${kind}, not a regular file: refusing to replace it`);
+}
+
 /** Makes the temporary file for `dest` in the private directory beside it. */
 function begin(dest: string, durable: boolean): PendingCommit {
   const { dir, name } = splitDest(dest);
@@ -281,6 +297,7 @@ function begin(dest: string, durable: boolean): PendingCommit {
   const work = acquireWorkDir(dir);
   const tmpName = `t${work.next++}`;
   try {
+    refuseSpecialDestination(work.destDirFd, name);
     const tmpFd = openSync(`${fdPath(work.workDirFd)}/${tmpName}`, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     work.names.add(tmpName);
     return { dest, destName: name, work, tmpName, tmpFd, durable, replaces: null, closeAfter: null };
@@ -325,6 +342,7 @@ function renameIntoPlace(p: PendingCommit): void {
       throw new ChangedFileError("was changed or replaced by another program while being patched; nothing was written (run again)");
     }
   }
+  refuseSpecialDestination(p.work.destDirFd, p.destName);
   renameSync(`${fdPath(p.work.workDirFd)}/${p.tmpName}`, fsPath(`${fdPath(p.work.destDirFd)}/${p.destName}`));
 }
 

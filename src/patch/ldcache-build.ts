@@ -2,12 +2,13 @@
 // other edits of the same run leave them, resolved against the directories on disk, as an
 // "add-note" edit (or a warning when there is nothing to record).
 import { accessSync, constants, statSync } from "node:fs";
-import { DT_NEEDED, DT_RPATH, DT_RUNPATH, SHT_NOBITS, type ElfFile } from "../elf/index.js";
+import { DT_NEEDED, DT_RPATH, DT_RUNPATH, type ElfFile } from "../elf/index.js";
 import { PatchError } from "../errors.js";
 import { fsPath } from "../io/paths.js";
 import type { Edit } from "./edits.js";
 import { LDCACHE_SECTION, encodeDescriptor, encodeLdCacheNote, resolveRunPath, type DirectoryProbe } from "./ldcache.js";
 import { buildModel } from "./model.js";
+import { liveNoteSection } from "./stale-note.js";
 
 const stat = (path: string) => {
   try {
@@ -47,7 +48,10 @@ const ALREADY = `a different resolution cache note (${LDCACHE_SECTION}) is alrea
  * different note is already present (also when there is nothing to record now).
  */
 export function resolutionCacheStep(elf: ElfFile, edits: readonly Edit[], probe: DirectoryProbe = diskProbe): ResolutionCacheStep {
-  const slots = buildModel(elf, edits).slots;
+  const model = buildModel(elf, edits);
+  const slots = model.slots;
+  // A note the edits made stale is replaced (or dropped) by the rewrite itself.
+  const stale = model.resolutionInputsChanged;
   const str = (tag: number) => slots.find((s) => s.tag === BigInt(tag))?.str;
   const value = str(DT_RUNPATH) ?? str(DT_RPATH) ?? "";
   const runPath = value === "" ? [] : value.split(":");
@@ -55,23 +59,21 @@ export function resolutionCacheStep(elf: ElfFile, edits: readonly Edit[], probe:
   const entries = resolveRunPath(needed, runPath, probe);
   const existing = existingNote(elf);
   if (entries.length === 0) {
-    if (existing !== null) throw new PatchError(ALREADY);
+    if (existing !== null && !stale) throw new PatchError(ALREADY);
     const searched = needed.some((n) => !n.includes("/")) && runPath.length > 0;
     const why = searched ? "none of its DT_NEEDED entries is on the run path" : "no DT_NEEDED entries or run path to resolve";
     return { edit: null, warning: `${why}; no resolution cache written` };
   }
   const note = encodeLdCacheNote(encodeDescriptor(entries), elf.little);
-  if (existing !== null) {
-    if (Buffer.from(existing).equals(note)) return { edit: null, warning: null };
-    throw new PatchError(ALREADY);
-  }
+  // The same note again is left as it is (by the model, which also keeps it from being dropped as stale).
+  if (existing !== null && !stale && !Buffer.from(existing).equals(note)) throw new PatchError(ALREADY);
   return { edit: { op: "add-note", section: LDCACHE_SECTION, note }, warning: null };
 }
 
-/** The contents of the file's .note.nixos.ldcache section, or null when it has none. */
+/** The contents of the file's live .note.nixos.ldcache section, or null when it has none (or a dropped one). */
 function existingNote(elf: ElfFile): Uint8Array | null {
-  const s = elf.sectionsIfUsable()?.find((x) => x.name === LDCACHE_SECTION);
+  const s = liveNoteSection(elf, LDCACHE_SECTION)?.section;
   if (!s) return null;
-  if (s.sh_type === SHT_NOBITS || s.sh_offset + s.sh_size > BigInt(elf.source.size)) return new Uint8Array(0);
+  if (s.sh_offset + s.sh_size > BigInt(elf.source.size)) return new Uint8Array(0);
   return elf.source.read(Number(s.sh_offset), Number(s.sh_size));
 }

@@ -14,7 +14,6 @@ import {
   PT_DYNAMIC,
   PT_GNU_STACK,
   PT_INTERP,
-  SHT_NOBITS,
   STRING_TAGS,
   VERSYM_VERSION,
   checkedNumber,
@@ -29,6 +28,8 @@ import {
 import { Encoder, dynamicEntrySize } from "../elf/write/index.js";
 import { PatchError } from "../errors.js";
 import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
+import { LDCACHE_SECTION } from "./ldcache.js";
+import { dropResolutionNote, liveNoteSection, resolutionInputs } from "./stale-note.js";
 
 /** A write at an original file offset (the layout may redirect it into a moved block). */
 export interface PlannedWrite {
@@ -88,6 +89,8 @@ export interface EditModel {
   readonly note: AddedNote | null;
   /** One line per changed value, e.g. `runpath: /a -> /a:/b`. */
   readonly changes: string[];
+  /** The run path or NEEDED entries changed (what a resolution cache note records). */
+  readonly resolutionInputsChanged: boolean;
 }
 
 /** A new allocated note section: its name and contents (whole note records). */
@@ -125,11 +128,15 @@ export function buildModel(elf: ElfFile, edits: readonly Edit[]): EditModel {
     phdrsModified: false,
     note: null as AddedNote | null,
     changes: [] as string[],
+    resolutionInputsChanged: false,
   };
+  const inputsBefore = resolutionInputs(m.slots);
   applyEdits(elf, m, edits);
+  m.resolutionInputsChanged = resolutionInputs(m.slots) !== inputsBefore;
   for (const v of m.verneed) if (v.rename === v.file) delete v.rename;
   if (m.interp !== oldInterp) m.changes.push(`interpreter: ${oldInterp} -> ${m.interp}`);
   if (dyn) describeDynamicChanges(elf, m, dyn.entries);
+  settleNotes(elf, m);
   return m;
 }
 
@@ -286,8 +293,7 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
         break;
       }
       case "add-note":
-        m.note = noteToAdd(elf, e.section, e.note);
-        if (m.note) m.changes.push(`${e.section}: (none) -> ${e.note.length} bytes`);
+        m.note = { section: e.section, bytes: e.note };
         break;
       default:
         throw new PatchError(`unknown edit ${describeEdit(e satisfies never)}`);
@@ -295,16 +301,39 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
   }
 }
 
-/** The note to add, or null when the file has that section with these bytes already; refuses different ones. */
-function noteToAdd(elf: ElfFile, section: string, bytes: Uint8Array): AddedNote | null {
+/**
+ * The note to add (settled after all edits): none when the file has a live section of that
+ * name with these bytes already; refused when it has different bytes, except that a stale
+ * resolution cache note (the run path or NEEDED changed) is replaced. Without a note to add,
+ * a stale resolution cache note is dropped.
+ */
+function settleNotes(elf: ElfFile, m: Mutable): void {
+  const inputsChanged = m.resolutionInputsChanged;
+  const drop = (why: string) => {
+    const d = dropResolutionNote(elf, m.phdrs);
+    if (!d) return;
+    m.extraWrites.push(...d.writes);
+    if (d.phdrsModified) m.phdrsModified = true;
+    m.changes.push(`${LDCACHE_SECTION}: ${d.size} bytes -> (dropped: ${why})`);
+  };
+  const note = m.note;
+  if (!note) {
+    if (inputsChanged) drop("the run path or NEEDED changed");
+    return;
+  }
   const secs = elf.sectionsIfUsable();
-  if (!secs || secs.length === 0) throw new PatchError(`has no usable section headers: cannot add the ${section} section`);
-  const old = secs.find((s) => s.name === section);
-  if (!old) return { section, bytes };
-  const fits = old.sh_type !== SHT_NOBITS && old.sh_size === BigInt(bytes.length) && old.sh_offset + old.sh_size <= BigInt(elf.source.size);
-  const same = fits && Buffer.from(elf.source.read(Number(old.sh_offset), bytes.length)).equals(bytes);
-  if (same) return null;
-  throw new PatchError(`a different ${section} note is already present: refusing to replace it`);
+  if (!secs || secs.length === 0) throw new PatchError(`has no usable section headers: cannot add the ${note.section} section`);
+  const old = liveNoteSection(elf, note.section)?.section;
+  if (old) {
+    const fits = old.sh_size === BigInt(note.bytes.length) && old.sh_offset + old.sh_size <= BigInt(elf.source.size);
+    if (fits && Buffer.from(elf.source.read(Number(old.sh_offset), note.bytes.length)).equals(note.bytes)) {
+      m.note = null;
+      return;
+    }
+    if (note.section !== LDCACHE_SECTION || !inputsChanged) throw new PatchError(`a different ${note.section} note is already present: refusing to replace it`);
+    drop("replaced");
+  }
+  m.changes.push(`${note.section}: (none) -> ${note.bytes.length} bytes`);
 }
 
 function readDynamic(elf: ElfFile, offset: bigint, size: bigint, vaddr: bigint): DynamicTable {

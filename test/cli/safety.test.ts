@@ -210,6 +210,26 @@ describe("hard links", () => {
   });
 });
 
+describe("an output that is not a regular file", () => {
+  it("patch -o and patchelf --output refuse a FIFO or a directory there (the rename would replace it, as it replaced /dev/null)", async () => {
+    const dir = mkdtempSync(join(work, "special-"));
+    const fifo = join(dir, "fifo");
+    await execa("mkfifo", [fifo]);
+    mkdirSync(join(dir, "d"));
+    for (const [args, who] of [
+      [["patch", "--add-runpath", LONG, "-o", fifo, fx("x86_64/prog")], "abilink"],
+      [["patchelf", "--add-rpath", LONG, "--output", fifo, fx("x86_64/prog")], "patchelf"],
+      [["patch", "--add-runpath", LONG, "-o", join(dir, "d"), fx("x86_64/prog")], "abilink"],
+    ] as const) {
+      const r = await abilink([...args]);
+      const out = args.at(-2)!;
+      expect([r.code, r.stderr]).toEqual([1, `${who}: ${out}: is ${out === fifo ? "a FIFO" : "a directory"}, not a regular file: refusing to replace it`]);
+    }
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["d", "fifo"]);
+  });
+});
+
 describe.skipIf(!isRoot)("temporary copies in flight", () => {
   const mnt = join(work, "small");
   let mounted = false;

@@ -145,6 +145,99 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("eu-elflint", "elfutils") || 
     }
   });
 
+  it("a later run that changes the run path or NEEDED drops the stale note; with --build-resolution-cache it writes the new one", async () => {
+    const p = fresh();
+    await patchelf("--set-rpath", `${dir("A")}:${dir("B")}`, "--build-resolution-cache", p);
+    const copy = (name: string) => {
+      const q = join(tmp, name);
+      copyFileSync(p, q);
+      return q;
+    };
+
+    // Edits that leave the run path and NEEDED alone keep the note.
+    const keep = copy("keep");
+    expect((await patchelf("--set-interpreter", "/lib64/ld-linux-x86-64.so.2", "--add-debug-tag", keep)).exitCode).toBe(0);
+    expect(await cacheOf(keep)).toEqual(await cacheOf(p));
+
+    // Each edit of the run path or NEEDED drops it: no NixOS note, one inactive section header, clean, runs (and after strip).
+    const cases: [string[], string][] = [
+      [["--set-rpath", `${dir("C")}:${dir("B")}`], "set"],
+      [["--add-rpath", dir("E")], "add"],
+      [["--remove-needed", "libbar.so"], "remove-needed"],
+      [["--replace-needed", "libfoo.so", `${dir("C")}/libfoo.so`], "replace-needed"],
+    ];
+    for (const [args, name] of cases) {
+      const q = copy(`drop-${name}`);
+      const r = await patchelf(...args, q);
+      expect([name, r.exitCode, r.stderr]).toEqual([name, 0, ""]);
+      expect(await cacheOf(q)).toBeNull();
+      expect(await noteSections(q)).toEqual([]);
+      expect((await execa("readelf", ["-lW", q])).stdout).not.toMatch(/^\s*NOTE\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x000040\b/m);
+      expect(await lint(q)).toEqual([]);
+      if (name !== "remove-needed") {
+        expect((await runProgram([q], { env: { LD_LIBRARY_PATH: dir("B") } })).code).toBe(46);
+        await execa("strip", ["-o", `${q}.s`, q]);
+        expect((await runProgram([`${q}.s`], { env: { LD_LIBRARY_PATH: dir("B") } })).code).toBe(46);
+      }
+    }
+
+    // `abilink patch` follows the same rule.
+    const viaPatch = copy("drop-patch");
+    expect((await execa("node", [bin, "patch", "--set-rpath", dir("C"), viaPatch], { reject: false })).exitCode).toBe(0);
+    expect(await cacheOf(viaPatch)).toBeNull();
+
+    // A new run path with --build-resolution-cache replaces the note (where patchelf 0.19 would do the same), then again on the result.
+    const q = copy("replace");
+    const r = await patchelf("--set-rpath", `${dir("C")}:${dir("B")}`, "--build-resolution-cache", q);
+    expect([r.exitCode, r.stderr]).toEqual([0, ""]);
+    expect(await cacheOf(q)).toEqual([
+      { needed: "libbar.so", paths: [`=${dir("B")}/libbar.so`] },
+      { needed: "libfoo.so", paths: [`=${dir("C")}/libfoo.so`] },
+    ]);
+    expect(await noteSections(q)).toHaveLength(1);
+    expect(await lint(q)).toEqual([]);
+    expect((await runProgram([q])).code).toBe(46);
+    const r2 = await patchelf("--set-rpath", dir("A") + ":" + dir("B"), "--build-resolution-cache", q);
+    expect([r2.exitCode, r2.stderr]).toEqual([0, ""]);
+    expect(await cacheOf(q)).toEqual(await cacheOf(p));
+    expect(await lint(q)).toEqual([]);
+    expect((await runProgram([q])).code).toBe(46);
+  });
+
+  it("a note the linker put beside other notes (one PT_NOTE) is dropped by zeroing its type; a new one goes beside it", async () => {
+    // GNU ld merges .note.nixos.ldcache into the PT_NOTE of .note.ABI-tag, with a symbol on it.
+    writeFileSync(
+      dir("linked.c"),
+      `#include <stdint.h>
+struct note { uint32_t namesz, descsz, type; char name[8]; char desc[16]; };
+__attribute__((used, aligned(4), section(".note.nixos.ldcache")))
+static const struct note ldcache = { 6, 15, 0x63a86cb6, "NixOS", "libfoo.so\\0=/x\\0" };
+int foo(void); int bar(void);
+int main(void) { return foo() + bar(); }
+`,
+    );
+    const p = dir("linked");
+    await execa("gcc", ["-o", p, dir("linked.c"), `-L${dir("A")}`, `-L${dir("B")}`, "-lfoo", "-lbar"]);
+    expect((await execa("readelf", ["-lW", p])).stdout).toMatch(/\.note\.ABI-tag \.note\.nixos\.ldcache\s*$/m);
+    expect(await cacheOf(p)).toEqual([{ needed: "libfoo.so", paths: ["=/x"] }]);
+    const lintBefore = await lint(p);
+
+    expect((await patchelf("--set-rpath", `${dir("A")}:${dir("B")}`, p)).exitCode).toBe(0);
+    expect(await cacheOf(p)).toBeNull();
+    expect((await execa("readelf", ["-nW", p])).stdout).toMatch(/NixOS\s+0x0000000f\s+Unknown note type: \(0x00000000\)/);
+    expect(await lint(p)).toEqual([...lintBefore, expect.stringMatching(/note type 0 with owner name 'NixOS'/), expect.stringMatching(/note type 0 with owner name 'NixOS'/)]);
+    expect((await runProgram([p])).code).toBe(46);
+
+    const r = await patchelf("--build-resolution-cache", p);
+    expect([r.exitCode, r.stderr]).toEqual([0, ""]);
+    expect(await cacheOf(p)).toEqual([
+      { needed: "libbar.so", paths: [`=${dir("B")}/libbar.so`] },
+      { needed: "libfoo.so", paths: [`=${dir("A")}/libfoo.so`] },
+    ]);
+    expect(await noteSections(p)).toHaveLength(2);
+    expect((await runProgram([p])).code).toBe(46);
+  });
+
   it("is refused together with --force-rpath, before anything is written", async () => {
     const p = fresh();
     const bytes = readFileSync(p);

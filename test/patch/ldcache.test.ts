@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfError, ElfFile } from "../../src/elf/index.js";
 import { PatchError } from "../../src/errors.js";
-import { planPatch } from "../../src/patch/index.js";
+import { planPatch, type Edit } from "../../src/patch/index.js";
 import { resolutionCacheStep } from "../../src/patch/ldcache-build.js";
 import { LDCACHE_SECTION, NT_NIXOS_LDCACHE, decodeDescriptor, encodeDescriptor, encodeLdCacheNote, hintReason, resolveRunPath, type DirectoryProbe } from "../../src/patch/ldcache.js";
 import { apply, mutation } from "../support/mutation.js";
@@ -139,6 +139,47 @@ describe.skipIf(!hasTool("eu-elflint", "elfutils") || !hasTool("readelf", "binut
     expect(await runProgram([join(dir, "prog-stripped")])).toMatchObject({ code: expected.code, stdout: expected.stdout });
     expect((await execa("readelf", ["-nW", join(dir, "prog-stripped")])).stdout).toContain("NixOS");
   });
+});
+
+describe.skipIf(!hasTool("eu-elflint", "elfutils") || !hasTool("readelf", "binutils"))("a stale note", () => {
+  let tmp = "";
+  withTmpDir((p) => (tmp = p));
+  // Edits that change the run path or NEEDED, and edits that do not (some of them no-ops on those fields).
+  const pool: Edit[] = [
+    { op: "set-search-path", paths: ["/opt/a"], kind: "runpath" },
+    { op: "add-runpath", path: "/opt/b" },
+    { op: "remove-runpath" },
+    { op: "add-needed", name: "libextra.so.1" },
+    { op: "replace-needed", from: "libc.so.6", to: "libc.so.6" },
+    { op: "remove-needed", name: "libnone.so.1" },
+    { op: "set-soname", name: "libother.so.1" },
+    { op: "add-debug-tag" },
+    { op: "set-os-abi", value: 3 },
+  ];
+  const dynamicFields = async (path: string) => (await execa("readelf", ["-dW", path], { env: { LC_ALL: "C" } })).stdout.split("\n").filter((l) => /\((NEEDED|RUNPATH|RPATH)\)/.test(l)).map((l) => l.replace(/^\s*0x[0-9a-f]+/, ""));
+  const hasNixosNote = async (path: string) => /NixOS\s+0x[0-9a-f]+\s+Unknown note type: \(0x63a86cb6\)/.test((await execa("readelf", ["-nW", path], { env: { LC_ALL: "C" } })).stdout);
+
+  for (const f of ["x86_64/prog", "i386/libvers.so.1", "ppc64/prog"]) {
+    it(`${f}: property: after random edits the note is there exactly when readelf -d shows the same NEEDED and run path`, async () => {
+      const input = new Uint8Array(readFileSync(fx(f)));
+      const note = encodeLdCacheNote(encodeDescriptor([{ needed: "libc.so.6", paths: ["=/opt/a/libc.so.6"] }]), ElfFile.parse(new BufferSource(input)).little);
+      const noted = join(tmp, `${f.replace("/", "-")}-noted`);
+      writeFileSync(noted, patchBytes(input, [{ op: "add-note", section: LDCACHE_SECTION, note }]).bytes);
+      const before = await dynamicFields(noted);
+      const lintBefore = await elflint(noted);
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.constantFrom(...pool), { minLength: 1, maxLength: 4 }), async (edits) => {
+          const out = join(tmp, `${f.replace("/", "-")}-${++n}`);
+          writeFileSync(out, patchBytes(readFileSync(noted), edits).bytes);
+          const same = JSON.stringify(await dynamicFields(out)) === JSON.stringify(before);
+          expect(await hasNixosNote(out)).toBe(same);
+          expect(await elflint(out)).toEqual(lintBefore);
+        }),
+        { numRuns: 12 },
+      );
+    });
+  }
 });
 
 describe("on mutated fixtures", () => {
