@@ -146,9 +146,11 @@ export function writeManifest(m: AbiManifest, options: PrintOptions, write: (tex
   }
   if (m.hints && options.hints !== false) {
     for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
-    for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i.symbol)}${i.from !== undefined ? ` from=${escapeName(i.from)}` : ""}${i.weak ? " weak" : ""}`);
+    for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i.symbol)}${i.from !== undefined ? ` from=${escapeName(i.from)}` : ""}${i.weak ? " weak" : ""}${i.type !== undefined ? ` type=${i.type}` : ""}`);
     if (m.hints.order) lines.push(`hint-order buckets=${m.hints.order.buckets}${m.hints.order.indexes.map((i) => ` ${i}`).join("")}`);
     if (m.hints.sizes) lines.push(`hint-sizes${m.hints.sizes.map((n) => ` ${n}`).join("")}`);
+    if (m.hints.ifuncs) lines.push(`hint-ifunc${m.hints.ifuncs.map((n) => ` ${n}`).join("")}`);
+    if (m.hints.versionOrder) lines.push(`hint-versions${m.hints.versionOrder.map((v) => ` ${escapeName(v)}`).join("")}`);
   }
   if (lines.length > 0) write(lines.join("\n") + "\n");
 }
@@ -185,6 +187,8 @@ export function parseManifest(text: string, file?: string): AbiManifest {
   let firstVersionLine = 0;
   let orderLine = 0;
   let sizesLine = 0;
+  let ifuncLine = 0;
+  let versionsLine = 0;
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   lines.forEach((raw, i) => {
@@ -282,7 +286,8 @@ export function parseManifest(text: string, file?: string): AbiManifest {
         for (const f of args.slice(1)) {
           if (f.startsWith("from=") && f.length > 5 && h.from === undefined && args[0]!.includes("@")) h.from = unescapeName(f.slice(5));
           else if (f === "weak" && !h.weak) h.weak = true;
-          else fail(n, `bad field "${f}" for "hint-import" (from=FILE for a versioned symbol, weak)`);
+          else if (/^type=(FUNC|OBJECT|TLS)$/.test(f) && h.type === undefined) h.type = f.slice(5) as HintImport["type"];
+          else fail(n, `bad field "${f}" for "hint-import" (from=FILE for a versioned symbol, weak, type=FUNC|OBJECT|TLS)`);
         }
         (m.hints ??= { needed: [], imports: [] }).imports.push(h);
         break;
@@ -299,11 +304,29 @@ export function parseManifest(text: string, file?: string): AbiManifest {
         (m.hints ??= { needed: [], imports: [] }).sizes = args.map(Number);
         sizesLine = n;
         break;
+      case "hint-ifunc":
+        if (args.length === 0 || !args.every((a) => /^(0|[1-9]\d*)$/.test(a))) fail(n, `"hint-ifunc" takes indexes of FUNC and NOTYPE symbols`);
+        (m.hints ??= { needed: [], imports: [] }).ifuncs = args.map(Number);
+        ifuncLine = n;
+        break;
+      case "hint-versions":
+        if (args.length === 0) fail(n, `"hint-versions" takes version names`);
+        (m.hints ??= { needed: [], imports: [] }).versionOrder = args.map(unescapeName);
+        versionsLine = n;
+        break;
       default:
         fail(n, `unknown fact "${key}"`);
     }
   });
   const hints = m.hints;
+  if (hints?.ifuncs) {
+    const code = (m.symbols ?? []).filter((s) => !s.data).length;
+    if (hints.ifuncs.some((i) => i >= code) || new Set(hints.ifuncs).size !== hints.ifuncs.length) fail(ifuncLine, `"hint-ifunc" names a symbol that is not one of the ${code} FUNC and NOTYPE symbols, or one twice`);
+  }
+  if (hints?.versionOrder) {
+    const same = hints.versionOrder.length === (m.versions ?? []).length && [...hints.versionOrder].sort().join("\0") === [...(m.versions ?? [])].sort().join("\0");
+    if (!same) fail(versionsLine, `"hint-versions" must list each "version" once`);
+  }
   if (hints?.order) {
     const total = (m.symbols?.length ?? 0) + hints.imports.length;
     const seen = new Set(hints.order.indexes);

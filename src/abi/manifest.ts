@@ -105,6 +105,10 @@ export interface LinkHints {
   order?: { buckets: number; indexes: number[] };
   /** st_size of each FUNC and NOTYPE symbol, in canonical order: mold and GNU ld copy it into programs. */
   sizes?: number[];
+  /** Which of those (indexes among them) are GNU_IFUNC: mold copies the type into programs. */
+  ifuncs?: number[];
+  /** The version names from index 2 on, in index order: lld orders a program's requirements by it. */
+  versionOrder?: string[];
 }
 
 /** An undefined symbol of the library: linkers check that something defines it (unless weak). */
@@ -115,6 +119,8 @@ export interface HintImport {
   from?: string;
   /** A weak reference: nothing need define it. */
   weak?: true;
+  /** The reference's symbol type, when not NOTYPE: linkers refuse a TLS reference to non-TLS data and the reverse. */
+  type?: "FUNC" | "OBJECT" | "TLS";
 }
 
 /** `name@version`, `name@@version` or `name`: how readelf and the manifest write a symbol. */
@@ -334,6 +340,8 @@ function hintImports(elf: ElfFile): { imports: HintImport[]; firstIndex: Map<Hin
     const h: HintImport = { symbol };
     if (s.version?.library) h.from = s.version.library;
     if (s.bind === "WEAK") h.weak = true;
+    if (s.type === "FUNC" || s.type === "OBJECT" || s.type === "TLS") h.type = s.type;
+    else if (s.type === "GNU_IFUNC") h.type = "FUNC";
     seen.set(symbol, h);
     firstIndex.set(h, s.index);
   }
@@ -378,6 +386,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const budget = new TextBudget(elf);
   const dynIndex = new Map<AbiSymbol, number>();
   const codeSizes = new Map<AbiSymbol, number>();
+  const ifuncs = new Set<AbiSymbol>();
   for (let i = 1; table && i < table.count; i++) {
     const st_info = table.info(i);
     const st_shndx = table.shndx(i);
@@ -402,6 +411,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     if (options.hints) {
       dynIndex.set(sym, i);
       if (type === "FUNC" || type === "NOTYPE") codeSizes.set(sym, symbolSize(table.size(i)));
+      if (symbolType(st_info) === STT_GNU_IFUNC) ifuncs.add(sym);
     }
     if (type === "OBJECT" || type === "TLS") {
       const s: DataSymbol = { st_shndx, st_value: table.value(i), type: type === "TLS" ? "TLS" : "OBJECT" };
@@ -444,8 +454,13 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     manifest.hints = { needed: elf.dynamic?.needed ?? [], imports };
     const order = dynsymOrder(elf, symbols, dynIndex, imports, firstIndex);
     if (order) manifest.hints.order = order;
-    const sizes = symbols.filter((s) => !s.data).map((s) => codeSizes.get(s) ?? 0);
+    const code = symbols.filter((s) => !s.data);
+    const sizes = code.map((s) => codeSizes.get(s) ?? 0);
     if (sizes.some((n) => n !== 0)) manifest.hints.sizes = sizes;
+    const ifuncIndexes = code.flatMap((s, i) => (ifuncs.has(s) ? [i] : []));
+    if (ifuncIndexes.length > 0) manifest.hints.ifuncs = ifuncIndexes;
+    const byIndex = defs.filter((d) => d !== base).sort((a, b) => a.vd_ndx - b.vd_ndx).map((d) => d.name);
+    if (byIndex.length > 0) manifest.hints.versionOrder = byIndex;
   }
   return manifest;
 }

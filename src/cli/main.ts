@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   diff: async () => (await import("./diff.js")).registerDiff,
   compat: async () => (await import("./compat.js")).registerCompat,
   patch: async () => (await import("./patch.js")).registerPatch,
+  stub: async () => (await import("./stub.js")).registerStub,
 };
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

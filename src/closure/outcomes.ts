@@ -32,6 +32,12 @@ export type ScanOutcome =
 /** A hash, and a warning for stderr when the input is a program rather than a library. */
 export type HashOutcome = { kind: "hash"; path: string; hash: string; warning?: string } | Failure;
 
+/** One input of `stub`: the stub's bytes (SONAME null when the manifest has none), or a linker script to expand. */
+export type StubOutcome =
+  | { kind: "stub"; path: string; soname: string | null; bytes: Uint8Array }
+  | { kind: "script"; path: string; text: string }
+  | Failure;
+
 /** What `patch` reports of one file: the plan's summary, not its bytes. */
 export interface PatchReport {
   path: string;

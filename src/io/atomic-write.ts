@@ -379,9 +379,9 @@ export async function commit(p: PendingCommit): Promise<void> {
  * Writes `data` to `path` so that readers see either the old file or the complete new
  * one, never a partial write.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = true): void {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
-  const p = begin(path, true);
+  const p = begin(path, durable);
   try {
     writeAll(p.tmpFd, bytes, 0);
     fchmodSync(p.tmpFd, mode);
@@ -390,6 +390,30 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     throw e;
   }
   commitSync(p);
+}
+
+/**
+ * writeFileAtomic, unless `path` is already a regular file with exactly these bytes: then
+ * nothing is written and its modification time stays (what build systems compare). Returns
+ * whether it wrote.
+ */
+export function writeFileIfChanged(path: string, data: Uint8Array, mode = 0o644, durable = true): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(fsPath(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size === data.length) {
+      const old = new Uint8Array(data.length);
+      readAll(fd, old, data.length, 0);
+      if (Buffer.from(old.buffer, old.byteOffset, old.length).equals(data)) return false;
+    }
+  } catch {
+    // Missing or unreadable: written below, which says why if it cannot be.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  writeFileAtomic(path, data, mode, durable);
+  return true;
 }
 
 /** Byte ranges to write into a copy of a file: the old bytes move `shift` later, then `writes` apply. */

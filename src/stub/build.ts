@@ -57,6 +57,7 @@ import {
   STB_GNU_UNIQUE,
   STB_WEAK,
   STT_FUNC,
+  STT_GNU_IFUNC,
   STT_NOTYPE,
   STT_OBJECT,
   STT_TLS,
@@ -106,7 +107,7 @@ const BIND = { GLOBAL: STB_GLOBAL, WEAK: STB_WEAK, GNU_UNIQUE: STB_GNU_UNIQUE } 
 const TYPE = { FUNC: STT_FUNC, OBJECT: STT_OBJECT, TLS: STT_TLS, NOTYPE: STT_NOTYPE } as const;
 const DATA_SECTION: Record<DataKind, { name: string; flags: number }> = {
   readonly: { name: ".stub.rodata", flags: SHF_ALLOC },
-  relro: { name: ".stub.relro", flags: SHF_ALLOC | SHF_WRITE },
+  relro: { name: ".data.rel.ro", flags: SHF_ALLOC | SHF_WRITE },
   writable: { name: ".bss", flags: SHF_ALLOC | SHF_WRITE },
   tls: { name: ".tbss", flags: SHF_ALLOC | SHF_WRITE | SHF_TLS },
 };
@@ -299,10 +300,10 @@ export function buildStub(m: AbiManifest): Uint8Array {
   syms.forEach((s, i) => {
     const at = (i + 1) * symSize;
     if (s.kind === "import") {
-      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | STT_NOTYPE, st_other: 0, st_shndx: SHN_UNDEF });
+      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), st_other: 0, st_shndx: SHN_UNDEF });
     } else {
       const v = values.get(s)!;
-      const info = (BIND[s.symbol.bind] << 4) | TYPE[s.symbol.type];
+      const info = (BIND[s.symbol.bind] << 4) | (s.ifunc && s.symbol.type === "FUNC" ? STT_GNU_IFUNC : TYPE[s.symbol.type]);
       writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: v.value, st_size: v.size, st_info: info, st_other: s.symbol.other, st_shndx: v.shndx });
     }
     ve.u16((i + 1) * 2, s.versym);

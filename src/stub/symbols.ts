@@ -21,8 +21,8 @@ export interface VersionNeed {
 }
 
 export type StubSymbol =
-  /** `size`: st_size of a FUNC or NOTYPE symbol, from the hints (else null). */
-  | { kind: "export"; symbol: AbiSymbol; versym: number; name: string; size: number | null }
+  /** `size`: st_size of a FUNC or NOTYPE symbol, from the hints (else null); `ifunc` from the hints. */
+  | { kind: "export"; symbol: AbiSymbol; versym: number; name: string; size: number | null; ifunc: boolean }
   | { kind: "import"; hint: HintImport; versym: number; name: string };
 
 export interface SymbolTable {
@@ -41,7 +41,9 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
   const index = new Map<string, number>();
   if (m.baseVersion !== null || m.versions.length > 0) {
     defs.push({ name: m.baseVersion ?? m.soname ?? "stub", index: 1, base: true });
-    const order = m.firstVersion !== null ? [m.firstVersion, ...m.versions.filter((v) => v !== m.firstVersion)] : [...m.versions];
+    const hinted = m.hints?.versionOrder;
+    const valid = hinted !== undefined && hinted.length === m.versions.length && (m.firstVersion === null || hinted[0] === m.firstVersion);
+    const order = valid ? hinted : m.firstVersion !== null ? [m.firstVersion, ...m.versions.filter((v) => v !== m.firstVersion)] : [...m.versions];
     for (const v of order) {
       defs.push({ name: v, index: defs.length + 1, base: false });
       index.set(v, defs.length);
@@ -72,12 +74,14 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
     imports.push({ kind: "import", hint: h, versym, name });
   }
   const sizes = m.hints?.sizes;
+  const ifuncs = new Set(m.hints?.ifuncs ?? []);
   let code = 0;
   const exports: StubSymbol[] = m.symbols.map((s) => {
     // A symbol of the base version is an unversioned one (index 1 is both).
     const v = s.version === null || s.version === m.baseVersion ? 1 : index.get(s.version)!;
-    const size = s.data ? null : (sizes?.[code++] ?? null);
-    return { kind: "export", symbol: s, versym: s.version !== null && !s.default && v > 1 ? v | VERSYM_HIDDEN : v, name: s.name, size };
+    const at = s.data ? -1 : code++;
+    const size = at < 0 ? null : (sizes?.[at] ?? null);
+    return { kind: "export", symbol: s, versym: s.version !== null && !s.default && v > 1 ? v | VERSYM_HIDDEN : v, name: s.name, size, ifunc: ifuncs.has(at) };
   });
   const given = m.hints?.order ? inGivenOrder(m.hints.order, exports, imports, is64) : null;
   if (given) return { ...given, defs, needs };

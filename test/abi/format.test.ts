@@ -40,7 +40,7 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
     hints: fc.option(
       fc.record({
         needed: fc.array(nameArb, { maxLength: 3 }),
-        imports: fc.array(fc.record({ name: nameArb, version: fc.option(nameArb, { nil: undefined }), from: fc.option(nameArb, { nil: undefined }), weak: fc.boolean() }), {
+        imports: fc.array(fc.record({ name: nameArb, version: fc.option(nameArb, { nil: undefined }), from: fc.option(nameArb, { nil: undefined }), weak: fc.boolean(), type: fc.option(fc.constantFrom("FUNC" as const, "OBJECT" as const, "TLS" as const), { nil: undefined }) }), {
           maxLength: 3,
         }),
       }),
@@ -91,6 +91,7 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
         const h: HintImport = { symbol: i.version === undefined ? i.name.replace(/@/g, "_") : `${i.name.replace(/@/g, "_")}@${i.version.replace(/@/g, "_")}` };
         if (i.version !== undefined && i.from !== undefined) h.from = i.from;
         if (i.weak) h.weak = true;
+        if (i.type !== undefined) h.type = i.type;
         return h;
       });
       m.hints = { needed: r.hints.needed, imports };
