@@ -56,6 +56,10 @@ int lib_sum(void) {
 }
 const char *lib_name(int i) { return names[i]; }
 int *lib_alias_addr(void) { return &alias_weak; }
+/* A function's address as the library sees it: a non-PIE program that takes weakfn's
+ * address gets a canonical PLT entry (a defined-looking UND symbol with st_value set), and
+ * both sides must agree on the address. */
+void *lib_weakfn_addr(void) { return (void *)weakfn; }
 
 /* An import the program satisfies: a link against the library exports the program's
  * stubby_hook to its .dynsym because this library refers to it (a link hint, hint-import,

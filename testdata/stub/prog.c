@@ -25,6 +25,7 @@ int get_pdata(void);
 int lib_sum(void);
 const char *lib_name(int);
 int *lib_alias_addr(void);
+void *lib_weakfn_addr(void);
 
 /* The library calls back into the program: the link must export it (the library imports it). */
 int stubby_hook(void) { return 1000; }
@@ -39,6 +40,8 @@ int main(void) {
   if (lib_alias_addr() != &alias_weak || &alias_weak != &alias_main) { printf("alias group split\n"); bad = 1; }
   if ((unsigned long)&d64 % 64 != 0) { printf("d64 misaligned\n"); bad = 1; }
   if ((unsigned long)&d16 % 16 != 0) { printf("d16 misaligned\n"); bad = 1; }
+  /* Non-PIE: the address of a library function is the program's PLT entry (canonical). */
+  if ((void *)weakfn != lib_weakfn_addr()) { printf("weakfn address differs\n"); bad = 1; }
   if (lib_name(1) != names[1]) { printf("names differ\n"); bad = 1; }
   printf("foo=%d ifn=%d weakfn=%d pdata=%d table=%d,%d,%d,%d names=%s,%s,%s counter=%d sum=%d\n",
          foo(), ifn(), weakfn(), get_pdata(), table[0], table[1], table[2], table[3],
