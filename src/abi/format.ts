@@ -9,6 +9,7 @@ import {
   type AbiManifest,
   type AbiSymbol,
   type AbiSymbolType,
+  type HintImport,
 } from "./manifest.js";
 
 /**
@@ -28,7 +29,10 @@ import {
  *   symbol vers_compute@VERS_1.0 FUNC GLOBAL
  *   symbol vers_counter@@VERS_1.0 OBJECT GLOBAL size=16 align=16 writable
  *   symbol vers_protected@@VERS_1.0 FUNC GLOBAL other=0x3
+ *   symbol vers_names@@VERS_1.0 OBJECT GLOBAL size=16 align=8 relro   (writable section, PT_GNU_RELRO)
  *   hint-needed libc.so.6                (only with --hints; never hashed)
+ *   hint-import puts@GLIBC_2.2.5 from=libc.so.6
+ *   hint-import __gmon_start__ weak
  */
 export const MANIFEST_HEADER = "abilink-abi 2";
 
@@ -63,7 +67,7 @@ export function unescapeName(s: string): string {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number, versions: Map<string, string>): string {
+function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number, versions: Map<string, string>, relro: boolean): string {
   let line = `symbol ${escapeName(s.name)}`;
   if (s.version !== null) {
     // A library has few versions and many symbols: each version is escaped once.
@@ -74,11 +78,13 @@ function symbolLine(s: AbiSymbol, align: (size: number, align: number) => number
   line += ` ${s.type} ${s.bind}`;
   if (s.other !== 0) line += ` other=${hex(s.other)}`;
   if (s.data) {
-    line += ` size=${s.data.size} align=${align(s.data.size, s.data.align)} ${s.data.readonly ? "readonly" : "writable"}`;
+    line += ` size=${s.data.size} align=${align(s.data.size, s.data.align)} ${dataKind(s, relro)}`;
     if (s.data.alias !== undefined) line += ` alias=${escapeAlias(s.data.alias)}`;
   }
   return line;
 }
+
+const dataKind = (s: AbiSymbol, relro: boolean) => (s.data!.readonly ? (s.data!.relro && relro ? "relro" : "readonly") : "writable");
 
 /** Alias keys are `name@version` ids; escape each half so `@` stays the separator. */
 function escapeAlias(id: string): string {
@@ -96,6 +102,8 @@ export interface PrintOptions {
   hints?: boolean;
   /** Rewrites each data symbol's alignment as printed (the hash prints normalized values). */
   alignment?: (size: number, align: number) => number;
+  /** Print `relro` for data read-only through PT_GNU_RELRO only (default); false prints `readonly` (the hash). */
+  relro?: boolean;
 }
 
 const asObserved = (_size: number, align: number) => align;
@@ -130,7 +138,7 @@ export function writeManifest(m: AbiManifest, options: PrintOptions, write: (tex
   const align = options.alignment ?? asObserved;
   const versions = new Map<string, string>();
   for (const s of inCanonicalOrder(m.symbols)) {
-    lines.push(symbolLine(s, align, versions));
+    lines.push(symbolLine(s, align, versions, options.relro !== false));
     if (lines.length >= CHUNK_LINES) {
       write(lines.join("\n") + "\n");
       lines.length = 0;
@@ -138,7 +146,9 @@ export function writeManifest(m: AbiManifest, options: PrintOptions, write: (tex
   }
   if (m.hints && options.hints !== false) {
     for (const n of m.hints.needed) lines.push(`hint-needed ${escapeName(n)}`);
-    for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i)}`);
+    for (const i of m.hints.imports) lines.push(`hint-import ${escapeAlias(i.symbol)}${i.from !== undefined ? ` from=${escapeName(i.from)}` : ""}${i.weak ? " weak" : ""}`);
+    if (m.hints.order) lines.push(`hint-order buckets=${m.hints.order.buckets}${m.hints.order.indexes.map((i) => ` ${i}`).join("")}`);
+    if (m.hints.sizes) lines.push(`hint-sizes${m.hints.sizes.map((n) => ` ${n}`).join("")}`);
   }
   if (lines.length > 0) write(lines.join("\n") + "\n");
 }
@@ -173,6 +183,8 @@ export function parseManifest(text: string, file?: string): AbiManifest {
   const symbolIds = new Map<string, number>();
   let header = false;
   let firstVersionLine = 0;
+  let orderLine = 0;
+  let sizesLine = 0;
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   lines.forEach((raw, i) => {
@@ -264,14 +276,45 @@ export function parseManifest(text: string, file?: string): AbiManifest {
         if (args.length !== 1) fail(n, `"hint-needed" takes one name`);
         (m.hints ??= { needed: [], imports: [] }).needed.push(unescapeName(args[0]!));
         break;
-      case "hint-import":
-        if (args.length !== 1) fail(n, `"hint-import" takes one symbol`);
-        (m.hints ??= { needed: [], imports: [] }).imports.push(unescapeAlias(args[0]!));
+      case "hint-import": {
+        if (args.length < 1) fail(n, `"hint-import" takes a symbol, then from=FILE and weak when they apply`);
+        const h: HintImport = { symbol: unescapeAlias(args[0]!) };
+        for (const f of args.slice(1)) {
+          if (f.startsWith("from=") && f.length > 5 && h.from === undefined && args[0]!.includes("@")) h.from = unescapeName(f.slice(5));
+          else if (f === "weak" && !h.weak) h.weak = true;
+          else fail(n, `bad field "${f}" for "hint-import" (from=FILE for a versioned symbol, weak)`);
+        }
+        (m.hints ??= { needed: [], imports: [] }).imports.push(h);
+        break;
+      }
+      case "hint-order": {
+        const buckets = /^buckets=([1-9]\d*)$/.exec(args[0] ?? "");
+        if (!buckets || !args.slice(1).every((a) => /^(0|[1-9]\d*)$/.test(a))) fail(n, `"hint-order" takes buckets=N, then symbol indexes`);
+        (m.hints ??= { needed: [], imports: [] }).order = { buckets: Number(buckets![1]), indexes: args.slice(1).map(Number) };
+        orderLine = n;
+        break;
+      }
+      case "hint-sizes":
+        if (!args.every((a) => /^(0|[1-9]\d*)$/.test(a) && Number.isSafeInteger(Number(a)))) fail(n, `"hint-sizes" takes sizes`);
+        (m.hints ??= { needed: [], imports: [] }).sizes = args.map(Number);
+        sizesLine = n;
         break;
       default:
         fail(n, `unknown fact "${key}"`);
     }
   });
+  const hints = m.hints;
+  if (hints?.order) {
+    const total = (m.symbols?.length ?? 0) + hints.imports.length;
+    const seen = new Set(hints.order.indexes);
+    if (hints.order.indexes.length !== total || seen.size !== total || hints.order.indexes.some((i) => i >= total)) {
+      fail(orderLine, `"hint-order" must list each of the ${total} symbols and imports once`);
+    }
+  }
+  if (hints?.sizes) {
+    const code = (m.symbols ?? []).filter((s) => !s.data).length;
+    if (hints.sizes.length !== code) fail(sizesLine, `"hint-sizes" must give one size for each of the ${code} FUNC and NOTYPE symbols`);
+  }
   if (!header) fail(1, `expected "${MANIFEST_HEADER}"`);
   for (const [k, field] of [["class", "class"], ["data", "data"], ["machine", "e_machine"]] as const) {
     if (m[field] === undefined) fail(lines.length || 1, `missing "${k}"`);
@@ -336,21 +379,26 @@ function parseSymbol(args: string[], fail: (msg: string) => never): AbiSymbol {
   let size: number | undefined;
   let align: number | undefined;
   let readonly: boolean | undefined;
+  let relro = false;
   let alias: string | undefined;
   for (const f of rest) {
     const [k, v] = f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
     if (k === "other" && v !== undefined && /^0x[0-9a-f]+$/.test(v) && parseInt(v, 16) <= 0xff && parseInt(v, 16) !== 0) s.other = parseInt(v, 16);
     else if (isData && k === "size" && v !== undefined && /^(0|[1-9]\d*)$/.test(v) && Number.isSafeInteger(Number(v))) size = Number(v);
     else if (isData && k === "align" && v !== undefined && /^[1-9]\d*$/.test(v) && (Number(v) & (Number(v) - 1)) === 0) align = Number(v);
-    else if (isData && (k === "readonly" || k === "writable") && v === undefined) readonly = k === "readonly";
+    else if (isData && (k === "readonly" || k === "writable" || k === "relro") && v === undefined && readonly === undefined) {
+      readonly = k !== "writable";
+      relro = k === "relro";
+    }
     else if (isData && k === "alias" && v) alias = unescapeAlias(v);
     else fail(`bad field "${f}" for a ${type} symbol`);
   }
   if (isData) {
     if (size === undefined || align === undefined || readonly === undefined) {
-      fail(`a ${type} symbol needs size=, align= and readonly or writable`);
+      fail(`a ${type} symbol needs size=, align= and readonly, relro or writable`);
     }
     s.data = { size: size!, align: align!, readonly: readonly! };
+    if (relro) s.data.relro = true;
     if (alias !== undefined) s.data.alias = alias;
   }
   return s;
@@ -368,6 +416,7 @@ export interface ManifestSymbolJson {
   size?: number;
   align?: number;
   readonly?: boolean;
+  relro?: true;
   alias?: string;
 }
 
@@ -409,7 +458,13 @@ export function manifestJson(m: AbiManifest, options: PrintOptions = {}): Manife
       visibility: VISIBILITY[s.other & 3]!,
       other: s.other,
       ...(s.data
-        ? { size: s.data.size, align: align(s.data.size, s.data.align), readonly: s.data.readonly, ...(s.data.alias !== undefined ? { alias: s.data.alias } : {}) }
+        ? {
+            size: s.data.size,
+            align: align(s.data.size, s.data.align),
+            readonly: s.data.readonly,
+            ...(s.data.relro && options.relro !== false ? { relro: true as const } : {}),
+            ...(s.data.alias !== undefined ? { alias: s.data.alias } : {}),
+          }
         : {}),
     })),
   };

@@ -35,13 +35,13 @@ export function normalizedAlignment(size: number, align: number): number {
 
 /**
  * The hashed form (`abi --stable`): the manifest without link hints, with every alignment
- * normalized and OS/ABI GNU folded into SYSV (the linker sets GNU merely because IFUNC or
+ * normalized, `relro` data printed as `readonly` (what a consumer sees either way) and OS/ABI GNU folded into SYSV (the linker sets GNU merely because IFUNC or
  * GNU_UNIQUE symbols are present). Rebuilds that keep the hash keep this text.
  */
 export function stableForm(m: AbiManifest): { manifest: AbiManifest; options: PrintOptions } {
   const ei_osabi = m.ei_osabi === ELFOSABI_GNU ? ELFOSABI_SYSV : m.ei_osabi;
   const { hints: _hints, ...rest } = m;
-  return { manifest: { ...rest, ei_osabi }, options: { hints: false, alignment: normalizedAlignment } };
+  return { manifest: { ...rest, ei_osabi }, options: { hints: false, alignment: normalizedAlignment, relro: false } };
 }
 
 /** The text that is hashed: the canonical text of the hashed form (stableForm). */

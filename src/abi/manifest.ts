@@ -81,6 +81,12 @@ export interface AbiData {
   align: number;
   readonly: boolean;
   /**
+   * Read-only through PT_GNU_RELRO only: its section is writable (`.data.rel.ro`), which GNU
+   * ld reads as writable when it places a copy relocation, where lld and mold read the
+   * program headers and see read-only. Never hashed (the hash folds it into `readonly`).
+   */
+  relro?: true;
+  /**
    * When several names share this address: the key (`name@version`) of the group's first
    * member, on every other member. The first member has none: it is never its own alias.
    */
@@ -89,8 +95,26 @@ export interface AbiData {
 
 export interface LinkHints {
   needed: string[];
-  /** `name@version` of every imported symbol, or `name` when unversioned. */
-  imports: string[];
+  /** Every imported symbol, sorted by `symbol`. */
+  imports: HintImport[];
+  /**
+   * The library's .dynsym order, which GNU ld, gold and mold follow when they number the
+   * output's dynamic symbols and strings: indexes into the symbols (canonical order) followed
+   * by the imports; with the GNU hash bucket count under which that order is valid.
+   */
+  order?: { buckets: number; indexes: number[] };
+  /** st_size of each FUNC and NOTYPE symbol, in canonical order: mold and GNU ld copy it into programs. */
+  sizes?: number[];
+}
+
+/** An undefined symbol of the library: linkers check that something defines it (unless weak). */
+export interface HintImport {
+  /** `name@version`, or `name` when unversioned. */
+  symbol: string;
+  /** The file named by the version requirement (`.gnu.version_r`) of a versioned import. */
+  from?: string;
+  /** A weak reference: nothing need define it. */
+  weak?: true;
 }
 
 /** `name@version`, `name@@version` or `name`: how readelf and the manifest write a symbol. */
@@ -229,6 +253,14 @@ export class DataLayout {
     return Number(align > 1n << 30n ? 1n << 30n : align);
   }
 
+  /** In a section marked writable (SHF_WRITE), or, without sections, in a writable segment. */
+  writableSection(s: DataSymbol): boolean {
+    const sec = this.section(s);
+    if (sec) return (sec.sh_flags & BigInt(SHF_WRITE)) !== 0n;
+    const address = this.address(s);
+    return this.loads.find((l) => address >= l.start && address < l.end)?.writable ?? false;
+  }
+
   /** Read-only in the running process: outside writable sections, or inside PT_GNU_RELRO. */
   readonly(s: DataSymbol, address: bigint): boolean {
     if (s.type === "TLS") return false;
@@ -289,6 +321,43 @@ export function notALibrary(elf: ElfFile): string | null {
 }
 
 /**
+ * The library's undefined symbols, once each, sorted: with the file their version comes from,
+ * and weak ones marked; and the .dynsym index of each one's first entry.
+ */
+function hintImports(elf: ElfFile): { imports: HintImport[]; firstIndex: Map<HintImport, number> } {
+  const seen = new Map<string, HintImport>();
+  const firstIndex = new Map<HintImport, number>();
+  for (const s of elf.dynamicSymbols) {
+    if (s.defined || s.index === 0 || s.name === "") continue;
+    const symbol = s.version ? `${s.name}@${s.version.name}` : s.name;
+    if (seen.has(symbol)) continue;
+    const h: HintImport = { symbol };
+    if (s.version?.library) h.from = s.version.library;
+    if (s.bind === "WEAK") h.weak = true;
+    seen.set(symbol, h);
+    firstIndex.set(h, s.index);
+  }
+  return { imports: [...seen.values()].sort((a, b) => cmp(a.symbol, b.symbol)), firstIndex };
+}
+
+/** The hint-order of a library: its .dynsym order over the manifest's symbols and imports, when it has a GNU hash table. */
+function dynsymOrder(
+  elf: ElfFile,
+  symbols: readonly AbiSymbol[],
+  dynIndex: Map<AbiSymbol, number>,
+  imports: readonly HintImport[],
+  firstIndex: Map<HintImport, number>,
+): LinkHints["order"] | null {
+  const buckets = elf.gnuHashBuckets;
+  if (buckets === null || buckets === 0) return null;
+  const at: [number, number][] = [];
+  symbols.forEach((s, i) => at.push([dynIndex.get(s)!, i]));
+  imports.forEach((h, i) => at.push([firstIndex.get(h)!, symbols.length + i]));
+  at.sort((a, b) => a[0] - b[0]);
+  return { buckets, indexes: at.map(([, i]) => i) };
+}
+
+/**
  * Extracts the manifest of a shared library (or any linked ELF file with dynamic symbols).
  * A relocatable object (`.o`) is refused: its symbols are not an interface until linked.
  */
@@ -307,6 +376,8 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   // their raw fields, and a function costs its name and version, no decoded entry.
   const table = elf.dynsym;
   const budget = new TextBudget(elf);
+  const dynIndex = new Map<AbiSymbol, number>();
+  const codeSizes = new Map<AbiSymbol, number>();
   for (let i = 1; table && i < table.count; i++) {
     const st_info = table.info(i);
     const st_shndx = table.shndx(i);
@@ -328,6 +399,10 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
       bind: abiBinding(symbolBind(st_info)),
       other: st_other,
     };
+    if (options.hints) {
+      dynIndex.set(sym, i);
+      if (type === "FUNC" || type === "NOTYPE") codeSizes.set(sym, symbolSize(table.size(i)));
+    }
     if (type === "OBJECT" || type === "TLS") {
       const s: DataSymbol = { st_shndx, st_value: table.value(i), type: type === "TLS" ? "TLS" : "OBJECT" };
       const address = layout.address(s);
@@ -336,6 +411,7 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
         align: layout.alignment(s, address),
         readonly: layout.readonly(s, address),
       };
+      if (sym.data.readonly && layout.writableSection(s)) sym.data.relro = true;
       const group = groups[type].get(address);
       if (group) group.push(sym);
       else groups[type].set(address, [sym]);
@@ -364,16 +440,12 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     symbols,
   };
   if (options.hints) {
-    manifest.hints = {
-      needed: elf.dynamic?.needed ?? [],
-      imports: [
-        ...new Set(
-          elf.dynamicSymbols
-            .filter((s) => !s.defined && s.index > 0 && s.name !== "")
-            .map((s) => (s.version ? `${s.name}@${s.version.name}` : s.name)),
-        ),
-      ].sort(cmp),
-    };
+    const { imports, firstIndex } = hintImports(elf);
+    manifest.hints = { needed: elf.dynamic?.needed ?? [], imports };
+    const order = dynsymOrder(elf, symbols, dynIndex, imports, firstIndex);
+    if (order) manifest.hints.order = order;
+    const sizes = symbols.filter((s) => !s.data).map((s) => codeSizes.get(s) ?? 0);
+    if (sizes.some((n) => n !== 0)) manifest.hints.sizes = sizes;
   }
   return manifest;
 }

@@ -389,6 +389,13 @@ export class ElfFile {
     return 0;
   }
 
+  /** DT_GNU_HASH's bucket count, or null without the table. */
+  get gnuHashBuckets(): number | null {
+    const gnu = this.dynamicValue(DT_GNU_HASH);
+    if (gnu === undefined) return null;
+    return this.readAt(this.addressToOffset(gnu, 16, "DT_GNU_HASH"), 4, "DT_GNU_HASH").u32(0);
+  }
+
   private get symbolBytes(): Decoder | null {
     return this.memo("dynsym", () => {
       const t = this.dynamicSymbolTable;

@@ -40,6 +40,7 @@ export const SHT_GNU_versym = 0x6fffffff;
 export const SHF_WRITE = 0x1;
 export const SHF_ALLOC = 0x2;
 export const SHF_EXECINSTR = 0x4;
+export const SHF_TLS = 0x400;
 
 export const sectionTypeName = nameTable("SHT", {
   [SHT_NULL]: "NULL",

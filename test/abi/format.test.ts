@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManifestError, parseManifest, printManifest } from "../../src/abi/format.js";
-import { compareSymbols, symbolId, type AbiManifest, type AbiSymbol } from "../../src/abi/manifest.js";
+import { compareSymbols, symbolId, type AbiManifest, type AbiSymbol, type HintImport } from "../../src/abi/manifest.js";
 
 // Names with the characters that need escaping: spaces, %, @, control bytes, non-ASCII.
 const nameArb = fc.oneof(
@@ -31,15 +31,21 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
         other: fc.integer({ min: 0, max: 255 }),
         size: fc.nat({ max: 1 << 20 }),
         alignLog: fc.integer({ min: 0, max: 12 }),
-        readonly: fc.boolean(),
+        kind: fc.constantFrom("readonly" as const, "relro" as const, "writable" as const),
         aliasPick: fc.option(fc.nat(), { nil: undefined }),
       }),
       { maxLength: 40 },
     ),
     firstVersionPick: fc.option(fc.nat(), { nil: null }),
-    hints: fc.option(fc.record({ needed: fc.array(nameArb, { maxLength: 3 }), imports: fc.array(nameArb, { maxLength: 3 }) }), {
-      nil: undefined,
-    }),
+    hints: fc.option(
+      fc.record({
+        needed: fc.array(nameArb, { maxLength: 3 }),
+        imports: fc.array(fc.record({ name: nameArb, version: fc.option(nameArb, { nil: undefined }), from: fc.option(nameArb, { nil: undefined }), weak: fc.boolean() }), {
+          maxLength: 3,
+        }),
+      }),
+      { nil: undefined },
+    ),
   })
   .map((r) => {
     const versions = r.versions.filter((v) => v !== r.baseVersion);
@@ -51,7 +57,10 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
       const s: AbiSymbol = { name: x.name, version, default: version !== null && x.default, type: x.type, bind: x.bind, other: x.other };
       if (seen.has(symbolId(s))) continue;
       seen.add(symbolId(s));
-      if (x.type === "OBJECT" || x.type === "TLS") s.data = { size: x.size, align: 2 ** x.alignLog, readonly: x.readonly };
+      if (x.type === "OBJECT" || x.type === "TLS") {
+        s.data = { size: x.size, align: 2 ** x.alignLog, readonly: x.kind !== "writable" };
+        if (x.kind === "relro") s.data.relro = true;
+      }
       symbols.push(s);
     }
     const data = symbols.filter((s) => s.data);
@@ -77,7 +86,15 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
       symbols,
     };
     // Empty hints print as nothing: the canonical form of "no hints".
-    if (r.hints && r.hints.needed.length + r.hints.imports.length > 0) m.hints = { needed: r.hints.needed, imports: r.hints.imports.map((i) => i.replace(/@/g, "_")) };
+    if (r.hints && r.hints.needed.length + r.hints.imports.length > 0) {
+      const imports = r.hints.imports.map((i) => {
+        const h: HintImport = { symbol: i.version === undefined ? i.name.replace(/@/g, "_") : `${i.name.replace(/@/g, "_")}@${i.version.replace(/@/g, "_")}` };
+        if (i.version !== undefined && i.from !== undefined) h.from = i.from;
+        if (i.weak) h.weak = true;
+        return h;
+      });
+      m.hints = { needed: r.hints.needed, imports };
+    }
     return m;
   });
 
@@ -137,7 +154,7 @@ describe("manifest text format", () => {
     ["abilink-abi 2\nclass 64\ndata little\nmachine x86_64\nversion V1\nfirst-version V2\n", 6, /"first-version V2" names a version no "version" line defines/],
     [base + "symbol f@V2 FUNC GLOBAL\n", 7, /uses version "V2", which no "version" line defines/],
     [base + "symbol f@V1 FUNC GLOBAL\nsymbol f@@V1 FUNC WEAK\n", 8, /listed twice \(first on line 7\)/],
-    [base + "symbol x OBJECT GLOBAL size=4\n", 7, /needs size=, align= and readonly or writable/],
+    [base + "symbol x OBJECT GLOBAL size=4\n", 7, /needs size=, align= and readonly, relro or writable/],
     [base + "symbol x OBJECT GLOBAL size=4 align=3 writable\n", 7, /bad field "align=3"/],
     [base + "symbol x FUNC GLOBAL size=4\n", 7, /bad field "size=4" for a FUNC symbol/],
     [base + "symbol x CODE GLOBAL\n", 7, /unknown symbol type "CODE"/],

@@ -1,0 +1,453 @@
+// A stub: a shared object built from a manifest alone, which linkers read as they read the
+// real library and ld.so refuses to load. Pure function of the manifest: no I/O, no clock.
+//
+// Layout (addresses in brackets):
+//   segment 1, R: ELF header, program headers, .hash, .gnu.hash, .dynsym, .dynstr and the
+//     version tables [file offset + 16]
+//   segment 2, R, no file bytes: .text (functions; not on ppc64 ELFv1), .rodata (read-only data)
+//   segment 3, RW: .opd (ppc64 ELFv1 function descriptors, zeros), .dynamic, then no file
+//     bytes: .data.rel.ro (in PT_GNU_RELRO with .dynamic), .bss, .tbss (PT_TLS)
+//   .shstrtab and the section headers, not loaded.
+// Nothing is executable, and nothing holds a byte of the real library. Segment 1 maps its
+// offset 0 at address 16: valid ELF (p_vaddr ≡ p_offset modulo its p_align of 16), which
+// linkers, readelf and eu-elflint accept, but ld.so requires PT_LOAD offsets and addresses
+// congruent modulo the page size and refuses the file ("ELF load command address/offset not
+// page-aligned") before mapping anything, whether it is loaded as a dependency or dlopen'd.
+import type { AbiManifest } from "../abi/manifest.js";
+import {
+  DT_GNU_HASH,
+  DT_HASH,
+  DT_NEEDED,
+  DT_SONAME,
+  DT_STRSZ,
+  DT_STRTAB,
+  DT_SYMENT,
+  DT_SYMTAB,
+  DT_VERDEF,
+  DT_VERDEFNUM,
+  DT_VERNEED,
+  DT_VERNEEDNUM,
+  DT_VERSYM,
+  EI_NIDENT,
+  EM_PPC64,
+  EM_S390,
+  ET_DYN,
+  PF_R,
+  PF_W,
+  PT_DYNAMIC,
+  PT_GNU_RELRO,
+  PT_GNU_STACK,
+  PT_LOAD,
+  PT_TLS,
+  SHF_ALLOC,
+  SHF_TLS,
+  SHF_WRITE,
+  SHN_UNDEF,
+  SHT_DYNAMIC,
+  SHT_DYNSYM,
+  SHT_GNU_HASH,
+  SHT_GNU_verdef,
+  SHT_GNU_verneed,
+  SHT_GNU_versym,
+  SHT_HASH,
+  SHT_NOBITS,
+  SHT_PROGBITS,
+  SHT_STRTAB,
+  STB_GLOBAL,
+  STB_GNU_UNIQUE,
+  STB_WEAK,
+  STT_FUNC,
+  STT_NOTYPE,
+  STT_OBJECT,
+  STT_TLS,
+  VER_FLG_BASE,
+  VERDAUX,
+  VERDEF,
+  VERNAUX,
+  VERNEED,
+  elfHeaderLayout,
+  symbolLayout,
+  type DynamicEntry,
+  type ProgramHeader,
+  type RawSectionHeader,
+} from "../elf/index.js";
+import {
+  Encoder,
+  FileBuilder,
+  StringTableBuilder,
+  alignUpBig,
+  buildGnuHash,
+  buildSysvHash,
+  dynamicEntrySize,
+  encodeDynamicTable,
+  encodeProgramHeader,
+  encodeSectionHeader,
+  programHeaderSize,
+  sectionHeaderSize,
+  sysvHash,
+  writeStruct,
+  type Reservation,
+} from "../elf/write/index.js";
+import { layoutData, kindOf, type DataKind } from "./data-layout.js";
+import { symbolTable, exportId, type StubSymbol } from "./symbols.js";
+
+/** Segment 1's address minus its file offset: not a multiple of any page size. */
+export const STUB_SKEW = 16n;
+/** The largest page size of any target (aarch64, ppc64): segments never share one. */
+const MAX_PAGE = 0x10000n;
+/** Alignment of function addresses: each function its own address, none shared. */
+const FUNCTION_STRIDE = 16n;
+/** A ppc64 ELFv1 function descriptor: entry, TOC, environment. */
+const OPD_ENTRY = 24n;
+
+const utf8 = new TextEncoder();
+
+const BIND = { GLOBAL: STB_GLOBAL, WEAK: STB_WEAK, GNU_UNIQUE: STB_GNU_UNIQUE } as const;
+const TYPE = { FUNC: STT_FUNC, OBJECT: STT_OBJECT, TLS: STT_TLS, NOTYPE: STT_NOTYPE } as const;
+const DATA_SECTION: Record<DataKind, { name: string; flags: number }> = {
+  readonly: { name: ".stub.rodata", flags: SHF_ALLOC },
+  relro: { name: ".stub.relro", flags: SHF_ALLOC | SHF_WRITE },
+  writable: { name: ".bss", flags: SHF_ALLOC | SHF_WRITE },
+  tls: { name: ".tbss", flags: SHF_ALLOC | SHF_WRITE | SHF_TLS },
+};
+
+/** ppc64 ELFv1 (big-endian AIX-style ABI): functions are descriptors in .opd. */
+const usesOpd = (m: AbiManifest) => m.e_machine === EM_PPC64 && m.class === 64 && (m.e_flags & 3) !== 2;
+
+interface Section {
+  name: string;
+  header: Omit<RawSectionHeader, "sh_name">;
+}
+
+/** The stub's bytes. Throws Error only for a manifest no ELF file can hold (a name with NUL). */
+export function buildStub(m: AbiManifest): Uint8Array {
+  const is64 = m.class === 64;
+  const little = m.data === "little";
+  const word = is64 ? 8 : 4;
+  const opd = usesOpd(m);
+  const table = symbolTable(m, is64);
+  const syms = table.symbols;
+  const count = syms.length + 1;
+  const data = layoutData(m.symbols);
+
+  // Strings.
+  const dynstr = new StringTableBuilder();
+  const needed = m.hints?.needed ?? [];
+  for (const n of needed) dynstr.add(n);
+  if (m.soname !== null) dynstr.add(m.soname);
+  for (const s of syms) dynstr.add(s.name);
+  for (const d of table.defs) dynstr.add(d.name);
+  for (const n of table.needs) {
+    dynstr.add(n.file);
+    for (const v of n.versions) dynstr.add(v.name);
+  }
+  const dynstrBytes = dynstr.finish();
+
+  // The dynamic table's entries, addresses filled in below.
+  const hasVersions = table.defs.length > 0 || table.needs.length > 0;
+  const dynTags: number[] = [...needed.map(() => DT_NEEDED), ...(m.soname !== null ? [DT_SONAME] : [])];
+  dynTags.push(DT_HASH, DT_GNU_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT);
+  if (hasVersions) dynTags.push(DT_VERSYM);
+  if (table.defs.length > 0) dynTags.push(DT_VERDEF, DT_VERDEFNUM);
+  if (table.needs.length > 0) dynTags.push(DT_VERNEED, DT_VERNEEDNUM);
+
+  const functions = syms.filter((s) => s.kind === "export" && s.symbol.type === "FUNC");
+  const others = syms.filter((s) => s.kind === "export" && s.symbol.type === "NOTYPE");
+  const textFns = opd ? [] : functions;
+  const hasText = textFns.length + others.length > 0;
+  const hasSeg2 = hasText || data.has("readonly");
+
+  // Segment 1: everything with file contents that is read-only.
+  // PT_LOAD × 2 or 3, PT_DYNAMIC, PT_TLS, PT_GNU_RELRO, PT_GNU_STACK.
+  const phdrCount = (hasSeg2 ? 3 : 2) + 1 + (data.has("tls") ? 1 : 0) + 2;
+  const fb = new FileBuilder();
+  fb.segment(STUB_SKEW, STUB_SKEW);
+  const ehdrSize = EI_NIDENT + elfHeaderLayout(is64).size;
+  const rEhdr = fb.reserve("ELF header", ehdrSize, word);
+  const rPhdrs = fb.reserve("program headers", phdrCount * programHeaderSize(is64), word);
+  const hashEntry = m.e_machine === EM_S390 && is64 ? 8 : 4;
+  const nbucket = sysvBuckets(count);
+  const rHash = fb.reserve(".hash", (2 + nbucket + count) * hashEntry, hashEntry);
+  const names = [new Uint8Array(0), ...syms.map((s) => utf8.encode(s.name))];
+  const gnuHash = buildGnuHash(names, table.shape, is64, little);
+  const rGnuHash = fb.reserve(".gnu.hash", gnuHash.length, word);
+  const symSize = symbolLayout(is64).size;
+  const rDynsym = fb.reserve(".dynsym", count * symSize, word);
+  const rDynstr = fb.reserve(".dynstr", dynstrBytes.length, 1);
+  const rVersym = hasVersions ? fb.reserve(".gnu.version", count * 2, 2) : null;
+  const verdefBytes = encodeVerdefs(table.defs, dynstr, little);
+  const rVerdef = table.defs.length > 0 ? fb.reserve(".gnu.version_d", verdefBytes.length, 4) : null;
+  const verneedBytes = encodeVerneeds(table.needs, dynstr, little);
+  const rVerneed = table.needs.length > 0 ? fb.reserve(".gnu.version_r", verneedBytes.length, 4) : null;
+  const seg1End = fb.size;
+
+  // Segment 2: functions and read-only data, memory only.
+  const seg2Offset = seg1End;
+  const seg2Start = alignUpBig(STUB_SKEW + BigInt(seg1End), MAX_PAGE) + (BigInt(seg2Offset) % MAX_PAGE);
+  let cursor = seg2Start;
+  const nobits = (name: string, size: bigint, align: bigint, flags: number, offset: number): Section & { addr: bigint } => {
+    cursor = alignUpBig(cursor, align);
+    const addr = cursor;
+    cursor += size;
+    return { name, addr, header: { sh_type: SHT_NOBITS, sh_flags: BigInt(flags), sh_addr: addr, sh_offset: BigInt(offset), sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: align, sh_entsize: 0n } };
+  };
+  // Each function its own address, with room for its size (sizes come from the hints).
+  const codeSymbols = [...textFns, ...others];
+  const codeSize = (s: StubSymbol, otherwise: bigint) => BigInt((s.kind === "export" ? s.size : null) ?? otherwise);
+  const codeOffsets: bigint[] = [];
+  let codeEnd = 0n;
+  for (const s of codeSymbols) {
+    codeOffsets.push(codeEnd);
+    codeEnd += alignUpBig(codeSize(s, 1n) || 1n, FUNCTION_STRIDE);
+  }
+  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, seg2Offset);
+  const dataSections = new Map<DataKind, Section & { addr: bigint }>();
+  const placeData = (kind: DataKind, offset: number) => {
+    const d = data.get(kind);
+    if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, offset));
+  };
+  placeData("readonly", seg2Offset);
+  const seg2End = cursor;
+
+  // Segment 3: .opd and .dynamic, then writable data without file bytes.
+  const seg3 = fb.segment(seg2End, MAX_PAGE, word);
+  const rOpd = opd && functions.length > 0 ? fb.reserve(".opd", functions.length * Number(OPD_ENTRY), 8) : null;
+  const dynSize = dynamicEntrySize(is64);
+  const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
+  const fileEnd = fb.size;
+  cursor = rDynamic.vaddr + BigInt(rDynamic.size);
+  placeData("relro", fileEnd);
+  const relroEnd = cursor;
+  placeData("writable", fileEnd);
+  // TLS addresses are a template of their own: after everything else, as its own block.
+  const tlsData = data.get("tls");
+  let tls: (Section & { addr: bigint }) | null = null;
+  if (tlsData) {
+    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, fileEnd);
+    dataSections.set("tls", tls);
+  }
+  const seg3MemEnd = cursor;
+
+  // Symbols, now that addresses are known.
+  const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
+  // Section indexes, in the order the headers are written below.
+  const sections = sectionList();
+  const indexOf = (name: string) => sections.findIndex((s) => s.name === name);
+  codeSymbols.forEach((s, i) => values.set(s, { value: text.addr + codeOffsets[i]!, size: codeSize(s, 0n), shndx: indexOf(".stub.text") }));
+  if (rOpd) functions.forEach((s, i) => values.set(s, { value: rOpd.vaddr + BigInt(i) * OPD_ENTRY, size: codeSize(s, OPD_ENTRY), shndx: indexOf(".opd") }));
+  for (const s of syms) {
+    if (s.kind !== "export" || !s.symbol.data) continue;
+    const kind = kindOf(s.symbol);
+    const sec = dataSections.get(kind)!;
+    const offset = BigInt(data.get(kind)!.offsets.get(exportId(s)!)!);
+    // TLS values are offsets in the TLS template.
+    values.set(s, { value: kind === "tls" ? offset : sec.addr + offset, size: BigInt(s.symbol.data.size), shndx: indexOf(sec.name) });
+  }
+
+  function sectionList(): Section[] {
+    const progbits = (name: string, r: Reservation, type: number, flags: number, align: number, entsize = 0): Section => ({
+      name,
+      header: { sh_type: type, sh_flags: BigInt(flags), sh_addr: r.vaddr, sh_offset: BigInt(r.offset), sh_size: BigInt(r.size), sh_link: 0, sh_info: 0, sh_addralign: BigInt(align), sh_entsize: BigInt(entsize) },
+    });
+    const list: Section[] = [{ name: "", header: { sh_type: 0, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0n } }];
+    list.push(progbits(".hash", rHash, SHT_HASH, SHF_ALLOC, hashEntry, hashEntry));
+    list.push(progbits(".gnu.hash", rGnuHash, SHT_GNU_HASH, SHF_ALLOC, word));
+    list.push(progbits(".dynsym", rDynsym, SHT_DYNSYM, SHF_ALLOC, word, symSize));
+    list.push(progbits(".dynstr", rDynstr, SHT_STRTAB, SHF_ALLOC, 1));
+    if (rVersym) list.push(progbits(".gnu.version", rVersym, SHT_GNU_versym, SHF_ALLOC, 2, 2));
+    if (rVerdef) list.push(progbits(".gnu.version_d", rVerdef, SHT_GNU_verdef, SHF_ALLOC, 4));
+    if (rVerneed) list.push(progbits(".gnu.version_r", rVerneed, SHT_GNU_verneed, SHF_ALLOC, 4));
+    if (hasText) list.push(text);
+    if (dataSections.has("readonly")) list.push(dataSections.get("readonly")!);
+    if (rOpd) list.push(progbits(".opd", rOpd, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8));
+    list.push(progbits(".dynamic", rDynamic, SHT_DYNAMIC, SHF_ALLOC | SHF_WRITE, word, dynSize));
+    for (const k of ["relro", "writable", "tls"] as const) if (dataSections.has(k)) list.push(dataSections.get(k)!);
+    list.push({ name: ".shstrtab", header: { sh_type: SHT_STRTAB, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 1n, sh_entsize: 0n } });
+    return list;
+  }
+  // Links between sections.
+  const link = (name: string, to: string, info = 0) => {
+    const s = sections[indexOf(name)];
+    if (s) s.header = { ...s.header, sh_link: indexOf(to), sh_info: info };
+  };
+  link(".hash", ".dynsym");
+  link(".gnu.hash", ".dynsym");
+  // Only the null symbol is local.
+  link(".dynsym", ".dynstr", 1);
+  link(".gnu.version", ".dynsym");
+  link(".gnu.version_d", ".dynstr", table.defs.length);
+  link(".gnu.version_r", ".dynstr", table.needs.length);
+  link(".dynamic", ".dynstr");
+
+  // Non-loaded: section names, then the section header table.
+  const shstr = new StringTableBuilder();
+  for (const s of sections) shstr.add(s.name);
+  const shstrBytes = shstr.finish();
+  fb.segment(0n, 1n);
+  const rShstr = fb.reserve(".shstrtab", shstrBytes.length, 1);
+  const shentsize = sectionHeaderSize(is64);
+  const rShdrs = fb.reserve("section headers", sections.length * shentsize, word);
+  const shstrSec = sections[sections.length - 1]!;
+  shstrSec.header = { ...shstrSec.header, sh_offset: BigInt(rShstr.offset), sh_size: BigInt(rShstr.size) };
+
+  // Bytes.
+  const symBytes = new Uint8Array(count * symSize);
+  const se = new Encoder(symBytes, little);
+  const versym = new Uint8Array(count * 2);
+  const ve = new Encoder(versym, little);
+  ve.u16(0, 0);
+  syms.forEach((s, i) => {
+    const at = (i + 1) * symSize;
+    if (s.kind === "import") {
+      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | STT_NOTYPE, st_other: 0, st_shndx: SHN_UNDEF });
+    } else {
+      const v = values.get(s)!;
+      const info = (BIND[s.symbol.bind] << 4) | TYPE[s.symbol.type];
+      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: v.value, st_size: v.size, st_info: info, st_other: s.symbol.other, st_shndx: v.shndx });
+    }
+    ve.u16((i + 1) * 2, s.versym);
+  });
+
+  const dynEntries: DynamicEntry[] = [];
+  let neededAt = 0;
+  for (const tag of dynTags) {
+    const val = (() => {
+      switch (tag) {
+        case DT_NEEDED:
+          return BigInt(dynstr.offsetOf(needed[neededAt++]!));
+        case DT_SONAME:
+          return BigInt(dynstr.offsetOf(m.soname!));
+        case DT_HASH:
+          return rHash.vaddr;
+        case DT_GNU_HASH:
+          return rGnuHash.vaddr;
+        case DT_STRTAB:
+          return rDynstr.vaddr;
+        case DT_SYMTAB:
+          return rDynsym.vaddr;
+        case DT_STRSZ:
+          return BigInt(dynstrBytes.length);
+        case DT_SYMENT:
+          return BigInt(symSize);
+        case DT_VERSYM:
+          return rVersym!.vaddr;
+        case DT_VERDEF:
+          return rVerdef!.vaddr;
+        case DT_VERDEFNUM:
+          return BigInt(table.defs.length);
+        case DT_VERNEED:
+          return rVerneed!.vaddr;
+        default:
+          return BigInt(table.needs.length);
+      }
+    })();
+    dynEntries.push({ d_tag: BigInt(tag), d_val: val });
+  }
+
+  const relroStart = rDynamic.vaddr;
+  const phdrs: ProgramHeader[] = [
+    load(0, STUB_SKEW, seg1End, BigInt(seg1End), PF_R, STUB_SKEW),
+    ...(hasSeg2 ? [load(seg2Offset, seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
+    load(seg3.offset, seg3.vaddr, fileEnd - seg3.offset, seg3MemEnd - seg3.vaddr, PF_R | PF_W, MAX_PAGE),
+    { p_type: PT_DYNAMIC, p_flags: PF_R | PF_W, p_offset: BigInt(rDynamic.offset), p_vaddr: rDynamic.vaddr, p_paddr: rDynamic.vaddr, p_filesz: BigInt(rDynamic.size), p_memsz: BigInt(rDynamic.size), p_align: BigInt(word) },
+  ];
+  if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: BigInt(fileEnd), p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
+  phdrs.push({ p_type: PT_GNU_RELRO, p_flags: PF_R, p_offset: BigInt(rDynamic.offset), p_vaddr: relroStart, p_paddr: relroStart, p_filesz: BigInt(rDynamic.size), p_memsz: relroEnd - relroStart, p_align: 1n });
+  phdrs.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, p_offset: 0n, p_vaddr: 0n, p_paddr: 0n, p_filesz: 0n, p_memsz: 0n, p_align: 16n });
+
+  const ehdr = new Uint8Array(ehdrSize);
+  ehdr.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, little ? 1 : 2, 1, m.ei_osabi, 0]);
+  writeStruct(new Encoder(ehdr, little), EI_NIDENT, elfHeaderLayout(is64), {
+    e_type: ET_DYN,
+    e_machine: m.e_machine,
+    e_version: 1,
+    e_entry: 0n,
+    e_phoff: BigInt(rPhdrs.offset),
+    e_shoff: BigInt(rShdrs.offset),
+    e_flags: m.e_flags,
+    e_ehsize: ehdrSize,
+    e_phentsize: programHeaderSize(is64),
+    e_phnum: phdrs.length,
+    e_shentsize: shentsize,
+    e_shnum: sections.length,
+    e_shstrndx: sections.length - 1,
+  });
+
+  fb.write(rEhdr, ehdr);
+  fb.write(rPhdrs, concat(phdrs.map((p) => encodeProgramHeader(p, is64, little)), rPhdrs.size));
+  fb.write(rHash, buildSysvHash(names, nbucket, hashEntry as 4 | 8, little));
+  fb.write(rGnuHash, gnuHash);
+  fb.write(rDynsym, symBytes);
+  fb.write(rDynstr, dynstrBytes);
+  if (rVersym) fb.write(rVersym, versym);
+  if (rVerdef) fb.write(rVerdef, verdefBytes);
+  if (rVerneed) fb.write(rVerneed, verneedBytes);
+  if (rOpd) fb.write(rOpd, new Uint8Array(rOpd.size));
+  fb.write(rDynamic, encodeDynamicTable(dynEntries, dynTags.length + 1, is64, little));
+  fb.write(rShstr, shstrBytes);
+  fb.write(rShdrs, concat(sections.map((s) => encodeSectionHeader({ ...s.header, sh_name: s.name === "" ? 0 : shstr.offsetOf(s.name) }, is64, little)), rShdrs.size));
+  return fb.finish();
+}
+
+function load(offset: number, vaddr: bigint, filesz: number, memsz: bigint, flags: number, align: bigint): ProgramHeader {
+  return { p_type: PT_LOAD, p_flags: flags, p_offset: BigInt(offset), p_vaddr: vaddr, p_paddr: vaddr, p_filesz: BigInt(filesz), p_memsz: memsz, p_align: align };
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A bucket count as GNU ld picks it for .hash: the largest of its primes not above the symbol count. */
+function sysvBuckets(count: number): number {
+  const primes = [1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101];
+  let best = 1;
+  for (const p of primes) if (p <= count) best = p;
+  return best;
+}
+
+function encodeVerdefs(defs: { name: string; index: number; base: boolean }[], strings: StringTableBuilder, little: boolean): Uint8Array {
+  const out = new Uint8Array(defs.length * (VERDEF.size + VERDAUX.size));
+  const e = new Encoder(out, little);
+  defs.forEach((d, i) => {
+    const at = i * (VERDEF.size + VERDAUX.size);
+    writeStruct(e, at, VERDEF, {
+      vd_version: 1,
+      vd_flags: d.base ? VER_FLG_BASE : 0,
+      vd_ndx: d.index,
+      vd_cnt: 1,
+      vd_hash: sysvHash(utf8.encode(d.name)),
+      vd_aux: VERDEF.size,
+      vd_next: i + 1 < defs.length ? VERDEF.size + VERDAUX.size : 0,
+    });
+    writeStruct(e, at + VERDEF.size, VERDAUX, { vda_name: strings.offsetOf(d.name), vda_next: 0 });
+  });
+  return out;
+}
+
+function encodeVerneeds(needs: { file: string; versions: { name: string; index: number }[] }[], strings: StringTableBuilder, little: boolean): Uint8Array {
+  const size = needs.reduce((n, x) => n + VERNEED.size + x.versions.length * VERNAUX.size, 0);
+  const out = new Uint8Array(size);
+  const e = new Encoder(out, little);
+  let at = 0;
+  needs.forEach((n, i) => {
+    const own = VERNEED.size + n.versions.length * VERNAUX.size;
+    writeStruct(e, at, VERNEED, { vn_version: 1, vn_cnt: n.versions.length, vn_file: strings.offsetOf(n.file), vn_aux: VERNEED.size, vn_next: i + 1 < needs.length ? own : 0 });
+    n.versions.forEach((v, j) => {
+      writeStruct(e, at + VERNEED.size + j * VERNAUX.size, VERNAUX, {
+        vna_hash: sysvHash(utf8.encode(v.name)),
+        vna_flags: 0,
+        vna_other: v.index,
+        vna_name: strings.offsetOf(v.name),
+        vna_next: j + 1 < n.versions.length ? VERNAUX.size : 0,
+      });
+    });
+    at += own;
+  });
+  return out;
+}
