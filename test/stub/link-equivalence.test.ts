@@ -35,6 +35,8 @@ import {
 import { runProgram } from "../support/patching.js";
 import { withTmpDir } from "../support/tmp.js";
 import { hasSystemLibs, hasTool } from "../support/tools.js";
+import { loadManifest } from "../../src/abi/load.js";
+import { buildStub } from "../../src/stub/build.js";
 
 const SRC = new URL("../../testdata/stub/", import.meta.url).pathname;
 const SYSLIB = "/usr/lib/x86_64-linux-gnu";
@@ -48,6 +50,8 @@ const haveStubCommand = (() => {
     return false;
   }
 })();
+/** ABILINK_STUB_PREVIEW=1 without the command: src/stub's buildStub in place of the copy. */
+const PREVIEW = !haveStubCommand && process.env.ABILINK_STUB_PREVIEW === "1";
 if (!haveStubCommand) console.warn("abilink stub is not built: link-equivalence uses a stand-in stub (a copy of each library); the loading tests are skipped");
 
 const linkersHere = LINKERS.filter((l) => hasTool(l.tool, l.pkg));
@@ -68,7 +72,8 @@ async function stubOne(input: string, out: string, library = input): Promise<voi
     if (r.code !== 0) throw new Error(`abilink stub ${input}: exit ${r.code}: ${r.stderr}`);
     return;
   }
-  copyFileSync(realpathSync(library), out);
+  if (PREVIEW) writeFileSync(out, buildStub(loadManifest(input, { hints: true }).manifest));
+  else copyFileSync(realpathSync(library), out);
 }
 
 /**
@@ -83,14 +88,14 @@ async function stubInto(dir: string, inputs: string[]): Promise<void> {
   }
   for (const input of inputs) {
     if (!isScript(input)) {
-      copyFileSync(realpathSync(input), join(dir, soname(input)));
+      await stubOne(input, join(dir, soname(input)));
       continue;
     }
     let text = readFileSync(input, "utf8");
     for (const p of linkerScriptInputs(text)) {
       if (isScript(p) || p.endsWith(".a")) continue;
       const name = soname(p);
-      copyFileSync(realpathSync(p), join(dir, name));
+      await stubOne(p, join(dir, name));
       text = text.replaceAll(p, join(dir, name));
     }
     writeFileSync(join(dir, basename(input)), text);
@@ -296,7 +301,12 @@ describe.skipIf(!ready).each(LINKERS.map((l) => [l.name, l] as const))("%s", (_n
         expectReadOnlyFrom(dirs.hashed, c.hashed);
         const [real, hashed] = [c.real.out, c.hashed.out];
         expect(await needed(hashed)).toEqual(await needed(real));
-        expect(await versionedImports(hashed)).toEqual(await versionedImports(real));
+        // gold (only) also puts into the program's .dynsym the weak undefined references it
+        // shares with a library (crtbegin's _ITM_registerTMCloneTable & co., which the
+        // libraries import weakly too): those are the libraries' imports, hints the hashed
+        // manifest does not carry. Left out for gold, and only unversioned weak ones.
+        const hintedImport = (x: string) => linker.name === "gold" && /^[^@]+@\(none\) WEAK$/.test(x);
+        expect((await versionedImports(hashed)).filter((x) => !hintedImport(x))).toEqual((await versionedImports(real)).filter((x) => !hintedImport(x)));
         expect(await versionNeeds(hashed)).toEqual(await versionNeeds(real));
         expect(await copyRelocations(hashed)).toEqual(await copyRelocations(real));
         // The program's exports: the same, except those only because a library imports them

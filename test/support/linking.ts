@@ -121,7 +121,9 @@ export interface DynSym {
   version: string | null;
 }
 
-const symRow = /^\s*(\d+):\s+([0-9a-f]+)\s+(\d+|0x[0-9a-f]+)\s+(\S+)\s+(\S+)\s+(DEFAULT|HIDDEN|INTERNAL|PROTECTED)(?:\s+\[[^\]]*\])?\s+(\S+)\s?(.*)$/;
+// readelf spells unknown types and bindings `<OS specific>: 10` (mold's IFUNC imports, UNIQUE).
+const field = String.raw`(<[^>]+>: \d+|\S+)`;
+const symRow = new RegExp(String.raw`^\s*(\d+):\s+([0-9a-f]+)\s+(\d+|0x[0-9a-f]+)\s+${field}\s+${field}\s+` + String.raw`(DEFAULT|HIDDEN|INTERNAL|PROTECTED)(?:\s+\[[^\]]*\])?\s+(\S+)\s?(.*)$`);
 
 /** The `.dynsym` rows, as `readelf --dyn-syms -W` prints them (the version index in parentheses dropped). */
 export async function dynamicSymbols(path: string): Promise<DynSym[]> {
@@ -146,11 +148,15 @@ export async function dynamicSymbols(path: string): Promise<DynSym[]> {
   return rows;
 }
 
-/** What a program imports: `name@version bind type` of each undefined dynamic symbol, sorted. */
+/**
+ * What a program imports: `name@version bind` of each undefined dynamic symbol, sorted. Not
+ * the type or size: mold copies st_type (IFUNC) and st_size of the library's definition into
+ * the program's undefined entry, which ld.so does not read.
+ */
 export async function versionedImports(path: string): Promise<string[]> {
   return (await dynamicSymbols(path))
     .filter((s) => s.ndx === "UND")
-    .map((s) => `${s.name}@${s.version ?? "(none)"} ${s.bind} ${s.type}`)
+    .map((s) => `${s.name}@${s.version ?? "(none)"} ${s.bind}`)
     .sort();
 }
 
