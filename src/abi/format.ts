@@ -329,9 +329,10 @@ export function parseManifest(text: string, file?: string): AbiManifest {
   }
   if (hints?.order) {
     const total = (m.symbols?.length ?? 0) + hints.imports.length;
+    const limit = total + (hints.versionOrder?.length ?? 0);
     const seen = new Set(hints.order.indexes);
-    if (hints.order.indexes.length !== total || seen.size !== total || hints.order.indexes.some((i) => i >= total)) {
-      fail(orderLine, `"hint-order" must list each of the ${total} symbols and imports once`);
+    if (seen.size !== hints.order.indexes.length || hints.order.indexes.some((i) => i >= limit) || hints.order.indexes.filter((i) => i < total).length !== total) {
+      fail(orderLine, `"hint-order" must list each of the ${total} symbols and imports once (then version markers, by their place in "hint-versions")`);
     }
   }
   if (hints?.sizes) {

@@ -99,8 +99,9 @@ export interface LinkHints {
   imports: HintImport[];
   /**
    * The library's .dynsym order, which GNU ld, gold and mold follow when they number the
-   * output's dynamic symbols and strings: indexes into the symbols (canonical order) followed
-   * by the imports; with the GNU hash bucket count under which that order is valid.
+   * output's dynamic symbols and strings: indexes into the symbols (canonical order), then
+   * the imports, then the versions of versionOrder (GNU ld's ABS marker symbol of a version,
+   * where the library has one); with the GNU hash bucket count under which it is valid.
    */
   order?: { buckets: number; indexes: number[] };
   /** st_size of each FUNC and NOTYPE symbol, in canonical order: mold and GNU ld copy it into programs. */
@@ -355,12 +356,18 @@ function dynsymOrder(
   dynIndex: Map<AbiSymbol, number>,
   imports: readonly HintImport[],
   firstIndex: Map<HintImport, number>,
+  versionOrder: readonly string[],
+  markers: Map<string, number>,
 ): LinkHints["order"] | null {
   const buckets = elf.gnuHashBuckets;
   if (buckets === null || buckets === 0) return null;
   const at: [number, number][] = [];
   symbols.forEach((s, i) => at.push([dynIndex.get(s)!, i]));
   imports.forEach((h, i) => at.push([firstIndex.get(h)!, symbols.length + i]));
+  versionOrder.forEach((v, i) => {
+    const d = markers.get(v);
+    if (d !== undefined) at.push([d, symbols.length + imports.length + i]);
+  });
   at.sort((a, b) => a[0] - b[0]);
   return { buckets, indexes: at.map(([, i]) => i) };
 }
@@ -387,6 +394,8 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   const dynIndex = new Map<AbiSymbol, number>();
   const codeSizes = new Map<AbiSymbol, number>();
   const ifuncs = new Set<AbiSymbol>();
+  // GNU ld's and gold's marker symbol of each version (ABS, named after it): hint-order places them.
+  const markers = new Map<string, number>();
   for (let i = 1; table && i < table.count; i++) {
     const st_info = table.info(i);
     const st_shndx = table.shndx(i);
@@ -398,7 +407,10 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     const version = v && v.library === null ? v.name : null;
     const name = table.name(i);
     // The linker's own marker for a version definition: `VERS_1.0` in ABS, named after its version.
-    if (st_shndx === SHN_ABS && version !== null && name === version && table.size(i) === 0n) continue;
+    if (st_shndx === SHN_ABS && version !== null && name === version && table.size(i) === 0n) {
+      if (options.hints && !markers.has(version)) markers.set(version, i);
+      continue;
+    }
     budget.spend(name.length + (version?.length ?? 0));
     const sym: AbiSymbol = {
       name,
@@ -452,15 +464,15 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
   if (options.hints) {
     const { imports, firstIndex } = hintImports(elf);
     manifest.hints = { needed: elf.dynamic?.needed ?? [], imports };
-    const order = dynsymOrder(elf, symbols, dynIndex, imports, firstIndex);
+    const byIndexOrder = defs.filter((d) => d !== base).sort((a, b) => a.vd_ndx - b.vd_ndx).map((d) => d.name);
+    const order = dynsymOrder(elf, symbols, dynIndex, imports, firstIndex, byIndexOrder, markers);
     if (order) manifest.hints.order = order;
     const code = symbols.filter((s) => !s.data);
     const sizes = code.map((s) => codeSizes.get(s) ?? 0);
     if (sizes.some((n) => n !== 0)) manifest.hints.sizes = sizes;
     const ifuncIndexes = code.flatMap((s, i) => (ifuncs.has(s) ? [i] : []));
     if (ifuncIndexes.length > 0) manifest.hints.ifuncs = ifuncIndexes;
-    const byIndex = defs.filter((d) => d !== base).sort((a, b) => a.vd_ndx - b.vd_ndx).map((d) => d.name);
-    if (byIndex.length > 0) manifest.hints.versionOrder = byIndex;
+    if (byIndexOrder.length > 0) manifest.hints.versionOrder = byIndexOrder;
   }
   return manifest;
 }

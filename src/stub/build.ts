@@ -42,6 +42,7 @@ import {
   SHF_ALLOC,
   SHF_TLS,
   SHF_WRITE,
+  SHN_ABS,
   SHN_UNDEF,
   SHT_DYNAMIC,
   SHT_DYNSYM,
@@ -299,7 +300,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
   ve.u16(0, 0);
   syms.forEach((s, i) => {
     const at = (i + 1) * symSize;
-    if (s.kind === "import") {
+    if (s.kind === "marker") {
+      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: (STB_GLOBAL << 4) | STT_OBJECT, st_other: 0, st_shndx: SHN_ABS });
+    } else if (s.kind === "import") {
       writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), st_other: 0, st_shndx: SHN_UNDEF });
     } else {
       const v = values.get(s)!;

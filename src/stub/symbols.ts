@@ -23,7 +23,9 @@ export interface VersionNeed {
 export type StubSymbol =
   /** `size`: st_size of a FUNC or NOTYPE symbol, from the hints (else null); `ifunc` from the hints. */
   | { kind: "export"; symbol: AbiSymbol; versym: number; name: string; size: number | null; ifunc: boolean }
-  | { kind: "import"; hint: HintImport; versym: number; name: string };
+  | { kind: "import"; hint: HintImport; versym: number; name: string }
+  /** GNU ld's marker of a version definition: an ABS symbol named after it. */
+  | { kind: "marker"; versym: number; name: string };
 
 export interface SymbolTable {
   /** Symbols from index 1 on. */
@@ -83,7 +85,8 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
     const size = at < 0 ? null : (sizes?.[at] ?? null);
     return { kind: "export", symbol: s, versym: s.version !== null && !s.default && v > 1 ? v | VERSYM_HIDDEN : v, name: s.name, size, ifunc: ifuncs.has(at) };
   });
-  const given = m.hints?.order ? inGivenOrder(m.hints.order, exports, imports, is64) : null;
+  const markers: StubSymbol[] = (m.hints?.versionOrder ?? []).map((v) => ({ kind: "marker", versym: index.get(v) ?? 1, name: v }));
+  const given = m.hints?.order ? inGivenOrder(m.hints.order, [...exports, ...imports, ...markers], imports.length, is64) : null;
   if (given) return { ...given, defs, needs };
   const all = [...imports, ...exports];
   const shape = gnuHashShape(1 + imports.length, exports.length, is64);
@@ -96,15 +99,14 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
  * The library's own order (hint-order), when a GNU hash table can index it: the imports
  * first, then each bucket's symbols in one run. Null otherwise (a hand-edited order).
  */
-function inGivenOrder(order: { buckets: number; indexes: number[] }, exports: StubSymbol[], imports: StubSymbol[], is64: boolean): Omit<SymbolTable, "defs" | "needs"> | null {
-  const combined = [...exports, ...imports];
+function inGivenOrder(order: { buckets: number; indexes: number[] }, combined: StubSymbol[], imports: number, is64: boolean): Omit<SymbolTable, "defs" | "needs"> | null {
   const symbols = order.indexes.map((i) => combined[i]!);
-  if (symbols.length !== combined.length || symbols.some((s) => s === undefined)) return null;
-  if (symbols.slice(0, imports.length).some((s) => s.kind !== "import")) return null;
-  const shape = { ...gnuHashShape(1 + imports.length, exports.length, is64), nbuckets: order.buckets };
+  if (symbols.some((s) => s === undefined)) return null;
+  if (symbols.slice(0, imports).some((s) => s.kind !== "import")) return null;
+  const shape = { ...gnuHashShape(1 + imports, symbols.length - imports, is64), nbuckets: order.buckets };
   const seen = new Set<number>();
   let last = -1;
-  for (const s of symbols.slice(imports.length)) {
+  for (const s of symbols.slice(imports)) {
     const b = gnuHash(utf8.encode(s.name)) % order.buckets;
     if (b !== last && seen.has(b)) return null;
     seen.add(b);
