@@ -4,9 +4,10 @@
 // Layout (addresses in brackets):
 //   segment 1, R: ELF header, program headers, .hash, .gnu.hash, .dynsym, .dynstr and the
 //     version tables [file offset + 16]
-//   segment 2, R, no file bytes: .text (functions; not on ppc64 ELFv1), .rodata (read-only data)
-//   segment 3, RW: .opd (ppc64 ELFv1 function descriptors, zeros), .dynamic, then no file
+//   segment 2, RW: .opd (ppc64 ELFv1 function descriptors, zeros), .dynamic, then no file
 //     bytes: .data.rel.ro (in PT_GNU_RELRO with .dynamic), .bss, .tbss (PT_TLS)
+//   segment 3, R, no file bytes: .stub.text (functions; not on ppc64 ELFv1), .stub.rodata
+//     (read-only data)
 //   .shstrtab and the section headers, not loaded.
 // Nothing is executable, and nothing holds a byte of the real library. Segment 1 maps its
 // offset 0 at address 16: valid ELF (p_vaddr ≡ p_offset modulo its p_align of 16), which
@@ -183,16 +184,49 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const rVerneed = table.needs.length > 0 ? fb.reserve(".gnu.version_r", verneedBytes.length, 4) : null;
   const seg1End = fb.size;
 
-  // Segment 2: functions and read-only data, memory only.
-  const seg2Offset = seg1End;
-  const seg2Start = alignUpBig(STUB_SKEW + BigInt(seg1End), MAX_PAGE) + (BigInt(seg2Offset) % MAX_PAGE);
-  let cursor = seg2Start;
-  const nobits = (name: string, size: bigint, align: bigint, flags: number, offset: number): Section & { addr: bigint } => {
+  // A section without file bytes: its offset is where its address maps in its segment
+  // (congruent modulo its alignment, as PT_TLS needs), past the end of the file's bytes.
+  let cursor = 0n;
+  const nobits = (name: string, size: bigint, align: bigint, flags: number, base: { offset: number; vaddr: bigint }): Section & { addr: bigint } => {
     cursor = alignUpBig(cursor, align);
     const addr = cursor;
     cursor += size;
-    return { name, addr, header: { sh_type: SHT_NOBITS, sh_flags: BigInt(flags), sh_addr: addr, sh_offset: BigInt(offset), sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: align, sh_entsize: 0n } };
+    const offset = BigInt(base.offset) + (addr - base.vaddr);
+    return { name, addr, header: { sh_type: SHT_NOBITS, sh_flags: BigInt(flags), sh_addr: addr, sh_offset: offset, sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: align, sh_entsize: 0n } };
   };
+  const dataSections = new Map<DataKind, Section & { addr: bigint }>();
+  const placeData = (kind: DataKind, base: { offset: number; vaddr: bigint }) => {
+    const d = data.get(kind);
+    if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, base));
+  };
+
+  // Segment 2 (in address order; the last in the file's): .opd and .dynamic, then writable
+  // data without file bytes.
+  const seg3 = fb.segment(STUB_SKEW + BigInt(seg1End), MAX_PAGE, word);
+  const rOpd = opd && functions.length > 0 ? fb.reserve(".opd", functions.length * Number(OPD_ENTRY), 8) : null;
+  const dynSize = dynamicEntrySize(is64);
+  const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
+  const fileEnd = fb.size;
+  cursor = rDynamic.vaddr + BigInt(rDynamic.size);
+  placeData("relro", seg3);
+  const relroEnd = cursor;
+  placeData("writable", seg3);
+  // TLS addresses are a template of their own: after everything else, as its own block.
+  const tlsData = data.get("tls");
+  let tls: (Section & { addr: bigint }) | null = null;
+  if (tlsData) {
+    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, seg3);
+    dataSections.set("tls", tls);
+  }
+  const seg3MemEnd = cursor;
+
+  // Segment 3: functions and read-only data, memory only. Its offsets start where segment
+  // 2's memory ends, so that no two segments' offset ranges meet (eu-elflint places
+  // sections in segments by offset).
+  const seg2Offset = seg3.offset + Number(seg3MemEnd - seg3.vaddr);
+  const seg2Start = alignUpBig(seg3MemEnd, MAX_PAGE) + (BigInt(seg2Offset) % MAX_PAGE);
+  cursor = seg2Start;
+  const seg2 = { offset: seg2Offset, vaddr: seg2Start };
   // Each function its own address, with room for its size (sizes come from the hints).
   const codeSymbols = [...textFns, ...others];
   const codeSize = (s: StubSymbol, otherwise: bigint) => BigInt((s.kind === "export" ? s.size : null) ?? otherwise);
@@ -202,33 +236,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
     codeOffsets.push(codeEnd);
     codeEnd += alignUpBig(codeSize(s, 1n) || 1n, FUNCTION_STRIDE);
   }
-  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, seg2Offset);
-  const dataSections = new Map<DataKind, Section & { addr: bigint }>();
-  const placeData = (kind: DataKind, offset: number) => {
-    const d = data.get(kind);
-    if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, offset));
-  };
-  placeData("readonly", seg2Offset);
+  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, seg2);
+  placeData("readonly", seg2);
   const seg2End = cursor;
-
-  // Segment 3: .opd and .dynamic, then writable data without file bytes.
-  const seg3 = fb.segment(seg2End, MAX_PAGE, word);
-  const rOpd = opd && functions.length > 0 ? fb.reserve(".opd", functions.length * Number(OPD_ENTRY), 8) : null;
-  const dynSize = dynamicEntrySize(is64);
-  const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
-  const fileEnd = fb.size;
-  cursor = rDynamic.vaddr + BigInt(rDynamic.size);
-  placeData("relro", fileEnd);
-  const relroEnd = cursor;
-  placeData("writable", fileEnd);
-  // TLS addresses are a template of their own: after everything else, as its own block.
-  const tlsData = data.get("tls");
-  let tls: (Section & { addr: bigint }) | null = null;
-  if (tlsData) {
-    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, fileEnd);
-    dataSections.set("tls", tls);
-  }
-  const seg3MemEnd = cursor;
 
   // Symbols, now that addresses are known.
   const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
@@ -253,17 +263,18 @@ export function buildStub(m: AbiManifest): Uint8Array {
     });
     const list: Section[] = [{ name: "", header: { sh_type: 0, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0n } }];
     list.push(progbits(".hash", rHash, SHT_HASH, SHF_ALLOC, hashEntry, hashEntry));
-    list.push(progbits(".gnu.hash", rGnuHash, SHT_GNU_HASH, SHF_ALLOC, word));
+    // GNU ld gives .gnu.hash an entry size in ELF32 only (eu-elflint expects it there).
+    list.push(progbits(".gnu.hash", rGnuHash, SHT_GNU_HASH, SHF_ALLOC, word, is64 ? 0 : 4));
     list.push(progbits(".dynsym", rDynsym, SHT_DYNSYM, SHF_ALLOC, word, symSize));
     list.push(progbits(".dynstr", rDynstr, SHT_STRTAB, SHF_ALLOC, 1));
     if (rVersym) list.push(progbits(".gnu.version", rVersym, SHT_GNU_versym, SHF_ALLOC, 2, 2));
     if (rVerdef) list.push(progbits(".gnu.version_d", rVerdef, SHT_GNU_verdef, SHF_ALLOC, 4));
     if (rVerneed) list.push(progbits(".gnu.version_r", rVerneed, SHT_GNU_verneed, SHF_ALLOC, 4));
-    if (hasText) list.push(text);
-    if (dataSections.has("readonly")) list.push(dataSections.get("readonly")!);
     if (rOpd) list.push(progbits(".opd", rOpd, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, 8));
     list.push(progbits(".dynamic", rDynamic, SHT_DYNAMIC, SHF_ALLOC | SHF_WRITE, word, dynSize));
     for (const k of ["relro", "writable", "tls"] as const) if (dataSections.has(k)) list.push(dataSections.get(k)!);
+    if (hasText) list.push(text);
+    if (dataSections.has("readonly")) list.push(dataSections.get("readonly")!);
     list.push({ name: ".shstrtab", header: { sh_type: SHT_STRTAB, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 1n, sh_entsize: 0n } });
     return list;
   }
@@ -351,11 +362,11 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const relroStart = rDynamic.vaddr;
   const phdrs: ProgramHeader[] = [
     load(0, STUB_SKEW, seg1End, BigInt(seg1End), PF_R, STUB_SKEW),
-    ...(hasSeg2 ? [load(seg2Offset, seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
     load(seg3.offset, seg3.vaddr, fileEnd - seg3.offset, seg3MemEnd - seg3.vaddr, PF_R | PF_W, MAX_PAGE),
+    ...(hasSeg2 ? [load(seg2Offset, seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
     { p_type: PT_DYNAMIC, p_flags: PF_R | PF_W, p_offset: BigInt(rDynamic.offset), p_vaddr: rDynamic.vaddr, p_paddr: rDynamic.vaddr, p_filesz: BigInt(rDynamic.size), p_memsz: BigInt(rDynamic.size), p_align: BigInt(word) },
   ];
-  if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: BigInt(fileEnd), p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
+  if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: tls.header.sh_offset, p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
   phdrs.push({ p_type: PT_GNU_RELRO, p_flags: PF_R, p_offset: BigInt(rDynamic.offset), p_vaddr: relroStart, p_paddr: relroStart, p_filesz: BigInt(rDynamic.size), p_memsz: relroEnd - relroStart, p_align: 1n });
   phdrs.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, p_offset: 0n, p_vaddr: 0n, p_paddr: 0n, p_filesz: 0n, p_memsz: 0n, p_align: 16n });
 
