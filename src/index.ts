@@ -60,3 +60,5 @@ export {
   type PolicyOptions,
 } from "./patch/index.js";
 export { patchFiles, type PatchFilesOptions } from "./closure/patch-files.js";
+export { buildStub, looksLikeLinkerScript, rewriteScript, scriptInputs, type ScriptInput } from "./stub/index.js";
+export { stubFiles, type StubOptions, type StubRecord, type StubResult } from "./closure/stub-files.js";

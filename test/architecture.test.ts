@@ -1,5 +1,5 @@
 // The layers of src/ and the one direction their imports may take (README, "Layout"):
-// cli -> closure -> abi/patch/inspect -> io -> elf; src/elf imports nothing else from the
+// cli -> closure -> stub -> abi/patch/inspect -> io -> elf (stub: pure, no io); src/elf imports nothing else from the
 // project and src/elf/write only src/elf. Read from the sources' import statements.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -28,9 +28,10 @@ const ALLOWED: Record<string, string[]> = {
   inspect: ["elf", "io", "errors"],
   abi: ["elf", "io", "errors", "glob"],
   patch: ["elf", "elf/write", "io", "errors"],
-  closure: ["abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
-  cli: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
-  index: ["closure", "abi", "patch", "inspect", "elf", "elf/write", "io", "errors", "glob"],
+  stub: ["abi", "elf", "elf/write"],
+  closure: ["abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],
+  cli: ["closure", "abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],
+  index: ["closure", "abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],
 };
 
 const edges = sources(src).flatMap((file) =>
