@@ -19,6 +19,7 @@ export {
   type AbiBinding,
   type AbiSymbolType,
   type LinkHints,
+  type HintImport,
 } from "./abi/manifest.js";
 export { printManifest, parseManifest, manifestJson, MANIFEST_HEADER, type ManifestJson } from "./abi/format.js";
 export { abiHash, hashedText, stableForm, normalizedAlignment, nixBase32, HASH_SCHEME } from "./abi/hash.js";
