@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run demo`: the reader on the built-in fixtures and on this system's own files.
+# `npm run demo`: the reader on the built-in fixtures and on this system's own files, the
+# rewriter, and a program linked against a stub.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 abilink() { node bin/abilink "$@"; }
@@ -26,3 +27,22 @@ echo
 echo "== abilink patch -v, then the patched program runs"
 abilink patch -v --add-runpath /opt/some/long/library/directory --add-needed libm.so.6 "$demo_dir/prog"
 (cd "$demo_dir" && ./prog)
+echo
+echo "== abilink stub: a code-free stub of libvers.so.1 (from the committed x86_64 fixture)"
+mkdir -p "$demo_dir/stubs" "$demo_dir/lib"
+abilink stub -v testdata/fixtures/x86_64/libvers.so.1 --out-dir "$demo_dir/stubs"
+echo "   library: $(stat -c %s testdata/fixtures/x86_64/libvers.so.1) bytes; stub: $(stat -c %s "$demo_dir/stubs/libvers.so.1") bytes, no code"
+if command -v gcc >/dev/null; then
+  echo
+  echo "== a program linked against the stub, not the library (RUNPATH: the stub directory)"
+  echo "\$ gcc -o hello testdata/src/prog.c -L stubs -l:libvers.so.1 -Wl,-rpath,stubs"
+  gcc -o "$demo_dir/hello" testdata/src/prog.c -L"$demo_dir/stubs" -l:libvers.so.1 -Wl,-rpath,"$demo_dir/stubs"
+  echo "\$ ./hello     # the loader refuses the stub; nothing runs"
+  "$demo_dir/hello" || echo "   (exit status $?)"
+  cp testdata/fixtures/x86_64/libvers.so.1 "$demo_dir/lib/"
+  echo "\$ abilink patch --set-runpath \$PWD/lib hello && ./hello     # pointed at a real build"
+  abilink patch --set-runpath "$demo_dir/lib" "$demo_dir/hello"
+  "$demo_dir/hello"
+else
+  echo "(gcc is not installed: install it to see a program linked against the stub)"
+fi
