@@ -46,7 +46,7 @@ export async function runStub(inputs: string[], flags: StubFlags): Promise<numbe
 
 function describe(r: StubRecord): string {
   const what = r.kind === "script" ? "linker script" : "stub";
-  return `${r.output}: ${what} of ${r.input}${r.written ? "" : " (unchanged)"}\n`;
+  return `${r.output}: ${what} of ${r.path}${r.written ? "" : " (unchanged)"}\n`;
 }
 
 export function registerStub(program: Command, setExit: (code: number) => void): void {
@@ -68,7 +68,7 @@ export function registerStub(program: Command, setExit: (code: number) => void):
     .option("--out-dir <dir>", "write each stub as DIR/<SONAME>, and linker scripts as DIR/<their name>")
     .option("--write-if-changed", "leave an output that already has the same bytes untouched (mtime too), as llvm-ifs does")
     .option("--fsync", "flush each output to disk before it replaces the old one (off: outputs of a build)")
-    .option("--json", "JSON Lines: {input, output, kind, soname, written[, replaced]} per output")
+    .option("--json", "JSON Lines: {path (the input), output, kind, soname, written[, replaced]} per output")
     .option("-v, --verbose", "one line per output written")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()}, the number of cores)`, parseJobs)
     .addHelpText(

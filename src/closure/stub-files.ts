@@ -25,8 +25,8 @@ export interface StubOptions {
 
 /** What happened to one output. */
 export interface StubRecord {
-  /** The library, manifest or linker script it was made from. */
-  input: string;
+  /** The library, manifest or linker script it was made from (the JSON convention's `path`: the input). */
+  path: string;
   output: string;
   kind: "stub" | "script";
   soname: string | null;
@@ -152,14 +152,14 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
   };
   for (const [dest, p] of planned) {
     try {
-      records.push({ input: p.input, output: dest, kind: "stub", soname: p.soname, written: write(dest, p.bytes) });
+      records.push({ path: p.input, output: dest, kind: "stub", soname: p.soname, written: write(dest, p.bytes) });
     } catch (e) {
       failures.push(failure(p.input, new OutputError(dest, e)));
     }
   }
   for (const s of scriptOutputs) {
     try {
-      records.push({ input: s.script.path, output: s.dest, kind: "script", soname: null, written: write(s.dest, new TextEncoder().encode(s.text)), replaced: s.replaced });
+      records.push({ path: s.script.path, output: s.dest, kind: "script", soname: null, written: write(s.dest, new TextEncoder().encode(s.text)), replaced: s.replaced });
     } catch (e) {
       failures.push(failure(s.script.path, new OutputError(s.dest, e)));
     }

@@ -1,5 +1,8 @@
 // One JSON convention for every command: JSON Lines (one object per line) for per-file
 // results, one line for a single result, and the same field names and value spellings.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { abilink } from "../support/cli.js";
 
@@ -43,6 +46,21 @@ describe("--json: JSON Lines everywhere", () => {
       }
     });
   }
+
+  it("stub: one line per output, with its input as path; a refused input has none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "json-stub-"));
+    try {
+      const one = await abilink(["stub", "--json", libs[0]!, "--out-dir", dir]);
+      expect(one.code, one.stderr).toBe(0);
+      expect(lines(one.stdout).map((x) => [x.path, x.output, x.kind])).toEqual([[libs[0], `${dir}/libvers.so.1`, "stub"]]);
+      // The s390x library has the same SONAME and another interface: refused, on stderr only.
+      const two = await abilink(["stub", "--json", libs[0]!, libs[1]!, "--out-dir", dir]);
+      expect(two.code).toBe(1);
+      expect(lines(two.stdout).map((x) => x.path)).toEqual([libs[0]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("abi and diff: one line for their one result", async () => {
     for (const args of [["abi", "--json", libs[0]!], ["abi", "--stable", "--json", libs[1]!], ["diff", "--json", libs[0]!, libs[1]!]]) {

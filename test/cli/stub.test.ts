@@ -112,7 +112,7 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasSystemLibs([...LIBS]))("abilink st
       expect(script).toContain("/usr/lib/x86_64-linux-gnu/libc_nonshared.a");
       expect(readdirSync(dir).sort()).toEqual(["ld-linux-x86-64.so.2", "libc.so", "libc.so.6"]);
       const records = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      expect(records.find((x) => x.kind === "script")).toMatchObject({ input: "/usr/lib/x86_64-linux-gnu/libc.so", output: `${dir}/libc.so`, written: true });
+      expect(records.find((x) => x.kind === "script")).toMatchObject({ path: "/usr/lib/x86_64-linux-gnu/libc.so", output: `${dir}/libc.so`, written: true });
       // -o cannot hold a script and its libraries.
       const single = await abilink(["stub", "/usr/lib/x86_64-linux-gnu/libc.so", "-o", join(tmp, "one.so")]);
       expect([single.code, single.stderr]).toEqual([1, "abilink: /usr/lib/x86_64-linux-gnu/libc.so: is a GNU ld linker script: give --out-dir, so that the stubs of the libraries it names go beside its copy"]);
