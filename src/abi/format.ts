@@ -33,6 +33,8 @@ import {
  *   hint-needed libc.so.6                (only with --hints; never hashed)
  *   hint-import puts@GLIBC_2.2.5 from=libc.so.6
  *   hint-import __gmon_start__ weak
+ *   hint-warning gets the%20`gets'%20function%20is%20dangerous%20and%20should%20not%20be%20used.
+ *                                        (a .gnu.warning.SYMBOL section: SYMBOL, then its text unless empty)
  */
 export const MANIFEST_HEADER = "abilink-abi 2";
 
@@ -151,6 +153,7 @@ export function writeManifest(m: AbiManifest, options: PrintOptions, write: (tex
     if (m.hints.sizes) lines.push(`hint-sizes${m.hints.sizes.map((n) => ` ${n}`).join("")}`);
     if (m.hints.ifuncs) lines.push(`hint-ifunc${m.hints.ifuncs.map((n) => ` ${n}`).join("")}`);
     if (m.hints.versionOrder) lines.push(`hint-versions${m.hints.versionOrder.map((v) => ` ${escapeName(v)}`).join("")}`);
+    for (const w of m.hints.warnings ?? []) lines.push(`hint-warning ${escapeName(w.symbol)}${w.text !== "" ? ` ${escapeName(w.text)}` : ""}`);
   }
   if (lines.length > 0) write(lines.join("\n") + "\n");
 }
@@ -314,6 +317,13 @@ export function parseManifest(text: string, file?: string): AbiManifest {
         (m.hints ??= { needed: [], imports: [] }).versionOrder = args.map(unescapeName);
         versionsLine = n;
         break;
+      case "hint-warning": {
+        // In section order, as the lines come: gold's output depends on it (LinkHints.warnings).
+        if (args.length < 1 || args.length > 2) fail(n, `"hint-warning" takes a symbol, then the warning's text when it has one`);
+        const hints = (m.hints ??= { needed: [], imports: [] });
+        (hints.warnings ??= []).push({ symbol: unescapeName(args[0]!), text: args.length === 2 ? unescapeName(args[1]!) : "" });
+        break;
+      }
       default:
         fail(n, `unknown fact "${key}"`);
     }

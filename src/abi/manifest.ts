@@ -12,6 +12,7 @@ import {
   SHN_COMMON,
   SHN_LORESERVE,
   SHN_UNDEF,
+  SHT_NOBITS,
   STB_GNU_UNIQUE,
   STB_LOCAL,
   STB_WEAK,
@@ -24,7 +25,9 @@ import {
   STV_HIDDEN,
   STV_INTERNAL,
   VER_FLG_BASE,
+  ElfError,
   MalformedError,
+  decodeString,
   symbolBind,
   symbolSize,
   symbolType,
@@ -110,6 +113,22 @@ export interface LinkHints {
   ifuncs?: number[];
   /** The version names from index 2 on, in index order: lld orders a program's requirements by it. */
   versionOrder?: string[];
+  /**
+   * The library's `.gnu.warning.SYMBOL` sections, in section order. GNU ld and gold print
+   * the text when a program refers to SYMBOL. gold also enters each SYMBOL into its pool of
+   * symbol names when it lays out the library's sections, before it reads the library's
+   * .dynsym; that pool numbers names in the order it first sees them, the numbers are the
+   * keys of gold's symbol hash table, and the table's iteration order is the order of the
+   * program's .dynsym, .symtab and relocations. So the names, and their order, decide
+   * gold's output (glibc's libc.so.6 has 27 such sections: gets, tmpnam, ...).
+   */
+  warnings?: HintWarning[];
+}
+
+/** A `.gnu.warning.SYMBOL` section: SYMBOL, and the text up to the first NUL ("" when empty). */
+export interface HintWarning {
+  symbol: string;
+  text: string;
 }
 
 /** An undefined symbol of the library: linkers check that something defines it (unless weak). */
@@ -349,6 +368,37 @@ function hintImports(elf: ElfFile): { imports: HintImport[]; firstIndex: Map<Hin
   return { imports: [...seen.values()].sort((a, b) => cmp(a.symbol, b.symbol)), firstIndex };
 }
 
+const WARNING_PREFIX = ".gnu.warning.";
+
+/**
+ * The library's `.gnu.warning.SYMBOL` sections, in section order (LinkHints.warnings). A
+ * section whose contents cannot be read keeps its name (what orders gold's output), with a
+ * warning.
+ */
+function gnuWarnings(elf: ElfFile, budget: TextBudget): HintWarning[] {
+  const out: HintWarning[] = [];
+  for (const sec of elf.sectionsIfUsable() ?? []) {
+    if (!sec.name.startsWith(WARNING_PREFIX) || sec.name.length === WARNING_PREFIX.length) continue;
+    // Section names are read a byte a character; symbol names are UTF-8.
+    const raw = Uint8Array.from(sec.name.slice(WARNING_PREFIX.length), (c) => c.charCodeAt(0));
+    const symbol = decodeString(raw, 0, raw.length);
+    let text = "";
+    if (sec.sh_type !== SHT_NOBITS && sec.sh_size > 0n) {
+      try {
+        const bytes = elf.readAt(sec.sh_offset, sec.sh_size, `section ${sec.name}`).bytes;
+        const end = bytes.indexOf(0);
+        text = decodeString(bytes, 0, end < 0 ? bytes.length : end);
+      } catch (e) {
+        if (!(e instanceof ElfError)) throw e;
+        elf.warnings.push(`${sec.name}: text ignored: ${e.message}`);
+      }
+    }
+    budget.spend(symbol.length + text.length);
+    out.push({ symbol, text });
+  }
+  return out;
+}
+
 /** The hint-order of a library: its .dynsym order over the manifest's symbols and imports, when it has a GNU hash table. */
 function dynsymOrder(
   elf: ElfFile,
@@ -473,6 +523,8 @@ export function extractManifest(elf: ElfFile, options: ExtractOptions = {}): Abi
     const ifuncIndexes = code.flatMap((s, i) => (ifuncs.has(s) ? [i] : []));
     if (ifuncIndexes.length > 0) manifest.hints.ifuncs = ifuncIndexes;
     if (byIndexOrder.length > 0) manifest.hints.versionOrder = byIndexOrder;
+    const warnings = gnuWarnings(elf, budget);
+    if (warnings.length > 0) manifest.hints.warnings = warnings;
   }
   return manifest;
 }

@@ -8,8 +8,9 @@
 //     bytes: .data.rel.ro (in PT_GNU_RELRO with .dynamic), .bss, .tbss (PT_TLS)
 //   segment 3, R, no file bytes: .stub.text (functions; not on ppc64 ELFv1), .stub.rodata
 //     (read-only data)
-//   .shstrtab and the section headers, not loaded.
-// Nothing is executable, and nothing holds a byte of the real library. Segment 1 maps its
+//   .gnu.warning.SYMBOL sections (hint-warning), .shstrtab and the section headers, not loaded.
+// Nothing is executable, and nothing holds a byte of the real library's code or data (the
+// warning texts are the manifest's hint-warning lines). Segment 1 maps its
 // offset 0 at address 16: valid ELF (p_vaddr ≡ p_offset modulo its p_align of 16), which
 // linkers, readelf and eu-elflint accept, but ld.so requires PT_LOAD offsets and addresses
 // congruent modulo the page size and refuses the file ("ELF load command address/offset not
@@ -243,7 +244,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
   // Symbols, now that addresses are known.
   const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
   // Section indexes, in the order the headers are written below.
+  const warnings = m.hints?.warnings ?? [];
   const sections = sectionList();
+  const firstWarning = sections.length - 1 - warnings.length;
   const indexOf = (name: string) => sections.findIndex((s) => s.name === name);
   codeSymbols.forEach((s, i) => values.set(s, { value: text.addr + codeOffsets[i]!, size: codeSize(s, 0n), shndx: indexOf(".stub.text") }));
   if (rOpd) functions.forEach((s, i) => values.set(s, { value: rOpd.vaddr + BigInt(i) * OPD_ENTRY, size: codeSize(s, OPD_ENTRY), shndx: indexOf(".opd") }));
@@ -275,6 +278,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
     for (const k of ["relro", "writable", "tls"] as const) if (dataSections.has(k)) list.push(dataSections.get(k)!);
     if (hasText) list.push(text);
     if (dataSections.has("readonly")) list.push(dataSections.get("readonly")!);
+    // The library's warning sections, in its order: gold reads their names before the
+    // .dynsym, and its output's symbol order depends on them (LinkHints.warnings).
+    for (const w of warnings) list.push({ name: `.gnu.warning.${w.symbol}`, header: { sh_type: SHT_PROGBITS, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 1n, sh_entsize: 0n } });
     list.push({ name: ".shstrtab", header: { sh_type: SHT_STRTAB, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 1n, sh_entsize: 0n } });
     return list;
   }
@@ -292,11 +298,18 @@ export function buildStub(m: AbiManifest): Uint8Array {
   link(".gnu.version_r", ".dynstr", table.needs.length);
   link(".dynamic", ".dynstr");
 
-  // Non-loaded: section names, then the section header table.
+  // Non-loaded: the warnings' texts, section names, then the section header table.
   const shstr = new StringTableBuilder();
   for (const s of sections) shstr.add(s.name);
   const shstrBytes = shstr.finish();
   fb.segment(0n, 1n);
+  const warningTexts = warnings.map((w) => utf8.encode(`${w.text}\0`));
+  const rWarnings = warningTexts.map((t, i) => {
+    const r = fb.reserve(`.gnu.warning section ${i}`, t.length, 1);
+    const sec = sections[firstWarning + i]!;
+    sec.header = { ...sec.header, sh_offset: BigInt(r.offset), sh_size: BigInt(r.size) };
+    return r;
+  });
   const rShstr = fb.reserve(".shstrtab", shstrBytes.length, 1);
   const shentsize = sectionHeaderSize(is64);
   const rShdrs = fb.reserve("section headers", sections.length * shentsize, word);
@@ -399,6 +412,7 @@ export function buildStub(m: AbiManifest): Uint8Array {
   if (rVerneed) fb.write(rVerneed, verneedBytes);
   if (rOpd) fb.write(rOpd, new Uint8Array(rOpd.size));
   fb.write(rDynamic, encodeDynamicTable(dynEntries, dynTags.length + 1, is64, little));
+  rWarnings.forEach((r, i) => fb.write(r, warningTexts[i]!));
   fb.write(rShstr, shstrBytes);
   fb.write(rShdrs, concat(sections.map((s) => encodeSectionHeader({ ...s.header, sh_name: s.name === "" ? 0 : shstr.offsetOf(s.name) }, is64, little)), rShdrs.size));
   return fb.finish();
