@@ -5,6 +5,7 @@
 //   segment 1, R: ELF header, program headers, .hash, .gnu.hash, .dynsym, .dynstr and the
 //     version tables [file offset + 16]
 //   segment 2, R, no file bytes: .text (functions; not on ppc64 ELFv1), .rodata (read-only data)
+//     (its p_offset, congruent with its address, lies past segment 3's file offsets)
 //   segment 3, RW: .opd (ppc64 ELFv1 function descriptors, zeros), .dynamic, then no file
 //     bytes: .data.rel.ro (in PT_GNU_RELRO with .dynamic), .bss, .tbss (PT_TLS)
 //   .shstrtab and the section headers, not loaded.
@@ -184,14 +185,17 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const seg1End = fb.size;
 
   // Segment 2: functions and read-only data, memory only.
-  const seg2Offset = seg1End;
-  const seg2Start = alignUpBig(STUB_SKEW + BigInt(seg1End), MAX_PAGE) + (BigInt(seg2Offset) % MAX_PAGE);
+  const seg2Start = alignUpBig(STUB_SKEW + BigInt(seg1End), MAX_PAGE) + (BigInt(seg1End) % MAX_PAGE);
   let cursor = seg2Start;
-  const nobits = (name: string, size: bigint, align: bigint, flags: number, offset: number): Section & { addr: bigint } => {
+  // A NOBITS section's sh_offset is where it would lie in its segment's file image (as GNU
+  // ld writes it): the segment's p_offset plus the section's distance from p_vaddr. Segment
+  // 2's p_offset is known only once segment 3 is laid out: its sections' offsets are
+  // relative until then (seg2FileOffset below).
+  const nobits = (name: string, size: bigint, align: bigint, flags: number, segOffset: bigint, segVaddr: bigint): Section & { addr: bigint } => {
     cursor = alignUpBig(cursor, align);
     const addr = cursor;
     cursor += size;
-    return { name, addr, header: { sh_type: SHT_NOBITS, sh_flags: BigInt(flags), sh_addr: addr, sh_offset: BigInt(offset), sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: align, sh_entsize: 0n } };
+    return { name, addr, header: { sh_type: SHT_NOBITS, sh_flags: BigInt(flags), sh_addr: addr, sh_offset: segOffset + (addr - segVaddr), sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: align, sh_entsize: 0n } };
   };
   // Each function its own address, with room for its size (sizes come from the hints).
   const codeSymbols = [...textFns, ...others];
@@ -202,13 +206,13 @@ export function buildStub(m: AbiManifest): Uint8Array {
     codeOffsets.push(codeEnd);
     codeEnd += alignUpBig(codeSize(s, 1n) || 1n, FUNCTION_STRIDE);
   }
-  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, seg2Offset);
+  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, 0n, seg2Start);
   const dataSections = new Map<DataKind, Section & { addr: bigint }>();
-  const placeData = (kind: DataKind, offset: number) => {
+  const placeData = (kind: DataKind, segOffset: bigint, segVaddr: bigint) => {
     const d = data.get(kind);
-    if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, offset));
+    if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, segOffset, segVaddr));
   };
-  placeData("readonly", seg2Offset);
+  placeData("readonly", 0n, seg2Start);
   const seg2End = cursor;
 
   // Segment 3: .opd and .dynamic, then writable data without file bytes.
@@ -218,17 +222,24 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
   const fileEnd = fb.size;
   cursor = rDynamic.vaddr + BigInt(rDynamic.size);
-  placeData("relro", fileEnd);
+  const seg3Offset = BigInt(seg3.offset);
+  placeData("relro", seg3Offset, seg3.vaddr);
   const relroEnd = cursor;
-  placeData("writable", fileEnd);
+  placeData("writable", seg3Offset, seg3.vaddr);
   // TLS addresses are a template of their own: after everything else, as its own block.
   const tlsData = data.get("tls");
   let tls: (Section & { addr: bigint }) | null = null;
   if (tlsData) {
-    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, fileEnd);
+    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, seg3Offset, seg3.vaddr);
     dataSections.set("tls", tls);
   }
   const seg3MemEnd = cursor;
+  // Segment 2 has no file bytes, so its p_offset only has to be congruent with its address:
+  // past every offset segment 3's sections claim, so that no file offset lies in two
+  // PT_LOADs' ranges (eu-elflint gives a section to the first PT_LOAD whose offsets hold its
+  // sh_offset, and found segment 3's .bss "not fully contained" in segment 2).
+  const seg2FileOffset = alignUpBig(seg3Offset + (seg3MemEnd - seg3.vaddr), MAX_PAGE) + (seg2Start % MAX_PAGE);
+  for (const s of [text, dataSections.get("readonly")]) if (s) s.header = { ...s.header, sh_offset: s.header.sh_offset + seg2FileOffset };
 
   // Symbols, now that addresses are known.
   const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
@@ -253,7 +264,8 @@ export function buildStub(m: AbiManifest): Uint8Array {
     });
     const list: Section[] = [{ name: "", header: { sh_type: 0, sh_flags: 0n, sh_addr: 0n, sh_offset: 0n, sh_size: 0n, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0n } }];
     list.push(progbits(".hash", rHash, SHT_HASH, SHF_ALLOC, hashEntry, hashEntry));
-    list.push(progbits(".gnu.hash", rGnuHash, SHT_GNU_HASH, SHF_ALLOC, word));
+    // sh_entsize 4 in ELFCLASS32 (its words), 0 in ELFCLASS64 (mixed words): as GNU ld, and eu-elflint checks it.
+    list.push(progbits(".gnu.hash", rGnuHash, SHT_GNU_HASH, SHF_ALLOC, word, is64 ? 0 : 4));
     list.push(progbits(".dynsym", rDynsym, SHT_DYNSYM, SHF_ALLOC, word, symSize));
     list.push(progbits(".dynstr", rDynstr, SHT_STRTAB, SHF_ALLOC, 1));
     if (rVersym) list.push(progbits(".gnu.version", rVersym, SHT_GNU_versym, SHF_ALLOC, 2, 2));
@@ -351,11 +363,11 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const relroStart = rDynamic.vaddr;
   const phdrs: ProgramHeader[] = [
     load(0, STUB_SKEW, seg1End, BigInt(seg1End), PF_R, STUB_SKEW),
-    ...(hasSeg2 ? [load(seg2Offset, seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
+    ...(hasSeg2 ? [load(Number(seg2FileOffset), seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
     load(seg3.offset, seg3.vaddr, fileEnd - seg3.offset, seg3MemEnd - seg3.vaddr, PF_R | PF_W, MAX_PAGE),
     { p_type: PT_DYNAMIC, p_flags: PF_R | PF_W, p_offset: BigInt(rDynamic.offset), p_vaddr: rDynamic.vaddr, p_paddr: rDynamic.vaddr, p_filesz: BigInt(rDynamic.size), p_memsz: BigInt(rDynamic.size), p_align: BigInt(word) },
   ];
-  if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: BigInt(fileEnd), p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
+  if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: tls.header.sh_offset, p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
   phdrs.push({ p_type: PT_GNU_RELRO, p_flags: PF_R, p_offset: BigInt(rDynamic.offset), p_vaddr: relroStart, p_paddr: relroStart, p_filesz: BigInt(rDynamic.size), p_memsz: relroEnd - relroStart, p_align: 1n });
   phdrs.push({ p_type: PT_GNU_STACK, p_flags: PF_R | PF_W, p_offset: 0n, p_vaddr: 0n, p_paddr: 0n, p_filesz: 0n, p_memsz: 0n, p_align: 16n });
 
