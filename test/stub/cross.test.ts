@@ -219,7 +219,8 @@ describe.skipIf(!ready).each(ARCHES.map((a) => [a.arch] as const))("%s", (arch) 
     expect(r.stderr).toMatch(/error while loading shared libraries: libstubby\.so\.1: /);
   });
 
-  it.runIf(arch === "ppc64")("ELFv1: exported functions are .opd descriptors in the library and in the stub", async () => {
+  // Registered only where they apply: CI counts a skipped test as a failure.
+  if (arch === "ppc64") it("ELFv1: exported functions are .opd descriptors in the library and in the stub", async () => {
     const b = get();
     const opdOf = async (path: string) => {
       const sections = (await execa("readelf", ["-SW", path])).stdout;
@@ -241,7 +242,7 @@ describe.skipIf(!ready).each(ARCHES.map((a) => [a.arch] as const))("%s", (arch) 
     expect(shape(s.fns)).toEqual(shape(real.fns));
   });
 
-  it.runIf(arch === "aarch64")("aarch64_vector_pcs: DT_AARCH64_VARIANT_PCS against the stub as against the library, and the program runs", async () => {
+  if (arch === "aarch64") it("aarch64_vector_pcs: DT_AARCH64_VARIANT_PCS against the stub as against the library, and the program runs", async () => {
     const b = get();
     const variant = async (path: string) => /\(AARCH64_VARIANT_PCS\)/.test((await execa("readelf", ["-dW", path])).stdout);
     const marked = async (path: string) => (await execa("readelf", ["--dyn-syms", "-W", path])).stdout.split("\n").filter((l) => /\[VARIANT_PCS\].*\svscale$/.test(l)).length;
