@@ -57,7 +57,7 @@ export function registerStub(program: Command, setExit: (code: number) => void):
       "Build a stub: a shared object with the library's SONAME, symbols, versions, types, bindings, st_other, " +
         "and for data objects their size, alignment, kind (read-only, RELRO, writable, TLS) and alias groups, but " +
         "no code and no data bytes. Programs link against it as against the library (GNU ld, gold, lld, mold); " +
-        "ld.so refuses to load it. From a library the link hints (NEEDED, imports, symbol order, function sizes) " +
+        "ld.so refuses to load it. From a library the link hints (NEEDED, imports, symbol order, function sizes, link warnings) " +
         "are kept, and programs linked against the stub are byte-identical to those linked against the library; " +
         "from a manifest the stub keeps what the manifest has. The same manifest always gives the same bytes. " +
         "A GNU ld linker script (glibc's libc.so) with --out-dir: each shared object it names is stubbed, and the " +

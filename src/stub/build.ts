@@ -39,7 +39,6 @@ import {
   PT_DYNAMIC,
   PT_GNU_RELRO,
   PT_GNU_STACK,
-  PT_LOAD,
   PT_TLS,
   SHF_ALLOC,
   SHF_TLS,
@@ -64,11 +63,6 @@ import {
   STT_NOTYPE,
   STT_OBJECT,
   STT_TLS,
-  VER_FLG_BASE,
-  VERDAUX,
-  VERDEF,
-  VERNAUX,
-  VERNEED,
   elfHeaderLayout,
   symbolLayout,
   type DynamicEntry,
@@ -88,11 +82,11 @@ import {
   encodeSectionHeader,
   programHeaderSize,
   sectionHeaderSize,
-  sysvHash,
   writeStruct,
   type Reservation,
 } from "../elf/write/index.js";
 import { layoutData, kindOf, type DataKind } from "./data-layout.js";
+import { concat, encodeVerdefs, encodeVerneeds, load, sysvBuckets } from "./tables.js";
 import { symbolTable, exportId, type StubSymbol } from "./symbols.js";
 
 /** Segment 1's address minus its file offset: not a multiple of any page size. */
@@ -159,11 +153,11 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const others = syms.filter((s) => s.kind === "export" && s.symbol.type === "NOTYPE");
   const textFns = opd ? [] : functions;
   const hasText = textFns.length + others.length > 0;
-  const hasSeg2 = hasText || data.has("readonly");
+  const hasReadOnlySegment = hasText || data.has("readonly");
 
   // Segment 1: everything with file contents that is read-only.
   // PT_LOAD × 2 or 3, PT_DYNAMIC, PT_TLS, PT_GNU_RELRO, PT_GNU_STACK.
-  const phdrCount = (hasSeg2 ? 3 : 2) + 1 + (data.has("tls") ? 1 : 0) + 2;
+  const phdrCount = (hasReadOnlySegment ? 3 : 2) + 1 + (data.has("tls") ? 1 : 0) + 2;
   const fb = new FileBuilder();
   fb.segment(STUB_SKEW, STUB_SKEW);
   const ehdrSize = EI_NIDENT + elfHeaderLayout(is64).size;
@@ -183,7 +177,7 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const rVerdef = table.defs.length > 0 ? fb.reserve(".gnu.version_d", verdefBytes.length, 4) : null;
   const verneedBytes = encodeVerneeds(table.needs, dynstr, little);
   const rVerneed = table.needs.length > 0 ? fb.reserve(".gnu.version_r", verneedBytes.length, 4) : null;
-  const seg1End = fb.size;
+  const headEnd = fb.size;
 
   // A section without file bytes: its offset is where its address maps in its segment
   // (congruent modulo its alignment, as PT_TLS needs), past the end of the file's bytes.
@@ -201,33 +195,33 @@ export function buildStub(m: AbiManifest): Uint8Array {
     if (d) dataSections.set(kind, nobits(DATA_SECTION[kind].name, BigInt(d.size), BigInt(d.align), DATA_SECTION[kind].flags, base));
   };
 
-  // Segment 2 (in address order; the last in the file's): .opd and .dynamic, then writable
+  // Segment 2, `rw`: .opd and .dynamic (the file ends with them), then writable
   // data without file bytes.
-  const seg3 = fb.segment(STUB_SKEW + BigInt(seg1End), MAX_PAGE, word);
+  const rw = fb.segment(STUB_SKEW + BigInt(headEnd), MAX_PAGE, word);
   const rOpd = opd && functions.length > 0 ? fb.reserve(".opd", functions.length * Number(OPD_ENTRY), 8) : null;
   const dynSize = dynamicEntrySize(is64);
   const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
   const fileEnd = fb.size;
   cursor = rDynamic.vaddr + BigInt(rDynamic.size);
-  placeData("relro", seg3);
+  placeData("relro", rw);
   const relroEnd = cursor;
-  placeData("writable", seg3);
+  placeData("writable", rw);
   // TLS addresses are a template of their own: after everything else, as its own block.
   const tlsData = data.get("tls");
   let tls: (Section & { addr: bigint }) | null = null;
   if (tlsData) {
-    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, seg3);
+    tls = nobits(".tbss", BigInt(tlsData.size), BigInt(tlsData.align), DATA_SECTION.tls.flags, rw);
     dataSections.set("tls", tls);
   }
-  const seg3MemEnd = cursor;
+  const rwMemEnd = cursor;
 
-  // Segment 3: functions and read-only data, memory only. Its offsets start where segment
+  // Segment 3, `ro`: functions and read-only data, memory only. Its offsets start where segment
   // 2's memory ends, so that no two segments' offset ranges meet (eu-elflint places
   // sections in segments by offset).
-  const seg2Offset = seg3.offset + Number(seg3MemEnd - seg3.vaddr);
-  const seg2Start = alignUpBig(seg3MemEnd, MAX_PAGE) + (BigInt(seg2Offset) % MAX_PAGE);
-  cursor = seg2Start;
-  const seg2 = { offset: seg2Offset, vaddr: seg2Start };
+  const roOffset = rw.offset + Number(rwMemEnd - rw.vaddr);
+  const roStart = alignUpBig(rwMemEnd, MAX_PAGE) + (BigInt(roOffset) % MAX_PAGE);
+  cursor = roStart;
+  const ro = { offset: roOffset, vaddr: roStart };
   // Each function its own address, with room for its size (sizes come from the hints).
   const codeSymbols = [...textFns, ...others];
   const codeSize = (s: StubSymbol, otherwise: bigint) => BigInt((s.kind === "export" ? s.size : null) ?? otherwise);
@@ -237,9 +231,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
     codeOffsets.push(codeEnd);
     codeEnd += alignUpBig(codeSize(s, 1n) || 1n, FUNCTION_STRIDE);
   }
-  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, seg2);
-  placeData("readonly", seg2);
-  const seg2End = cursor;
+  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, ro);
+  placeData("readonly", ro);
+  const roEnd = cursor;
 
   // Symbols, now that addresses are known.
   const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
@@ -374,9 +368,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
 
   const relroStart = rDynamic.vaddr;
   const phdrs: ProgramHeader[] = [
-    load(0, STUB_SKEW, seg1End, BigInt(seg1End), PF_R, STUB_SKEW),
-    load(seg3.offset, seg3.vaddr, fileEnd - seg3.offset, seg3MemEnd - seg3.vaddr, PF_R | PF_W, MAX_PAGE),
-    ...(hasSeg2 ? [load(seg2Offset, seg2Start, 0, seg2End - seg2Start, PF_R, MAX_PAGE)] : []),
+    load(0, STUB_SKEW, headEnd, BigInt(headEnd), PF_R, STUB_SKEW),
+    load(rw.offset, rw.vaddr, fileEnd - rw.offset, rwMemEnd - rw.vaddr, PF_R | PF_W, MAX_PAGE),
+    ...(hasReadOnlySegment ? [load(roOffset, roStart, 0, roEnd - roStart, PF_R, MAX_PAGE)] : []),
     { p_type: PT_DYNAMIC, p_flags: PF_R | PF_W, p_offset: BigInt(rDynamic.offset), p_vaddr: rDynamic.vaddr, p_paddr: rDynamic.vaddr, p_filesz: BigInt(rDynamic.size), p_memsz: BigInt(rDynamic.size), p_align: BigInt(word) },
   ];
   if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: tls.header.sh_offset, p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });
@@ -416,67 +410,4 @@ export function buildStub(m: AbiManifest): Uint8Array {
   fb.write(rShstr, shstrBytes);
   fb.write(rShdrs, concat(sections.map((s) => encodeSectionHeader({ ...s.header, sh_name: s.name === "" ? 0 : shstr.offsetOf(s.name) }, is64, little)), rShdrs.size));
   return fb.finish();
-}
-
-function load(offset: number, vaddr: bigint, filesz: number, memsz: bigint, flags: number, align: bigint): ProgramHeader {
-  return { p_type: PT_LOAD, p_flags: flags, p_offset: BigInt(offset), p_vaddr: vaddr, p_paddr: vaddr, p_filesz: BigInt(filesz), p_memsz: memsz, p_align: align };
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** A bucket count as GNU ld picks it for .hash: the largest of its primes not above the symbol count. */
-function sysvBuckets(count: number): number {
-  const primes = [1, 3, 17, 37, 67, 97, 131, 197, 263, 521, 1031, 2053, 4099, 8209, 16411, 32771, 65537, 131101];
-  let best = 1;
-  for (const p of primes) if (p <= count) best = p;
-  return best;
-}
-
-function encodeVerdefs(defs: { name: string; index: number; base: boolean }[], strings: StringTableBuilder, little: boolean): Uint8Array {
-  const out = new Uint8Array(defs.length * (VERDEF.size + VERDAUX.size));
-  const e = new Encoder(out, little);
-  defs.forEach((d, i) => {
-    const at = i * (VERDEF.size + VERDAUX.size);
-    writeStruct(e, at, VERDEF, {
-      vd_version: 1,
-      vd_flags: d.base ? VER_FLG_BASE : 0,
-      vd_ndx: d.index,
-      vd_cnt: 1,
-      vd_hash: sysvHash(utf8.encode(d.name)),
-      vd_aux: VERDEF.size,
-      vd_next: i + 1 < defs.length ? VERDEF.size + VERDAUX.size : 0,
-    });
-    writeStruct(e, at + VERDEF.size, VERDAUX, { vda_name: strings.offsetOf(d.name), vda_next: 0 });
-  });
-  return out;
-}
-
-function encodeVerneeds(needs: { file: string; versions: { name: string; index: number }[] }[], strings: StringTableBuilder, little: boolean): Uint8Array {
-  const size = needs.reduce((n, x) => n + VERNEED.size + x.versions.length * VERNAUX.size, 0);
-  const out = new Uint8Array(size);
-  const e = new Encoder(out, little);
-  let at = 0;
-  needs.forEach((n, i) => {
-    const own = VERNEED.size + n.versions.length * VERNAUX.size;
-    writeStruct(e, at, VERNEED, { vn_version: 1, vn_cnt: n.versions.length, vn_file: strings.offsetOf(n.file), vn_aux: VERNEED.size, vn_next: i + 1 < needs.length ? own : 0 });
-    n.versions.forEach((v, j) => {
-      writeStruct(e, at + VERNEED.size + j * VERNAUX.size, VERNAUX, {
-        vna_hash: sysvHash(utf8.encode(v.name)),
-        vna_flags: 0,
-        vna_other: v.index,
-        vna_name: strings.offsetOf(v.name),
-        vna_next: j + 1 < n.versions.length ? VERNAUX.size : 0,
-      });
-    });
-    at += own;
-  });
-  return out;
 }
