@@ -107,12 +107,26 @@ function inGivenOrder(order: { buckets: number; indexes: number[] }, combined: S
   const seen = new Set<number>();
   let last = -1;
   for (const s of symbols.slice(imports)) {
-    const b = gnuHash(utf8.encode(s.name)) % order.buckets;
+    const b = gnuHashOf(s.name) % order.buckets;
     if (b !== last && seen.has(b)) return null;
     seen.add(b);
     last = b;
   }
   return { symbols, shape };
+}
+
+/**
+ * gnuHash of a name's UTF-8 bytes. An ASCII name is hashed from its characters (the same
+ * bytes) without encoding it: this check runs once per symbol of every stub.
+ */
+function gnuHashOf(name: string): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0x7f) return gnuHash(utf8.encode(name));
+    h = (Math.imul(h, 33) + c) >>> 0;
+  }
+  return h;
 }
 
 /** The id of an exported symbol, for data offsets. */
