@@ -178,12 +178,17 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
       case "clear-symbol-version":
         clearSymbolVersion(elf, m, e.name);
         break;
-      case "set-os-abi":
+      case "set-os-abi": {
+        // The last one given wins; a value the file has already is no change.
+        const earlier = m.extraWrites.findIndex((w) => w.offset === EI_OSABI);
+        if (earlier >= 0) m.extraWrites.splice(earlier, 1);
+        m.changes = m.changes.filter((c) => !c.startsWith("os/abi: "));
         if (elf.header.ei_osabi !== e.value) {
           m.extraWrites.push({ offset: EI_OSABI, bytes: Uint8Array.of(e.value), what: "EI_OSABI" });
           m.changes.push(`os/abi: ${elf.header.ei_osabi} -> ${e.value}`);
         }
         break;
+      }
       case "set-execstack": {
         const i = m.phdrs.findIndex((p) => p.p_type === PT_GNU_STACK);
         if (i < 0) throw new PatchError("has no PT_GNU_STACK program header to change");

@@ -133,7 +133,7 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const needed = m.hints?.needed ?? [];
   for (const n of needed) dynstr.add(n);
   if (m.soname !== null) dynstr.add(m.soname);
-  for (const s of syms) dynstr.add(s.name);
+  syms.forEach((s, i) => dynstr.add(s.name, table.names[i + 1]));
   for (const d of table.defs) dynstr.add(d.name);
   for (const n of table.needs) {
     dynstr.add(n.file);
@@ -166,8 +166,8 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const hashEntry = m.e_machine === EM_S390 && is64 ? 8 : 4;
   const nbucket = sysvBuckets(count);
   const rHash = fb.reserve(".hash", (2 + nbucket + count) * hashEntry, hashEntry);
-  const names = [new Uint8Array(0), ...syms.map((s) => utf8.encode(s.name))];
-  const gnuHash = buildGnuHash(names, table.shape, is64, little);
+  const names = table.names;
+  const gnuHash = buildGnuHash(names, table.shape, is64, little, table.hashes);
   const rGnuHash = fb.reserve(".gnu.hash", gnuHash.length, word);
   const symSize = symbolLayout(is64).size;
   const rDynsym = fb.reserve(".dynsym", count * symSize, word);
@@ -242,15 +242,18 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const sections = sectionList();
   const firstWarning = sections.length - 1 - warnings.length;
   const indexOf = (name: string) => sections.findIndex((s) => s.name === name);
-  codeSymbols.forEach((s, i) => values.set(s, { value: text.addr + codeOffsets[i]!, size: codeSize(s, 0n), shndx: indexOf(".stub.text") }));
-  if (rOpd) functions.forEach((s, i) => values.set(s, { value: rOpd.vaddr + BigInt(i) * OPD_ENTRY, size: codeSize(s, OPD_ENTRY), shndx: indexOf(".opd") }));
+  const textIndex = indexOf(".stub.text");
+  codeSymbols.forEach((s, i) => values.set(s, { value: text.addr + codeOffsets[i]!, size: codeSize(s, 0n), shndx: textIndex }));
+  const opdIndex = indexOf(".opd");
+  if (rOpd) functions.forEach((s, i) => values.set(s, { value: rOpd.vaddr + BigInt(i) * OPD_ENTRY, size: codeSize(s, OPD_ENTRY), shndx: opdIndex }));
+  const dataIndex = new Map([...dataSections].map(([k, sec]) => [k, indexOf(sec.name)]));
   for (const s of syms) {
     if (s.kind !== "export" || !s.symbol.data) continue;
     const kind = kindOf(s.symbol);
     const sec = dataSections.get(kind)!;
     const offset = BigInt(data.get(kind)!.offsets.get(exportId(s)!)!);
     // TLS values are offsets in the TLS template.
-    values.set(s, { value: kind === "tls" ? offset : sec.addr + offset, size: BigInt(s.symbol.data.size), shndx: indexOf(sec.name) });
+    values.set(s, { value: kind === "tls" ? offset : sec.addr + offset, size: BigInt(s.symbol.data.size), shndx: dataIndex.get(kind)! });
   }
 
   function sectionList(): Section[] {
@@ -312,20 +315,38 @@ export function buildStub(m: AbiManifest): Uint8Array {
 
   // Bytes.
   const symBytes = new Uint8Array(count * symSize);
-  const se = new Encoder(symBytes, little);
   const versym = new Uint8Array(count * 2);
   const ve = new Encoder(versym, little);
   ve.u16(0, 0);
+  // Written field by field: libLLVM's table has 90,000 entries.
+  const view = new DataView(symBytes.buffer, symBytes.byteOffset, symBytes.byteLength);
+  const writeSymbol = (at: number, name: number, value: bigint, size: bigint, info: number, other: number, shndx: number) => {
+    view.setUint32(at, name, little);
+    if (is64) {
+      view.setUint8(at + 4, info);
+      view.setUint8(at + 5, other);
+      view.setUint16(at + 6, shndx, little);
+      view.setBigUint64(at + 8, value, little);
+      view.setBigUint64(at + 16, size, little);
+    } else {
+      view.setUint32(at + 4, Number(value), little);
+      view.setUint32(at + 8, Number(size), little);
+      view.setUint8(at + 12, info);
+      view.setUint8(at + 13, other);
+      view.setUint16(at + 14, shndx, little);
+    }
+  };
   syms.forEach((s, i) => {
     const at = (i + 1) * symSize;
+    const st_name = dynstr.offsetOf(s.name);
     if (s.kind === "marker") {
-      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: (STB_GLOBAL << 4) | STT_OBJECT, st_other: 0, st_shndx: SHN_ABS });
+      writeSymbol(at, st_name, 0n, 0n, (STB_GLOBAL << 4) | STT_OBJECT, 0, SHN_ABS);
     } else if (s.kind === "import") {
-      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: 0n, st_size: 0n, st_info: ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), st_other: 0, st_shndx: SHN_UNDEF });
+      writeSymbol(at, st_name, 0n, 0n, ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), 0, SHN_UNDEF);
     } else {
       const v = values.get(s)!;
       const info = (BIND[s.symbol.bind] << 4) | (s.ifunc && s.symbol.type === "FUNC" ? STT_GNU_IFUNC : TYPE[s.symbol.type]);
-      writeStruct(se, at, symbolLayout(is64), { st_name: dynstr.offsetOf(s.name), st_value: v.value, st_size: v.size, st_info: info, st_other: s.symbol.other, st_shndx: v.shndx });
+      writeSymbol(at, st_name, v.value, v.size, info, s.symbol.other, v.shndx);
     }
     ve.u16((i + 1) * 2, s.versym);
   });

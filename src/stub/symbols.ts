@@ -30,13 +30,15 @@ export type StubSymbol =
 export interface SymbolTable {
   /** Symbols from index 1 on. */
   symbols: StubSymbol[];
+  /** Their names' UTF-8 bytes and GNU hashes, by table index (index 0, the null symbol, empty). */
+  names: Uint8Array[];
+  hashes: Uint32Array;
   /** First hashed index (after the null symbol and the imports). */
   shape: GnuHashShape;
   defs: VersionDef[];
   needs: VersionNeed[];
 }
 
-const utf8 = new TextEncoder();
 
 export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
   const defs: VersionDef[] = [];
@@ -86,47 +88,72 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
     return { kind: "export", symbol: s, versym: s.version !== null && !s.default && v > 1 ? v | VERSYM_HIDDEN : v, name: s.name, size, ifunc: ifuncs.has(at) };
   });
   const markers: StubSymbol[] = (m.hints?.versionOrder ?? []).map((v) => ({ kind: "marker", versym: index.get(v) ?? 1, name: v }));
-  const given = m.hints?.order ? inGivenOrder(m.hints.order, [...exports, ...imports, ...markers], imports.length, is64) : null;
-  if (given) return { ...given, defs, needs };
+  if (m.hints?.order) {
+    const combined = [...exports, ...imports, ...markers];
+    const encoded = encodeNames(combined);
+    const given = inGivenOrder(m.hints.order, combined, encoded.hashes, imports.length, is64);
+    if (given) return { ...given, ...permuted(encoded, m.hints.order.indexes), defs, needs };
+  }
   const all = [...imports, ...exports];
   const shape = gnuHashShape(1 + imports.length, exports.length, is64);
-  const names = [new Uint8Array(0), ...all.map((s) => utf8.encode(s.name))];
-  const order = gnuHashOrder(names, shape);
-  return { symbols: order.slice(1).map((i) => all[i - 1]!), shape, defs, needs };
+  const encoded = encodeNames(all);
+  const order = gnuHashOrder(encoded.names, shape).slice(1).map((i) => i - 1);
+  return { symbols: order.map((i) => all[i]!), shape, ...permuted(encoded, order), defs, needs };
+}
+
+/** Encoded names (by index + 1) put in `order` (indexes into the encoded list from 0). */
+function permuted(e: { names: Uint8Array[]; hashes: Uint32Array }, order: readonly number[]): { names: Uint8Array[]; hashes: Uint32Array } {
+  const names: Uint8Array[] = [e.names[0]!];
+  const hashes = new Uint32Array(order.length + 1);
+  order.forEach((i, k) => {
+    names.push(e.names[i + 1]!);
+    hashes[k + 1] = e.hashes[i + 1]!;
+  });
+  return { names, hashes };
+}
+
+/** The names of `symbols` (table index i + 1) encoded once, into one buffer, and their GNU hashes. */
+function encodeNames(symbols: readonly StubSymbol[]): { names: Uint8Array[]; hashes: Uint32Array } {
+  let total = 0;
+  for (const s of symbols) total += Buffer.byteLength(s.name);
+  const all = Buffer.allocUnsafe(total);
+  const names: Uint8Array[] = [new Uint8Array(0)];
+  const hashes = new Uint32Array(symbols.length + 1);
+  let at = 0;
+  symbols.forEach((s, i) => {
+    const n = all.write(s.name, at, "utf8");
+    const bytes = all.subarray(at, at + n);
+    names.push(bytes);
+    hashes[i + 1] = gnuHash(bytes);
+    at += n;
+  });
+  return { names, hashes };
 }
 
 /**
  * The library's own order (hint-order), when a GNU hash table can index it: the imports
  * first, then each bucket's symbols in one run. Null otherwise (a hand-edited order).
  */
-function inGivenOrder(order: { buckets: number; indexes: number[] }, combined: StubSymbol[], imports: number, is64: boolean): Omit<SymbolTable, "defs" | "needs"> | null {
+function inGivenOrder(
+  order: { buckets: number; indexes: number[] },
+  combined: StubSymbol[],
+  hashes: Uint32Array,
+  imports: number,
+  is64: boolean,
+): Pick<SymbolTable, "symbols" | "shape"> | null {
   const symbols = order.indexes.map((i) => combined[i]!);
   if (symbols.some((s) => s === undefined)) return null;
   if (symbols.slice(0, imports).some((s) => s.kind !== "import")) return null;
   const shape = { ...gnuHashShape(1 + imports, symbols.length - imports, is64), nbuckets: order.buckets };
   const seen = new Set<number>();
   let last = -1;
-  for (const s of symbols.slice(imports)) {
-    const b = gnuHashOf(s.name) % order.buckets;
+  for (const i of order.indexes.slice(imports)) {
+    const b = hashes[i + 1]! % order.buckets;
     if (b !== last && seen.has(b)) return null;
     seen.add(b);
     last = b;
   }
   return { symbols, shape };
-}
-
-/**
- * gnuHash of a name's UTF-8 bytes. An ASCII name is hashed from its characters (the same
- * bytes) without encoding it: this check runs once per symbol of every stub.
- */
-function gnuHashOf(name: string): number {
-  let h = 5381;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 0x7f) return gnuHash(utf8.encode(name));
-    h = (Math.imul(h, 33) + c) >>> 0;
-  }
-  return h;
 }
 
 /** The id of an exported symbol, for data offsets. */

@@ -85,7 +85,7 @@ describe("an output that cannot be written is named, not the input", () => {
     for (const args of [["abi", "-o", tmp, lib], ["patch", "--set-soname", "libx.so", "-o", tmp, lib]]) {
       const r = await abilink(args);
       expect(r.code, args.join(" ")).toBe(1);
-      expect(oneLine(r)).toBe(`abilink: ${tmp}: is a directory`);
+      expect(oneLine(r)).toBe(`abilink: ${tmp}: is a directory, not a regular file: refusing to replace it`);
     }
     const store = join(tmp, "store");
     mkdirSync(store);

@@ -161,3 +161,14 @@ describe("patch property: random edits read back as modelled", () => {
     });
   }
 });
+
+describe("one patch with a field edited twice", () => {
+  it("set-os-abi given twice (found by the stale-note property): the last value wins, no overlapping writes", () => {
+    const input = new Uint8Array(readFileSync(fx("x86_64/prog")));
+    const osabi = (b: Uint8Array) => b[7];
+    expect(osabi(patchBytes(input, [{ op: "set-os-abi", value: 3 }, { op: "set-os-abi", value: 3 }]).bytes)).toBe(3);
+    expect(osabi(patchBytes(input, [{ op: "set-os-abi", value: 9 }, { op: "set-os-abi", value: 3 }]).bytes)).toBe(3);
+    const back = patchBytes(input, [{ op: "set-os-abi", value: 3 }, { op: "set-os-abi", value: 0 }]);
+    expect([back.plan.changes, Buffer.from(back.bytes).equals(Buffer.from(input))]).toEqual([[], true]);
+  });
+});

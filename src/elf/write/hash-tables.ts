@@ -49,17 +49,19 @@ export function gnuHashShape(symoffset: number, hashed: number, is64: boolean): 
  */
 export function gnuHashOrder(names: readonly Uint8Array[], shape: GnuHashShape): number[] {
   const order = Array.from({ length: names.length }, (_, i) => i);
-  const bucket = (i: number) => gnuHash(names[i]!) % shape.nbuckets;
-  const hashed = order.slice(shape.symoffset).sort((a, b) => bucket(a) - bucket(b) || a - b);
-  order.splice(shape.symoffset, hashed.length, ...hashed);
+  // Each name hashed once, not once per comparison.
+  const buckets = names.map((n, i) => (i < shape.symoffset ? 0 : gnuHash(n) % shape.nbuckets));
+  const hashed = order.slice(shape.symoffset).sort((a, b) => buckets[a]! - buckets[b]! || a - b);
+  hashed.forEach((x, k) => (order[shape.symoffset + k] = x));
   return order;
 }
 
 /**
  * A DT_GNU_HASH table for a symbol table whose names are `names`, in table order, already
  * grouped by bucket from `symoffset` on (gnuHashOrder): header, bloom filter, buckets, chains.
+ * `hashes`, when given, holds gnuHash of each name (the caller had them).
  */
-export function buildGnuHash(names: readonly Uint8Array[], shape: GnuHashShape, is64: boolean, little: boolean): Uint8Array {
+export function buildGnuHash(names: readonly Uint8Array[], shape: GnuHashShape, is64: boolean, little: boolean, hashes?: ArrayLike<number>): Uint8Array {
   const count = names.length;
   const word = is64 ? 8 : 4;
   const bits = word * 8;
@@ -70,22 +72,32 @@ export function buildGnuHash(names: readonly Uint8Array[], shape: GnuHashShape, 
   e.u32(4, shape.symoffset);
   e.u32(8, shape.bloomSize);
   e.u32(12, shape.shift);
-  const bloom = Array.from({ length: shape.bloomSize }, () => 0n);
+  // The bloom filter as 32-bit halves (low word first), set bit by bit: no BigInt per symbol.
+  const halves = word / 4;
+  const bloom = new Uint32Array(shape.bloomSize * halves);
+  const setBit = (w: number, bit: number) => (bloom[w * halves + (bit >>> 5)]! |= 1 << (bit & 31));
   const bucketsAt = 16 + shape.bloomSize * word;
   const chainsAt = bucketsAt + shape.nbuckets * 4;
+  const hashOf = hashes ? (i: number) => hashes[i]! : (i: number) => gnuHash(names[i]!);
+  let h = count > shape.symoffset ? hashOf(shape.symoffset) : 0;
   for (let i = shape.symoffset; i < count; i++) {
-    const h = gnuHash(names[i]!);
     if (shape.bloomSize > 0) {
       const w = Math.floor(h / bits) % shape.bloomSize;
-      bloom[w]! |= (1n << BigInt(h % bits)) | (1n << BigInt((h >>> shape.shift) % bits));
+      setBit(w, h % bits);
+      setBit(w, (h >>> shape.shift) % bits);
     }
     const b = h % shape.nbuckets;
     // A bucket holds the first (lowest) index of its run; 0 means not set yet.
     if (view.getUint32(bucketsAt + b * 4, little) === 0) e.u32(bucketsAt + b * 4, i);
-    const last = i + 1 === count || gnuHash(names[i + 1]!) % shape.nbuckets !== b;
+    const next = i + 1 < count ? hashOf(i + 1) : 0;
+    const last = i + 1 === count || next % shape.nbuckets !== b;
     e.u32(chainsAt + (i - shape.symoffset) * 4, last ? (h | 1) >>> 0 : (h & ~1) >>> 0);
+    h = next;
   }
-  bloom.forEach((w, i) => (is64 ? e.u64(16 + i * 8, w) : e.u32(16 + i * 4, Number(w & 0xffffffffn))));
+  for (let i = 0; i < shape.bloomSize; i++) {
+    if (is64) e.u64(16 + i * 8, (BigInt(bloom[i * 2 + 1]!) << 32n) | BigInt(bloom[i * 2]!));
+    else e.u32(16 + i * 4, bloom[i]!);
+  }
   return bytes;
 }
 

@@ -12,11 +12,11 @@ export class StringTableBuilder {
   private offsets: Map<string, number> | null = null;
   private table: Uint8Array | null = null;
 
-  /** Adds a string (not containing NUL); adding one twice stores it once. */
-  add(s: string): void {
+  /** Adds a string (not containing NUL); adding one twice stores it once. `encoded`: its UTF-8 bytes, when the caller has them. */
+  add(s: string, encoded?: Uint8Array): void {
     if (this.table) throw new Error("StringTableBuilder: add after finish");
     if (this.strings.has(s)) return;
-    const bytes = utf8.encode(s);
+    const bytes = encoded ?? utf8.encode(s);
     if (bytes.includes(0)) throw new Error(`a string table entry cannot contain NUL: ${JSON.stringify(s)}`);
     this.strings.set(s, bytes);
   }
@@ -25,27 +25,26 @@ export class StringTableBuilder {
   finish(): Uint8Array {
     if (this.table) return this.table;
     // Sorted by reversed bytes, descending: a string comes right after every string it ends.
-    const entries = [...this.strings.entries()].filter(([s]) => s !== "").sort((a, b) => compareReversed(b[1], a[1]));
+    // Most comparisons are settled by a number made of the last six bytes (no NUL in a
+    // string, so a shorter tail pads with zeros and sorts first, as the bytes would).
+    const entries = [...this.strings.entries()].filter(([s]) => s !== "").map(([s, bytes]) => ({ s, bytes, key: tailKey(bytes, 0), key2: tailKey(bytes, 6) }));
+    entries.sort((a, b) => b.key - a.key || b.key2 - a.key2 || compareReversed(b.bytes, a.bytes));
     const offsets = new Map<string, number>([["", 0]]);
-    const parts: Uint8Array[] = [new Uint8Array(1)];
+    const kept: { bytes: Uint8Array; offset: number }[] = [];
     let size = 1;
     let prev: { bytes: Uint8Array; offset: number } | null = null;
-    for (const [s, bytes] of entries) {
+    for (const { s, bytes } of entries) {
       if (prev && endsWith(prev.bytes, bytes)) {
         offsets.set(s, prev.offset + prev.bytes.length - bytes.length);
         continue;
       }
       offsets.set(s, size);
-      parts.push(bytes, new Uint8Array(1));
       prev = { bytes, offset: size };
+      kept.push(prev);
       size += bytes.length + 1;
     }
     const table = new Uint8Array(size);
-    let at = 0;
-    for (const p of parts) {
-      table.set(p, at);
-      at += p.length;
-    }
+    for (const k of kept) table.set(k.bytes, k.offset);
     this.offsets = offsets;
     this.table = table;
     return table;
@@ -57,6 +56,13 @@ export class StringTableBuilder {
     if (o === undefined) throw new Error(`StringTableBuilder: ${JSON.stringify(s)} was not added`);
     return o;
   }
+}
+
+/** Six bytes counted from the end, after `skip`, last first, as one number (zeros for missing bytes). */
+function tailKey(b: Uint8Array, skip: number): number {
+  let key = 0;
+  for (let i = skip; i < skip + 6; i++) key = key * 256 + (i < b.length ? b[b.length - 1 - i]! : 0);
+  return key;
 }
 
 /** Compares byte strings from their last byte backwards; a string is less than any it ends. */
