@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { InputError, OutputError } from "../errors.js";
-import { writeFileAtomic, writeFileIfChanged } from "../io/atomic-write.js";
+import { holdWorkDir, writeFileAtomic, writeFileIfChanged } from "../io/atomic-write.js";
 import { fsPath } from "../io/paths.js";
 import { rewriteScript, scriptInputs } from "../stub/linker-script.js";
 import { failure, type Failure, type StubOutcome } from "./outcomes.js";
@@ -150,6 +150,23 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
     writeFileAtomic(dest, bytes, 0o644, options.durable ?? false);
     return true;
   };
+  // One private directory for every output written into --out-dir.
+  let release = () => {};
+  if (options.outDir !== undefined) {
+    try {
+      release = holdWorkDir(options.outDir);
+    } catch {
+      // Each write below says why it cannot write there.
+    }
+  }
+  try {
+    writeAll();
+  } finally {
+    release();
+  }
+  return { records, failures };
+
+  function writeAll(): void {
   for (const [dest, p] of planned) {
     try {
       records.push({ path: p.input, output: dest, kind: "stub", soname: p.soname, written: write(dest, p.bytes) });
@@ -164,5 +181,5 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
       failures.push(failure(s.script.path, new OutputError(s.dest, e)));
     }
   }
-  return { records, failures };
+  }
 }

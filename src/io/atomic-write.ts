@@ -246,6 +246,19 @@ function acquireWorkDir(dir: string): WorkDir {
   }
 }
 
+/**
+ * Keeps the private directory beside `dir` (made now) until the returned function is called,
+ * so that many atomic writes into `dir` share one (a batch of outputs: one mkdir, not one each).
+ */
+export function holdWorkDir(dir: string): () => void {
+  const w = acquireWorkDir(dir);
+  let held = true;
+  return () => {
+    if (held) releaseWorkDir(w);
+    held = false;
+  };
+}
+
 /** One user fewer; the last removes the private directory and closes its descriptors. */
 function releaseWorkDir(w: WorkDir): void {
   if (--w.refs > 0) return;

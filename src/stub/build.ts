@@ -224,36 +224,39 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const ro = { offset: roOffset, vaddr: roStart };
   // Each function its own address, with room for its size (sizes come from the hints).
   const codeSymbols = [...textFns, ...others];
-  const codeSize = (s: StubSymbol, otherwise: bigint) => BigInt((s.kind === "export" ? s.size : null) ?? otherwise);
-  const codeOffsets: bigint[] = [];
-  let codeEnd = 0n;
+  // Per-symbol arithmetic in numbers (a stub's addresses stay far below 2^53).
+  const codeSize = (s: StubSymbol, otherwise: number) => (s.kind === "export" ? s.size : null) ?? otherwise;
+  const stride = Number(FUNCTION_STRIDE);
+  const codeOffsets: number[] = [];
+  let codeEnd = 0;
   for (const s of codeSymbols) {
     codeOffsets.push(codeEnd);
-    codeEnd += alignUpBig(codeSize(s, 1n) || 1n, FUNCTION_STRIDE);
+    codeEnd += Math.ceil((codeSize(s, 1) || 1) / stride) * stride;
   }
-  const text = nobits(".stub.text", codeEnd, FUNCTION_STRIDE, SHF_ALLOC, ro);
+  const text = nobits(".stub.text", BigInt(codeEnd), FUNCTION_STRIDE, SHF_ALLOC, ro);
   placeData("readonly", ro);
   const roEnd = cursor;
 
   // Symbols, now that addresses are known.
-  const values = new Map<StubSymbol, { value: bigint; size: bigint; shndx: number }>();
+  const values = new Map<StubSymbol, { value: number; size: number; shndx: number }>();
   // Section indexes, in the order the headers are written below.
   const warnings = m.hints?.warnings ?? [];
   const sections = sectionList();
   const firstWarning = sections.length - 1 - warnings.length;
   const indexOf = (name: string) => sections.findIndex((s) => s.name === name);
   const textIndex = indexOf(".stub.text");
-  codeSymbols.forEach((s, i) => values.set(s, { value: text.addr + codeOffsets[i]!, size: codeSize(s, 0n), shndx: textIndex }));
+  const textAddr = Number(text.addr);
+  codeSymbols.forEach((s, i) => values.set(s, { value: textAddr + codeOffsets[i]!, size: codeSize(s, 0), shndx: textIndex }));
   const opdIndex = indexOf(".opd");
-  if (rOpd) functions.forEach((s, i) => values.set(s, { value: rOpd.vaddr + BigInt(i) * OPD_ENTRY, size: codeSize(s, OPD_ENTRY), shndx: opdIndex }));
+  if (rOpd) functions.forEach((s, i) => values.set(s, { value: Number(rOpd.vaddr) + i * Number(OPD_ENTRY), size: codeSize(s, Number(OPD_ENTRY)), shndx: opdIndex }));
   const dataIndex = new Map([...dataSections].map(([k, sec]) => [k, indexOf(sec.name)]));
   for (const s of syms) {
     if (s.kind !== "export" || !s.symbol.data) continue;
     const kind = kindOf(s.symbol);
     const sec = dataSections.get(kind)!;
-    const offset = BigInt(data.get(kind)!.offsets.get(exportId(s)!)!);
+    const offset = data.get(kind)!.offsets.get(exportId(s)!)!;
     // TLS values are offsets in the TLS template.
-    values.set(s, { value: kind === "tls" ? offset : sec.addr + offset, size: BigInt(s.symbol.data.size), shndx: dataIndex.get(kind)! });
+    values.set(s, { value: kind === "tls" ? offset : Number(sec.addr) + offset, size: s.symbol.data.size, shndx: dataIndex.get(kind)! });
   }
 
   function sectionList(): Section[] {
@@ -320,17 +323,23 @@ export function buildStub(m: AbiManifest): Uint8Array {
   ve.u16(0, 0);
   // Written field by field: libLLVM's table has 90,000 entries.
   const view = new DataView(symBytes.buffer, symBytes.byteOffset, symBytes.byteLength);
-  const writeSymbol = (at: number, name: number, value: bigint, size: bigint, info: number, other: number, shndx: number) => {
+  const word64 = (at: number, v: number) => {
+    const lo = v % 0x100000000;
+    const hi = Math.floor(v / 0x100000000);
+    view.setUint32(at + (little ? 0 : 4), lo, little);
+    view.setUint32(at + (little ? 4 : 0), hi, little);
+  };
+  const writeSymbol = (at: number, name: number, value: number, size: number, info: number, other: number, shndx: number) => {
     view.setUint32(at, name, little);
     if (is64) {
       view.setUint8(at + 4, info);
       view.setUint8(at + 5, other);
       view.setUint16(at + 6, shndx, little);
-      view.setBigUint64(at + 8, value, little);
-      view.setBigUint64(at + 16, size, little);
+      word64(at + 8, value);
+      word64(at + 16, size);
     } else {
-      view.setUint32(at + 4, Number(value), little);
-      view.setUint32(at + 8, Number(size), little);
+      view.setUint32(at + 4, value, little);
+      view.setUint32(at + 8, size, little);
       view.setUint8(at + 12, info);
       view.setUint8(at + 13, other);
       view.setUint16(at + 14, shndx, little);
@@ -340,9 +349,9 @@ export function buildStub(m: AbiManifest): Uint8Array {
     const at = (i + 1) * symSize;
     const st_name = dynstr.offsetOf(s.name);
     if (s.kind === "marker") {
-      writeSymbol(at, st_name, 0n, 0n, (STB_GLOBAL << 4) | STT_OBJECT, 0, SHN_ABS);
+      writeSymbol(at, st_name, 0, 0, (STB_GLOBAL << 4) | STT_OBJECT, 0, SHN_ABS);
     } else if (s.kind === "import") {
-      writeSymbol(at, st_name, 0n, 0n, ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), 0, SHN_UNDEF);
+      writeSymbol(at, st_name, 0, 0, ((s.hint.weak ? STB_WEAK : STB_GLOBAL) << 4) | (s.hint.type ? TYPE[s.hint.type] : STT_NOTYPE), 0, SHN_UNDEF);
     } else {
       const v = values.get(s)!;
       const info = (BIND[s.symbol.bind] << 4) | (s.ifunc && s.symbol.type === "FUNC" ? STT_GNU_IFUNC : TYPE[s.symbol.type]);
