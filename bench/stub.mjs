@@ -225,7 +225,7 @@ function setSizes(paths) {
 const json = spawnSync("sh", ["-c", `xargs -a ${list} -d '\\n' node bin/abilink stub --json --out-dir ${q(rel(abDir))}`], { cwd: repo, encoding: "utf8", maxBuffer: 1 << 28 });
 for (const line of json.stdout.split("\n").filter(Boolean)) {
   const r = JSON.parse(line);
-  sonameOf.set(r.input, r.output);
+  sonameOf.set(r.path, r.output);
 }
 const extra = Object.fromEntries(EXTRA.map((n) => [n, 0]));
 let abOnIfsSet = 0, extraOnIfsSet = 0;
