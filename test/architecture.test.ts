@@ -28,7 +28,7 @@ const ALLOWED: Record<string, string[]> = {
   inspect: ["elf", "io", "errors"],
   abi: ["elf", "io", "errors", "glob"],
   patch: ["elf", "elf/write", "io", "errors"],
-  stub: ["abi", "elf", "elf/write"],
+  stub: ["abi", "elf", "elf/write", "errors"],
   closure: ["abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],
   cli: ["closure", "abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],
   index: ["closure", "abi", "patch", "stub", "inspect", "elf", "elf/write", "io", "errors", "glob"],

@@ -286,16 +286,21 @@ export function parseManifest(text: string, file?: string): AbiManifest {
       case "hint-import": {
         if (args.length < 1) fail(n, `"hint-import" takes a symbol, then from=FILE and weak when they apply`);
         const h: HintImport = { symbol: unescapeAlias(args[0]!) };
+        const at = h.symbol.indexOf("@");
+        if (h.symbol === "" || at === 0 || at === h.symbol.length - 1) fail(n, `bad symbol "${args[0]}" for "hint-import"`);
         for (const f of args.slice(1)) {
           if (f.startsWith("from=") && f.length > 5 && h.from === undefined && args[0]!.includes("@")) h.from = unescapeName(f.slice(5));
           else if (f === "weak" && !h.weak) h.weak = true;
           else if (/^type=(FUNC|OBJECT|TLS)$/.test(f) && h.type === undefined) h.type = f.slice(5) as HintImport["type"];
           else fail(n, `bad field "${f}" for "hint-import" (from=FILE for a versioned symbol, weak, type=FUNC|OBJECT|TLS)`);
         }
-        (m.hints ??= { needed: [], imports: [] }).imports.push(h);
+        const hints = (m.hints ??= { needed: [], imports: [] });
+        if (hints.imports.some((x) => x.symbol === h.symbol)) fail(n, `"hint-import ${args[0]}" given twice`);
+        hints.imports.push(h);
         break;
       }
       case "hint-order": {
+        if (m.hints?.order) fail(n, `"hint-order" given twice`);
         const buckets = /^buckets=([1-9]\d*)$/.exec(args[0] ?? "");
         if (!buckets || !args.slice(1).every((a) => /^(0|[1-9]\d*)$/.test(a))) fail(n, `"hint-order" takes buckets=N, then symbol indexes`);
         (m.hints ??= { needed: [], imports: [] }).order = { buckets: Number(buckets![1]), indexes: args.slice(1).map(Number) };
@@ -303,16 +308,19 @@ export function parseManifest(text: string, file?: string): AbiManifest {
         break;
       }
       case "hint-sizes":
+        if (m.hints?.sizes) fail(n, `"hint-sizes" given twice`);
         if (!args.every((a) => /^(0|[1-9]\d*)$/.test(a) && Number.isSafeInteger(Number(a)))) fail(n, `"hint-sizes" takes sizes`);
         (m.hints ??= { needed: [], imports: [] }).sizes = args.map(Number);
         sizesLine = n;
         break;
       case "hint-ifunc":
+        if (m.hints?.ifuncs) fail(n, `"hint-ifunc" given twice`);
         if (args.length === 0 || !args.every((a) => /^(0|[1-9]\d*)$/.test(a))) fail(n, `"hint-ifunc" takes indexes of FUNC and NOTYPE symbols`);
         (m.hints ??= { needed: [], imports: [] }).ifuncs = args.map(Number);
         ifuncLine = n;
         break;
       case "hint-versions":
+        if (m.hints?.versionOrder) fail(n, `"hint-versions" given twice`);
         if (args.length === 0) fail(n, `"hint-versions" takes version names`);
         (m.hints ??= { needed: [], imports: [] }).versionOrder = args.map(unescapeName);
         versionsLine = n;
@@ -336,7 +344,9 @@ export function parseManifest(text: string, file?: string): AbiManifest {
   if (hints?.versionOrder) {
     const same = hints.versionOrder.length === (m.versions ?? []).length && [...hints.versionOrder].sort().join("\0") === [...(m.versions ?? [])].sort().join("\0");
     if (!same) fail(versionsLine, `"hint-versions" must list each "version" once`);
+    if (m.firstVersion !== undefined && m.firstVersion !== null && hints.versionOrder[0] !== m.firstVersion) fail(versionsLine, `"hint-versions" must start with the first version (${m.firstVersion})`);
   }
+
   if (hints?.order) {
     const total = (m.symbols?.length ?? 0) + hints.imports.length;
     const limit = total + (hints.versionOrder?.length ?? 0);
@@ -344,6 +354,8 @@ export function parseManifest(text: string, file?: string): AbiManifest {
     if (seen.size !== hints.order.indexes.length || hints.order.indexes.some((i) => i >= limit) || hints.order.indexes.filter((i) => i < total).length !== total) {
       fail(orderLine, `"hint-order" must list each of the ${total} symbols and imports once (then version markers, by their place in "hint-versions")`);
     }
+    // Linkers choose at most a few buckets per symbol; a larger count is not a library's.
+    if (hints.order.buckets > 4 * hints.order.indexes.length + 1024) fail(orderLine, `"hint-order" has ${hints.order.buckets} buckets for ${hints.order.indexes.length} symbols`);
   }
   if (hints?.sizes) {
     const code = (m.symbols ?? []).filter((s) => !s.data).length;
@@ -419,7 +431,7 @@ function parseSymbol(args: string[], fail: (msg: string) => never): AbiSymbol {
     const [k, v] = f.includes("=") ? [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] : [f, undefined];
     if (k === "other" && v !== undefined && /^0x[0-9a-f]+$/.test(v) && parseInt(v, 16) <= 0xff && parseInt(v, 16) !== 0) s.other = parseInt(v, 16);
     else if (isData && k === "size" && v !== undefined && /^(0|[1-9]\d*)$/.test(v) && Number.isSafeInteger(Number(v))) size = Number(v);
-    else if (isData && k === "align" && v !== undefined && /^[1-9]\d*$/.test(v) && (Number(v) & (Number(v) - 1)) === 0) align = Number(v);
+    else if (isData && k === "align" && v !== undefined && /^[1-9]\d*$/.test(v) && Number(v) <= 2 ** 30 && Number.isInteger(Math.log2(Number(v)))) align = Number(v);
     else if (isData && (k === "readonly" || k === "writable" || k === "relro") && v === undefined && readonly === undefined) {
       readonly = k !== "writable";
       relro = k === "relro";

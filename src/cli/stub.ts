@@ -63,7 +63,7 @@ export function registerStub(program: Command, setExit: (code: number) => void):
         "A GNU ld linker script (glibc's libc.so) with --out-dir: each shared object it names is stubbed, and the " +
         "script is written beside them naming the stubs; archives (.a) and objects stay as they are.",
     )
-    .argument("<input...>", "shared libraries, manifests or linker scripts: files, pipes or FIFOs, or - (once)")
+    .argument("<input...>", "shared libraries or manifests (files, pipes or FIFOs, or - once), or linker scripts (files)")
     .option("-o, --output <file>", "write the stub of the one input to FILE (atomically)")
     .option("--out-dir <dir>", "write each stub as DIR/<SONAME>, and linker scripts as DIR/<their name>")
     .option("--write-if-changed", "leave an output that already has the same bytes untouched (mtime too), as llvm-ifs does")

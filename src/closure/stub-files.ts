@@ -1,7 +1,7 @@
 // `abilink stub` over many inputs: stubs built by the worker pool, GNU ld linker scripts
 // expanded into the shared objects they name (and written again, naming the stubs), every
 // output checked for clashes before anything is written, then written atomically.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { InputError, OutputError } from "../errors.js";
 import { holdWorkDir, writeFileAtomic, writeFileIfChanged } from "../io/atomic-write.js";
@@ -44,6 +44,16 @@ export interface StubResult {
 /** Inputs a linker script names that are linked in as they are: archives and objects. */
 const keptAsIs = (path: string) => /\.(a|o|lo)$/.test(path);
 
+/** dev:ino of a regular file (through symbolic links), or null. */
+function fileId(path: string): string | null {
+  try {
+    const st = statSync(fsPath(path));
+    return st.isFile() ? `${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function stubFiles(inputs: readonly string[], options: StubOptions): Promise<StubResult> {
   const failures: Failure[] = [];
   const outcomes = new Map<string, StubOutcome>();
@@ -72,12 +82,25 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
       failures.push(failure(path, new InputError(`is a malformed linker script: ${(e as Error).message}`)));
     }
   }
-  const members = [...new Set(scripts.flatMap((s) => s.members.map((m) => m.path)))].filter((p) => !keptAsIs(p) && !outcomes.has(p));
+  const scriptMembers = new Set(scripts.flatMap((s) => s.members.map((m) => m.path)));
+  const members = [...scriptMembers].filter((p) => !keptAsIs(p) && !outcomes.has(p));
   if (members.length > 0) await run(members);
 
-  // Every stub's destination, clashes refused before anything is written.
+  // Every stub's destination, clashes refused before anything is written. An output must
+  // never replace an input (a stub written over its own library, `--out-dir .`).
   const planned = new Map<string, { input: string; soname: string | null; bytes: Uint8Array }>();
   const destOf = new Map<string, string>();
+  const inputIds = new Set<string>();
+  for (const p of [...inputs, ...members]) {
+    const id = fileId(p);
+    if (id) inputIds.add(id);
+  }
+  const replacesInput = (input: string, dest: string): boolean => {
+    const id = fileId(dest);
+    if (id === null || !inputIds.has(id)) return false;
+    failures.push(failure(input, new InputError(`would be written over an input (${dest}): choose another output`)));
+    return true;
+  };
   const plan = (input: string): string | null => {
     const r = outcomes.get(input)!;
     if (r.kind === "error") return null;
@@ -89,7 +112,8 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
     let dest: string;
     if (options.outDir !== undefined) {
       if (r.soname === null || r.soname === "" || r.soname.includes("/") || r.soname === "." || r.soname === "..") {
-        failures.push(failure(input, new InputError(r.soname === null ? "has no SONAME to name its stub after: use -o FILE" : `has a SONAME (${r.soname}) that is not a file name: use -o FILE`)));
+        const advice = scriptMembers.has(input) ? "" : ": use -o FILE";
+        failures.push(failure(input, new InputError(r.soname === null ? `has no SONAME to name its stub after${advice}` : `has a SONAME (${r.soname}) that is not a file name${advice}`)));
         return null;
       }
       dest = `${options.outDir}/${r.soname}`;
@@ -101,15 +125,17 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
       failures.push(failure(input, new InputError(`has the SONAME ${r.soname} of ${other.input}, with another interface: both cannot be ${dest}`)));
       return null;
     }
+    if (!other && replacesInput(input, dest)) return null;
     if (!other) planned.set(dest, { input, soname: r.soname, bytes: r.bytes });
     destOf.set(input, dest);
     return dest;
   };
-  for (const path of inputs) {
+  for (const path of new Set(inputs)) {
     const r = outcomes.get(path)!;
     if (r.kind === "error") failures.push(r);
     else if (r.kind === "stub") plan(path);
   }
+  const scriptDests = new Map<string, string>();
   const scriptOutputs: { script: (typeof scripts)[number]; text: string; dest: string; replaced: { from: string; to: string }[] }[] = [];
   for (const script of scripts) {
     const renamed = new Map<string, string>();
@@ -132,7 +158,16 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
       failures.push(failure(script.path, new InputError(`would be written over the stub ${dest}`)));
       continue;
     }
-    scriptOutputs.push({ script, text: rewriteScript(script.text, script.members, renamed), dest, replaced: [...renamed].map(([from, to]) => ({ from, to })) });
+    const text = rewriteScript(script.text, script.members, renamed);
+    const other = scriptDests.get(dest);
+    if (other !== undefined) {
+      // Two scripts of one name: the same text is one output, different ones clash.
+      if (scriptOutputs.find((o) => o.dest === dest)!.text !== text) failures.push(failure(script.path, new InputError(`has the name of the linker script ${other}, with other contents: both cannot be ${dest}`)));
+      continue;
+    }
+    if (replacesInput(script.path, dest)) continue;
+    scriptDests.set(dest, script.path);
+    scriptOutputs.push({ script, text, dest, replaced: [...renamed].map(([from, to]) => ({ from, to })) });
   }
 
   // Write (the output directory is made when missing, as build tools expect).
@@ -167,19 +202,19 @@ export async function stubFiles(inputs: readonly string[], options: StubOptions)
   return { records, failures };
 
   function writeAll(): void {
-  for (const [dest, p] of planned) {
-    try {
-      records.push({ path: p.input, output: dest, kind: "stub", soname: p.soname, written: write(dest, p.bytes) });
-    } catch (e) {
-      failures.push(failure(p.input, new OutputError(dest, e)));
+    for (const [dest, p] of planned) {
+      try {
+        records.push({ path: p.input, output: dest, kind: "stub", soname: p.soname, written: write(dest, p.bytes) });
+      } catch (e) {
+        failures.push(failure(p.input, new OutputError(dest, e)));
+      }
     }
-  }
-  for (const s of scriptOutputs) {
-    try {
-      records.push({ path: s.script.path, output: s.dest, kind: "script", soname: null, written: write(s.dest, new TextEncoder().encode(s.text)), replaced: s.replaced });
-    } catch (e) {
-      failures.push(failure(s.script.path, new OutputError(s.dest, e)));
+    for (const s of scriptOutputs) {
+      try {
+        records.push({ path: s.script.path, output: s.dest, kind: "script", soname: null, written: write(s.dest, new TextEncoder().encode(s.text)), replaced: s.replaced });
+      } catch (e) {
+        failures.push(failure(s.script.path, new OutputError(s.dest, e)));
+      }
     }
-  }
   }
 }

@@ -192,13 +192,13 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
       case "set-execstack": {
         const i = m.phdrs.findIndex((p) => p.p_type === PT_GNU_STACK);
         if (i < 0) throw new PatchError("has no PT_GNU_STACK program header to change");
-        const ph = m.phdrs[i]!;
-        const flags = e.executable ? ph.p_flags | PF_X : ph.p_flags & ~PF_X;
-        if (flags !== ph.p_flags) {
-          m.phdrs[i] = { ...ph, p_flags: flags };
-          m.phdrsModified = true;
-          m.changes.push(`execstack: ${e.executable ? "- -> X" : "X -> -"}`);
-        }
+        // The last one given wins, measured against the file as it is.
+        const original = elf.programHeaders[i]!;
+        const flags = e.executable ? original.p_flags | PF_X : original.p_flags & ~PF_X;
+        m.phdrs[i] = { ...m.phdrs[i]!, p_flags: flags };
+        m.phdrsModified = m.phdrs.some((p, k) => p !== elf.programHeaders[k] && p.p_flags !== elf.programHeaders[k]!.p_flags);
+        m.changes = m.changes.filter((c) => !c.startsWith("execstack: "));
+        if (flags !== original.p_flags) m.changes.push(`execstack: ${e.executable ? "- -> X" : "X -> -"}`);
         break;
       }
       case "rename-symbols": {

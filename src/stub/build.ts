@@ -85,6 +85,7 @@ import {
   writeStruct,
   type Reservation,
 } from "../elf/write/index.js";
+import { InputError } from "../errors.js";
 import { layoutData, kindOf, type DataKind } from "./data-layout.js";
 import { concat, encodeVerdefs, encodeVerneeds, load, sysvBuckets } from "./tables.js";
 import { symbolTable, exportId, type StubSymbol } from "./symbols.js";
@@ -117,13 +118,18 @@ interface Section {
   header: Omit<RawSectionHeader, "sh_name">;
 }
 
-/** The stub's bytes. Throws Error only for a manifest no ELF file can hold (a name with NUL). */
+/**
+ * The stub's bytes. Throws InputError for a manifest no ELF file can hold: sizes beyond the
+ * address space, more than 65,279 sections or 32,766 versions; Error for a name with NUL.
+ */
 export function buildStub(m: AbiManifest): Uint8Array {
   const is64 = m.class === 64;
   const little = m.data === "little";
   const word = is64 ? 8 : 4;
   const opd = usesOpd(m);
   const table = symbolTable(m, is64);
+  // Version indexes are 15 bits (the 16th marks a hidden version).
+  if (table.defs.length + table.needs.reduce((n, x) => n + x.versions.length, 0) > 0x7ffe) throw new InputError("has more versions than an ELF version index can number (32,766)");
   const syms = table.symbols;
   const count = syms.length + 1;
   const data = layoutData(m.symbols);
@@ -197,7 +203,10 @@ export function buildStub(m: AbiManifest): Uint8Array {
 
   // Segment 2, `rw`: .opd and .dynamic (the file ends with them), then writable
   // data without file bytes.
-  const rw = fb.segment(STUB_SKEW + BigInt(headEnd), MAX_PAGE, word);
+  // Segments 2 and 3 are aligned to the largest page or the largest data alignment (a TLS
+  // object may ask for more than a page), so that offsets and addresses stay congruent.
+  const page = [...data.values()].reduce((p, d) => (BigInt(d.align) > p ? BigInt(d.align) : p), MAX_PAGE);
+  const rw = fb.segment(STUB_SKEW + BigInt(headEnd), page, word);
   const rOpd = opd && functions.length > 0 ? fb.reserve(".opd", functions.length * Number(OPD_ENTRY), 8) : null;
   const dynSize = dynamicEntrySize(is64);
   const rDynamic = fb.reserve(".dynamic", (dynTags.length + 1) * dynSize, word);
@@ -219,7 +228,7 @@ export function buildStub(m: AbiManifest): Uint8Array {
   // 2's memory ends, so that no two segments' offset ranges meet (eu-elflint places
   // sections in segments by offset).
   const roOffset = rw.offset + Number(rwMemEnd - rw.vaddr);
-  const roStart = alignUpBig(rwMemEnd, MAX_PAGE) + (BigInt(roOffset) % MAX_PAGE);
+  const roStart = alignUpBig(rwMemEnd, page) + (BigInt(roOffset) % page);
   cursor = roStart;
   const ro = { offset: roOffset, vaddr: roStart };
   // Each function its own address, with room for its size (sizes come from the hints).
@@ -236,12 +245,17 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const text = nobits(".stub.text", BigInt(codeEnd), FUNCTION_STRIDE, SHF_ALLOC, ro);
   placeData("readonly", ro);
   const roEnd = cursor;
+  // The sizes a manifest gives must fit the class's address space (and exact arithmetic).
+  const limit = is64 ? 2n ** 53n : 2n ** 32n;
+  if (roEnd >= limit || rwMemEnd >= limit) throw new InputError(`its symbols' sizes and alignments do not fit a ${m.class}-bit address space`);
 
   // Symbols, now that addresses are known.
   const values = new Map<StubSymbol, { value: number; size: number; shndx: number }>();
   // Section indexes, in the order the headers are written below.
   const warnings = m.hints?.warnings ?? [];
   const sections = sectionList();
+  // e_shnum and section indexes are 16 bits below SHN_LORESERVE (0xff00).
+  if (sections.length >= 0xff00) throw new InputError(`would need ${sections.length} sections (hint-warning lines), more than an ELF section index can number`);
   const firstWarning = sections.length - 1 - warnings.length;
   const indexOf = (name: string) => sections.findIndex((s) => s.name === name);
   const textIndex = indexOf(".stub.text");
@@ -399,8 +413,8 @@ export function buildStub(m: AbiManifest): Uint8Array {
   const relroStart = rDynamic.vaddr;
   const phdrs: ProgramHeader[] = [
     load(0, STUB_SKEW, headEnd, BigInt(headEnd), PF_R, STUB_SKEW),
-    load(rw.offset, rw.vaddr, fileEnd - rw.offset, rwMemEnd - rw.vaddr, PF_R | PF_W, MAX_PAGE),
-    ...(hasReadOnlySegment ? [load(roOffset, roStart, 0, roEnd - roStart, PF_R, MAX_PAGE)] : []),
+    load(rw.offset, rw.vaddr, fileEnd - rw.offset, rwMemEnd - rw.vaddr, PF_R | PF_W, page),
+    ...(hasReadOnlySegment ? [load(roOffset, roStart, 0, roEnd - roStart, PF_R, page)] : []),
     { p_type: PT_DYNAMIC, p_flags: PF_R | PF_W, p_offset: BigInt(rDynamic.offset), p_vaddr: rDynamic.vaddr, p_paddr: rDynamic.vaddr, p_filesz: BigInt(rDynamic.size), p_memsz: BigInt(rDynamic.size), p_align: BigInt(word) },
   ];
   if (tls) phdrs.push({ p_type: PT_TLS, p_flags: PF_R, p_offset: tls.header.sh_offset, p_vaddr: tls.addr, p_paddr: tls.addr, p_filesz: 0n, p_memsz: tls.header.sh_size, p_align: tls.header.sh_addralign });

@@ -99,7 +99,8 @@ export function rewriteScript(text: string, inputs: readonly ScriptInput[], rena
   for (const inp of inputs) {
     const to = renamed.get(inp.path);
     if (to === undefined) continue;
-    out += text.slice(at, inp.start) + (/[\s()"]/.test(to) ? `"${to}"` : to);
+    // Quoted when ld would read it otherwise: spaces, parentheses, commas, a comment's start.
+    out += text.slice(at, inp.start) + (/[\s()",;]|\/\*/.test(to) ? `"${to}"` : to);
     at = inp.end;
   }
   return out + text.slice(at);

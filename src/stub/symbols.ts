@@ -62,7 +62,9 @@ export function symbolTable(m: AbiManifest, is64: boolean): SymbolTable {
     const at = h.symbol.indexOf("@");
     const name = at < 0 ? h.symbol : h.symbol.slice(0, at);
     let versym = 1;
-    if (at >= 0 && h.from !== undefined) {
+    // A version is required from a NEEDED library (a file no NEEDED entry names would be a
+    // requirement ld.so and eu-elflint reject): otherwise the import stays unversioned.
+    if (at >= 0 && h.from !== undefined && (m.hints?.needed ?? []).includes(h.from)) {
       const version = h.symbol.slice(at + 1);
       const key = `${h.from}\0${version}`;
       let v = needIndex.get(key);

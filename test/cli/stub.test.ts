@@ -131,3 +131,43 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasSystemLibs([...LIBS]))("abilink st
     });
   });
 });
+
+describe.skipIf(!hasSystemLibs(["libz.so.1", "libm.so.6"]))("abilink stub: what a review found", () => {
+  it("never writes over an input: --out-dir of the library's own directory is refused, the library intact", async () => {
+    const dir = join(tmp, "self");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(systemLib("libz.so.1"), join(dir, "libz.so.1"));
+    const before = readFileSync(join(dir, "libz.so.1"));
+    const r = await abilink(["stub", join(dir, "libz.so.1"), "--out-dir", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/would be written over an input/);
+    expect(readFileSync(join(dir, "libz.so.1")).equals(before)).toBe(true);
+    const o = await abilink(["stub", join(dir, "libz.so.1"), "-o", join(dir, "libz.so.1")]);
+    expect([o.code, readFileSync(join(dir, "libz.so.1")).equals(before)]).toEqual([1, true]);
+  });
+
+  it("two linker scripts of one name with different contents clash (exit 1); neither is lost silently", async () => {
+    for (const [d, lib] of [["a", "libz.so.1"], ["b", "libm.so.6"]] as const) {
+      mkdirSync(join(tmp, "scripts", d), { recursive: true });
+      writeFileSync(join(tmp, "scripts", d, "libx.so"), `GROUP ( ${systemLib(lib)} )\n`);
+    }
+    const r = await abilink(["stub", join(tmp, "scripts", "a", "libx.so"), join(tmp, "scripts", "b", "libx.so"), "--out-dir", join(tmp, "scripts", "out")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/b\/libx\.so: has the name of the linker script .*a\/libx\.so, with other contents/);
+    expect(readFileSync(join(tmp, "scripts", "out", "libx.so"), "utf8")).toContain("libz.so.1");
+  });
+
+  it("hostile manifests: sizes beyond the address space and absurd bucket counts are refused in one line; TLS aligned past a page lints clean", async () => {
+    const head = "abilink-abi 2\nsoname libh.so.1\nclass 32\ndata little\nmachine i386\n";
+    writeFileSync(join(tmp, "huge.abi"), `${head}symbol a OBJECT GLOBAL size=9007199254740991 align=1 writable\n`);
+    const huge = await abilink(["stub", join(tmp, "huge.abi"), "-o", join(tmp, "huge.so")]);
+    expect([huge.code, huge.stderr]).toEqual([1, `abilink: ${join(tmp, "huge.abi")}: its symbols' sizes and alignments do not fit a 32-bit address space`]);
+    writeFileSync(join(tmp, "buckets.abi"), `${head}symbol f FUNC GLOBAL\nhint-order buckets=400000000 0\n`);
+    const buckets = await abilink(["stub", join(tmp, "buckets.abi"), "-o", join(tmp, "buckets.so")]);
+    expect([buckets.code, buckets.stderr]).toEqual([1, `abilink: ${join(tmp, "buckets.abi")}:7: "hint-order" has 400000000 buckets for 1 symbols`]);
+    expect(existsSync(join(tmp, "huge.so")) || existsSync(join(tmp, "buckets.so"))).toBe(false);
+    writeFileSync(join(tmp, "tls.abi"), "abilink-abi 2\nsoname libt.so.1\nclass 64\ndata little\nmachine x86_64\nsymbol t TLS GLOBAL size=8 align=131072 writable\n");
+    expect((await abilink(["stub", join(tmp, "tls.abi"), "-o", join(tmp, "tls.so")])).code).toBe(0);
+    if (hasTool("eu-elflint", "elfutils")) expect((await execa("eu-elflint", ["--gnu-ld", "-q", join(tmp, "tls.so")], { reject: false })).stdout).toBe("");
+  });
+});

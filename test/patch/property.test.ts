@@ -171,4 +171,11 @@ describe("one patch with a field edited twice", () => {
     const back = patchBytes(input, [{ op: "set-os-abi", value: 3 }, { op: "set-os-abi", value: 0 }]);
     expect([back.plan.changes, Buffer.from(back.bytes).equals(Buffer.from(input))]).toEqual([[], true]);
   });
+
+  it("set-execstack then clear-execstack (found in review): nothing changes, no change reported", () => {
+    const input = new Uint8Array(readFileSync(fx("x86_64/prog")));
+    const back = patchBytes(input, [{ op: "set-execstack", executable: true }, { op: "set-execstack", executable: false }]);
+    expect([back.plan.changes, Buffer.from(back.bytes).equals(Buffer.from(input))]).toEqual([[], true]);
+    expect(patchBytes(input, [{ op: "set-execstack", executable: true }, { op: "set-execstack", executable: true }]).plan.changes).toEqual(["execstack: - -> X"]);
+  });
 });
