@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   compat: async () => (await import("./compat.js")).registerCompat,
   patch: async () => (await import("./patch.js")).registerPatch,
   stub: async () => (await import("./stub.js")).registerStub,
+  relink: async () => (await import("./relink.js")).registerRelink,
 };
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

@@ -93,6 +93,11 @@ export interface LoadOptions {
   defaultDirs?: string[];
   /** Objects already read, by path: share one map across the binaries of a run. */
   cache?: Map<string, CompatObject | null>;
+  /**
+   * What a run-path directory or a NEEDED path becomes before it is searched (relink: the
+   * references a rewrite will move, OLD -> NEW, so the check sees the NEW libraries).
+   */
+  mapPath?: (path: string) => string;
 }
 
 export interface LoadResult {
@@ -209,6 +214,13 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
   const defaultsSource = options.defaultDirs
     ? "the given default directories"
     : (muslPath?.source ?? "/etc/ld.so.conf and the system's directories");
+  const map = options.mapPath;
+  const mapped = <T extends string | null>(p: T): T => (p === null || !map ? p : (map(p) as T));
+  let interpObject: CompatObject | null | undefined;
+  const interpreter = (): CompatObject | null => {
+    if (interpObject === undefined) interpObject = binary.interpreter && !musl ? isCompatibleElf(mapped(binary.interpreter), binary) : null;
+    return interpObject;
+  };
   const scope: CompatObject[] = [binary];
   const missing: MissingLibrary[] = [];
   const origin = (o: CompatObject) => dirname(o === binary ? realPath(o.path) : o.path);
@@ -221,7 +233,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
   // The directories searched for a NEEDED name of `by`, in ld.so's order (musl: each
   // object's RPATH or RUNPATH alike, then its path file or default).
   const pathDirs = (by: CompatObject): string[] => {
-    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => expand(d, origin(o)) ?? []);
+    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => mapped(expand(mapped(d), origin(o))) ?? []);
     const dirs: string[] = [];
     if (musl) {
       dirs.push(...own(by, by.rpath), ...own(by, by.runpath));
@@ -243,11 +255,20 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
       if (interp) return interp;
     }
     if (name.includes("/")) {
-      const p = expand(name, origin(by));
+      const p = mapped(expand(mapped(name), origin(by)));
       return p ? isCompatibleElf(resolve(p), binary) : null;
     }
     const g = given.find((o) => (o.soname === name || o.path.endsWith(`/${name}`)) && o.class === binary.class && o.e_machine === binary.e_machine);
     if (g) return g;
+    // ld.so is loaded before anything else, as the interpreter: it answers for its own SONAME.
+    const interp = interpreter();
+    if (interp && (interp.soname === name || interp.path.endsWith(`/${name}`))) return interp;
+    // A library checked on its own has no interpreter: the loader that runs it is the one of
+    // the libc that needs it, from the same build, in the same directory.
+    if (!binary.interpreter && /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name)) {
+      const sibling = isCompatibleElf(join(origin(by), name), binary);
+      if (sibling) return sibling;
+    }
     for (const d of [...pathDirs(by), ...defaults]) {
       const o = isCompatibleElf(join(d === "" ? "." : d, name), binary);
       if (o) return o;

@@ -1,0 +1,126 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { availableParallelism } from "node:os";
+import { patchFiles } from "../closure/patch-files.js";
+import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
+import { escapeText as t } from "../io/paths.js";
+import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
+import { parseJobs } from "./options.js";
+import { StatusLine, jsonLine, out, plural, warn } from "./output.js";
+import { interruptible } from "./signals.js";
+
+/** The ABI check refused the relink: nothing was written (diff's and compat's "incompatible"). */
+export const EXIT_ABI_REFUSED = 12;
+
+export interface RelinkFlags {
+  replace?: Replacement[];
+  inPlace?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  abiCheck?: boolean;
+  force?: boolean;
+  jobs?: number;
+}
+
+function replacement(value: string, previous: Replacement[] = []): Replacement[] {
+  const eq = value.indexOf("=");
+  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError("expected OLD=NEW, two non-empty paths");
+  const from = value.slice(0, eq).replace(/\/+$/, "");
+  const to = value.slice(eq + 1).replace(/\/+$/, "");
+  if (!from.startsWith("/") || !to.startsWith("/")) throw new InvalidArgumentError("OLD and NEW must be absolute paths");
+  return [...previous, { from, to }];
+}
+
+/** `abilink relink ROOT... --replace OLD=NEW... (--in-place | --dry-run)`. */
+export async function runRelink(roots: string[], flags: RelinkFlags): Promise<number> {
+  const replacements = flags.replace ?? [];
+  if (replacements.length === 0) {
+    warn("relink", "give at least one --replace OLD=NEW");
+    return EXIT_USAGE;
+  }
+  if (flags.inPlace === flags.dryRun) {
+    warn("relink", "give --in-place (rewrite the roots where they are) or --dry-run (print the plan)");
+    return EXIT_USAGE;
+  }
+  const status = new StatusLine();
+  let seen = 0;
+  const plan = planRelink(roots, replacements, { abiCheck: flags.abiCheck !== false, onFile: () => status.update(`read ${++seen} files`) });
+  status.done();
+  const refused = plan.failures.length > 0;
+  const rewrite = plan.files.filter((f) => f.kind === "rewrite").map((f) => f.path);
+  let written = 0;
+  let failed = plan.files.filter((f) => f.kind === "error").length;
+  if (!refused && flags.inPlace && rewrite.length > 0) {
+    const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
+    await interruptible(async (abort) =>
+      patchFiles(rewrite, edits, { policy: { force: flags.force } }, {
+        jobs: flags.jobs ?? availableParallelism(),
+        abort,
+        onOutcome: (o, total) => {
+          if (o.kind === "error") {
+            failed++;
+            warn(o.path, o.message);
+          } else written++;
+          status.update(`rewrote ${written}/${total}`);
+        },
+      }),
+    );
+    status.done();
+  }
+  if (flags.json) out(jsonLine({ ...plan, written }));
+  else out(report(plan, flags, written));
+  for (const f of plan.files) if (f.kind === "error") warn(f.path, f.message);
+  if (refused) return EXIT_ABI_REFUSED;
+  return failed > 0 ? EXIT_INPUT_ERROR : EXIT_OK;
+}
+
+function report(plan: RelinkPlan, flags: RelinkFlags, written: number): string {
+  const lines: string[] = [];
+  const count = (k: string) => plan.files.filter((f) => f.kind === k).length;
+  if (flags.dryRun) {
+    for (const f of plan.files) if (f.kind === "rewrite") lines.push(`${t(f.path)}:`, ...f.changes.map((c) => `  ${c}`));
+  }
+  for (const f of plan.files) if (f.kind === "needs-rebuild") lines.push(`needs rebuild: ${t(f.path)}: ${f.why}`);
+  for (const fail of plan.failures) {
+    lines.push(`ABI check refuses ${t(fail.path)}:`);
+    for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
+  }
+  const abi = flags.abiCheck === false ? "ABI check skipped" : `ABI check: ${plural(plan.checked, "file")} checked, ${plan.failures.length} refused`;
+  const did = plan.failures.length > 0 ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten`;
+  lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}`);
+  return lines.join("\n") + "\n";
+}
+
+export function registerRelink(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("relink")
+    .summary("move a closure onto new library builds, after an ABI check (in progress: --dry-run and --in-place)")
+    .description(
+      "For every ELF file under the ROOTs, rewrite the interpreter, RPATH/RUNPATH entries and NEEDED paths that " +
+        "start with an OLD prefix (whole path components) to NEW; nothing else changes. Before anything is written, " +
+        "every dynamic ELF file is checked as ld.so will load it with the NEW libraries in place (compat's engine): " +
+        "every import and version resolvable, copied objects not grown or more aligned, glibc from one build. " +
+        "A failure refuses the whole run (exit 12) and writes nothing. Static programs are listed as needing a rebuild.",
+    )
+    .argument("<root...>", "directories (store paths) or files to relink")
+    .requiredOption("--replace <OLD=NEW>", "a library build directory or path prefix and its replacement (repeatable)", replacement)
+    .option("--in-place", "rewrite the files where they are, each atomically (refused in the Nix store without --force)")
+    .option("--dry-run", "print the plan and the ABI check; write nothing")
+    .option("--no-abi-check", "skip the ABI check (not recommended)")
+    .option("--force", "rewrite files inside the Nix store")
+    .option("--json", "the plan, the ABI check and what was written, as one JSON document")
+    .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()})`, parseJobs)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  abilink relink --dry-run /nix/store/...-hello --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
+  abilink relink --in-place ./opt/app --replace /opt/openssl-3.0.13=/opt/openssl-3.0.15
+
+Not yet (issue in progress): --out DIR (a relinked copy of a root), references outside the
+dynamic fields (scripts, strings, symlink targets).
+
+Exit status: 0 done; 12 refused by the ABI check (nothing written); 1 some file could not be
+read or rewritten (the others are done; run again to finish); 2 usage error.`,
+    )
+    .action(async (roots: string[], flags: RelinkFlags) => setExit(await runRelink(roots, flags)));
+}

@@ -1,0 +1,142 @@
+// `abilink relink`, the plan: every ELF file under the roots, the references each moves from
+// an OLD prefix to a NEW one (interpreter, RPATH/RUNPATH entries, NEEDED paths: patch's
+// replace-prefix edit), and the ABI check with the NEW libraries in place — ld.so's
+// resolution as `compat` emulates it, the run paths read as they will be — before anything
+// is written. Static programs cannot be relinked and are listed as needing a rebuild.
+import { dirname } from "node:path";
+import type { CompatProblem } from "../abi/compat.js";
+import { DF_1_PIE, PT_DYNAMIC, PT_INTERP, type ElfFile } from "../elf/index.js";
+import { describeError } from "../errors.js";
+import { withElfFile } from "../io/file-source.js";
+import { realPath } from "../io/paths.js";
+import { replacePrefix, type Edit } from "../patch/edits.js";
+import { planPatch } from "../patch/plan.js";
+import { compatCheck } from "./ld-so.js";
+import type { CompatObject } from "../abi/compat.js";
+import { walkFiles } from "./walk.js";
+
+export interface Replacement {
+  from: string;
+  to: string;
+}
+
+/** What the plan says of one file under the roots (non-ELF files are not listed). */
+export type RelinkFile =
+  /** Its references move: `changes` as `patch --dry-run` words them. */
+  | { kind: "rewrite"; path: string; changes: string[] }
+  /** Nothing in it names an OLD prefix. */
+  | { kind: "unchanged"; path: string }
+  /** Statically linked: code from the old library is inside it. */
+  | { kind: "needs-rebuild"; path: string; why: string }
+  | { kind: "error"; path: string; message: string };
+
+/** One binary the ABI check refuses, with ld.so's problems (errors only) as `compat` reports them. */
+export interface AbiFailure {
+  path: string;
+  problems: CompatProblem[];
+}
+
+export interface RelinkPlan {
+  files: RelinkFile[];
+  /** Dynamic ELF files checked, and those refused. */
+  checked: number;
+  failures: AbiFailure[];
+}
+
+/** glibc's libraries: they exchange GLIBC_PRIVATE symbols, so one build serves a process. */
+const GLIBC_SONAMES = new Set([
+  "libc.so.6",
+  "libm.so.6",
+  "libpthread.so.0",
+  "libdl.so.2",
+  "librt.so.1",
+  "libresolv.so.2",
+  "libanl.so.1",
+  "libutil.so.1",
+  "libnsl.so.1",
+  "libBrokenLocale.so.1",
+  "libmvec.so.1",
+  "libthread_db.so.1",
+]);
+const isLoader = (name: string) => /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name);
+
+/** `path` with the first matching replacement applied (whole path components), or as it was. */
+export function mapReference(path: string, replacements: readonly Replacement[]): string {
+  for (const r of replacements) {
+    const to = replacePrefix(path, r.from, r.to);
+    if (to !== null) return to;
+  }
+  return path;
+}
+
+/** Why `elf` cannot be relinked (statically linked), or null. */
+function staticReason(elf: ElfFile): string | null {
+  const has = (t: number) => elf.programHeaders.some((p) => p.p_type === t);
+  if (!has(PT_DYNAMIC)) return "statically linked: the library's code is inside it; rebuild it";
+  if (!has(PT_INTERP) && ((elf.dynamic?.flags1 ?? 0) & DF_1_PIE) !== 0) return "a static PIE: the library's code is inside it; rebuild it";
+  return null;
+}
+
+/**
+ * The plan for relinking `roots`: each ELF file's rewrite and, unless `abiCheck` is false,
+ * the ABI check of every dynamic one with the references mapped. Reads only.
+ */
+export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: { abiCheck?: boolean; onFile?: () => void } = {}): RelinkPlan {
+  const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+  const files: RelinkFile[] = [];
+  const dynamic: string[] = [];
+  for (const path of walkFiles(roots)) {
+    options.onFile?.();
+    try {
+      const f = withElfFile(path, (elf): RelinkFile => {
+        const why = staticReason(elf);
+        if (why) return { kind: "needs-rebuild", path, why };
+        dynamic.push(path);
+        const plan = planPatch(elf, edits);
+        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes } : { kind: "unchanged", path };
+      });
+      if (f) files.push(f);
+    } catch (e) {
+      files.push({ kind: "error", path, message: describeError(e) });
+    }
+  }
+  const failures: AbiFailure[] = [];
+  if (options.abiCheck !== false) {
+    const cache = new Map<string, CompatObject | null>();
+    const mapPath = (p: string) => mapReference(p, replacements);
+    for (const path of dynamic) {
+      try {
+        const report = compatCheck(path, { mapPath, cache });
+        const problems = report.problems.filter((p) => p.severity === "error");
+        const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
+        const mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
+        if (mixed) problems.push({ kind: "library-not-found", subject: "glibc", object: path, library: null, detail: mixed, severity: "error" });
+        if (problems.length > 0) failures.push({ path, problems });
+      } catch (e) {
+        failures.push({ path, problems: [{ kind: "library-not-found", subject: path, object: path, library: null, detail: describeError(e), severity: "error" }] });
+      }
+    }
+  }
+  return { files, checked: options.abiCheck === false ? 0 : dynamic.length, failures };
+}
+
+/**
+ * Why the glibc pieces a binary would load come from more than one build (ld.so and libc,
+ * libm, … from different directories), or null. `interpreter` is the loader it will name.
+ */
+function glibcBuilds(interpreter: string | null, loaded: readonly { name: string; path: string }[]): string | null {
+  const dirs = new Map<string, string[]>();
+  const add = (what: string, path: string) => {
+    let dir: string;
+    try {
+      dir = dirname(realPath(path));
+    } catch {
+      dir = dirname(path);
+    }
+    dirs.set(dir, [...(dirs.get(dir) ?? []), what]);
+  };
+  if (interpreter !== null && isLoader(interpreter.slice(interpreter.lastIndexOf("/") + 1))) add("the interpreter", interpreter);
+  for (const l of loaded.slice(1)) if (GLIBC_SONAMES.has(l.name) || isLoader(l.name)) add(l.name, l.path);
+  if (dirs.size <= 1) return null;
+  return `glibc from ${dirs.size} builds: ${[...dirs].map(([d, what]) => `${what.join(", ")} from ${d}`).join("; ")}`;
+}

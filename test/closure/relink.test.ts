@@ -1,0 +1,144 @@
+// `abilink relink --in-place`, the glibc security-fix scenario: a fake store with two copies
+// of the system's glibc (A, and B at a longer path), a store path of real programs pointed at
+// A with `abilink patch`, relinked onto B; A deleted; every program runs as before, and ld.so's
+// own trace shows ld.so and libc loaded from B only. Refusals write nothing.
+import { execa } from "execa";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { abilink } from "../support/cli.js";
+import { withTmpDir } from "../support/tmp.js";
+import { hasFiles, hasTool } from "../support/tools.js";
+
+const GLIBC = ["ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2", "libnss_files.so.2", "libnss_dns.so.2"];
+const SYS = "/lib/x86_64-linux-gnu";
+// Coreutils (C, PIE) that every Debian machine has, run with --version.
+const PROGRAMS = ["ls", "cat", "cp", "mv", "rm", "mkdir", "touch", "echo", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "date", "env", "id", "basename", "dirname", "du", "tee"];
+const fx = (p: string) => new URL(`../../testdata/${p}`, import.meta.url).pathname;
+
+let tmp = "";
+withTmpDir((p) => (tmp = p));
+let store = "";
+let A = "";
+let B = "";
+let app = "";
+
+/** A program's --version output, or its run of a test program (no --version). */
+async function run(path: string, env: Record<string, string> = {}) {
+  const args = path.endsWith("-cc") || path.endsWith("-m") ? [] : ["--version"];
+  const r = await execa(path, args, { reject: false, env: { LC_ALL: "C", ...env }, stdin: "ignore" });
+  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n)).toString("base64")]));
+
+describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GLIBC.map((l) => (l.startsWith("ld-") ? `/lib64/${l}` : `${SYS}/${l}`)), "libc6"))(
+  "abilink relink: the glibc security fix",
+  () => {
+    beforeEach(async () => {
+      store = join(tmp, `store-${Math.random().toString(36).slice(2, 8)}`);
+      A = join(store, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-glibc-2.36-A");
+      B = join(store, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.36-B-security-fix");
+      app = join(store, "cccccccccccccccccccccccccccccccc-app");
+      for (const d of [join(A, "lib"), join(B, "lib"), join(app, "bin"), join(app, "lib")]) mkdirSync(d, { recursive: true });
+      for (const l of GLIBC) {
+        copyFileSync(l.startsWith("ld-") ? `/lib64/${l}` : `${SYS}/${l}`, join(A, "lib", l));
+        copyFileSync(join(A, "lib", l), join(B, "lib", l));
+      }
+      for (const p of PROGRAMS) copyFileSync(`/usr/bin/${p}`, join(app, "bin", p));
+      // The C++ runtime goes in the store too, pointed at A, as in a Nix closure: a library from
+      // the system would load the system's libm beside B's libc, which the check refuses.
+      for (const l of ["libz.so.1", "libstdc++.so.6", "libgcc_s.so.1"]) copyFileSync(`${SYS}/${l}`, join(app, "lib", l));
+      // C++ (libstdc++, exceptions) built non-PIE, and a C program that needs libm.
+      await execa("g++", ["-no-pie", "-O1", "-o", join(app, "bin", "hello-cc"), fx("src/hello.cc")]);
+      const m = join(tmp, "m.c");
+      await execa("sh", ["-c", `printf '#include <math.h>\\n#include <stdio.h>\\nint main(int c, char **v) { printf("%.3f\\\\n", cos((double)c)); return 0; }\\n' > ${m}`]);
+      await execa("gcc", ["-o", join(app, "bin", "cos-m"), m, "-lm"]);
+      const r = await abilink(["patch", "--set-interpreter", join(A, "lib", "ld-linux-x86-64.so.2"), "--set-runpath", `${join(A, "lib")}:${join(app, "lib")}`, ...readdirSync(join(app, "bin")).map((n) => join(app, "bin", n))]);
+      expect(r.code, r.stderr).toBe(0);
+      const libs = readdirSync(join(app, "lib")).map((n) => join(app, "lib", n));
+      expect((await abilink(["patch", "--set-runpath", `${join(A, "lib")}:${join(app, "lib")}`, ...libs])).code).toBe(0);
+    }, 60_000);
+
+    it("relinks every program onto B in place; with A gone they run as before and load ld.so and libc from B only", async () => {
+      const programs = readdirSync(join(app, "bin")).map((n) => join(app, "bin", n));
+      expect(programs.length).toBeGreaterThanOrEqual(20);
+      const before = await Promise.all(programs.map((p) => run(p)));
+      for (const [i, b] of before.entries()) expect(b.code, programs[i]).toBe(0);
+
+      const dry = await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`]);
+      expect(dry.code, dry.stderr).toBe(0);
+      const plan = JSON.parse(dry.stdout);
+      expect(plan.failures).toEqual([]);
+      expect(plan.files.filter((f: { kind: string }) => f.kind === "rewrite")).toHaveLength(programs.length + 3);
+      expect(plan.written).toBe(0);
+
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toMatch(new RegExp(`${programs.length + 3} files rewritten`));
+      rmSync(A, { recursive: true });
+      const after = await Promise.all(programs.map((p) => run(p)));
+      expect(after).toEqual(before);
+      for (const p of [join(app, "bin", "ls"), join(app, "bin", "hello-cc")]) {
+        const trace = (await run(p, { LD_DEBUG: "libs" })).stderr;
+        const inits = [...trace.matchAll(/calling init: (\S+)/g)].map((m) => m[1]!);
+        expect(inits.filter((x) => /\/(ld-linux-x86-64\.so\.2|libc\.so\.6)$/.test(x)).sort()).toEqual([join(B, "lib", "ld-linux-x86-64.so.2"), join(B, "lib", "libc.so.6")]);
+        expect(trace).not.toContain(A);
+      }
+      // Run again: nothing left to do.
+      const again = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect(again.stdout).toMatch(/0 to rewrite/);
+    }, 120_000);
+
+    it("a NEW libc that lacks a version some program needs is refused: exit 12, every file untouched", async () => {
+      // libc B without GLIBC_2.34 (where __libc_start_main@GLIBC_2.34 lives): its stub, from an edited manifest.
+      const text = (await abilink(["abi", "--hints", join(B, "lib", "libc.so.6")])).stdout;
+      const edited = text
+        .split("\n")
+        .filter((l) => l !== "version GLIBC_2.34" && !/@@?GLIBC_2\.34 /.test(l) && !/^hint-(order|sizes|ifunc|versions)/.test(l))
+        .join("\n");
+      const manifest = join(tmp, "libc-without-2.34.abi");
+      await execa("sh", ["-c", `cat > ${manifest}`], { input: edited + "\n" });
+      expect((await abilink(["stub", manifest, "-o", join(B, "lib", "libc.so.6")])).code).toBe(0);
+      const before = snapshot(join(app, "bin"));
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect(r.code).toBe(12);
+      expect(r.stdout).toMatch(/ABI check refuses .*\/bin\/ls:\n {2}version-missing GLIBC_2\.34/);
+      expect(r.stdout).toMatch(/nothing written$/m);
+      expect(snapshot(join(app, "bin"))).toEqual(before);
+    }, 60_000);
+
+    it("a replacement that would take libc from one build and libm from another is refused", async () => {
+      // cos-m finds libm in D first (its RUNPATH: D, then A); moving A to B splits glibc.
+      const D = join(store, "dddddddddddddddddddddddddddddddd-libm-only");
+      mkdirSync(join(D, "lib"), { recursive: true });
+      copyFileSync(join(A, "lib", "libm.so.6"), join(D, "lib", "libm.so.6"));
+      expect((await abilink(["patch", "--set-runpath", `${join(D, "lib")}:${join(A, "lib")}`, join(app, "bin", "cos-m")])).code).toBe(0);
+      const before = snapshot(join(app, "bin"));
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect(r.code).toBe(12);
+      expect(r.stdout).toMatch(/ABI check refuses .*cos-m:\n.*glibc from 2 builds/);
+      expect(snapshot(join(app, "bin"))).toEqual(before);
+    }, 60_000);
+
+    it("a static program is listed as needing a rebuild, and left as it is", async () => {
+      const c = join(tmp, "static.c");
+      await execa("sh", ["-c", `printf 'int main(void) { return 0; }\\n' > ${c}`]);
+      const r0 = await execa("gcc", ["-static", "-o", join(app, "bin", "static"), c], { reject: false });
+      expect(r0.exitCode, r0.stderr).toBe(0);
+      const bytes = readFileSync(join(app, "bin", "static"));
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/needs rebuild: .*\/bin\/static: statically linked/);
+      expect(readFileSync(join(app, "bin", "static")).equals(bytes)).toBe(true);
+      expect(existsSync(A)).toBe(true);
+      renameSync(A, `${A}-gone`);
+      expect((await run(join(app, "bin", "ls"))).code).toBe(0);
+    }, 60_000);
+
+    it("usage: --replace is required and must be OLD=NEW, absolute; one of --in-place and --dry-run", async () => {
+      expect((await abilink(["relink", "--dry-run", app])).code).toBe(2);
+      expect((await abilink(["relink", "--dry-run", app, "--replace", "relative=/x"])).code).toBe(2);
+      expect((await abilink(["relink", app, "--replace", `${A}=${B}`])).code).toBe(2);
+    });
+  },
+);
