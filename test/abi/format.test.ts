@@ -94,7 +94,8 @@ const manifestArb: fc.Arbitrary<AbiManifest> = fc
         if (i.type !== undefined) h.type = i.type;
         return h;
       });
-      m.hints = { needed: r.hints.needed, imports };
+      // Each imported symbol once, as a library's table yields them.
+      m.hints = { needed: r.hints.needed, imports: imports.filter((h, i) => imports.findIndex((x) => x.symbol === h.symbol) === i) };
     }
     return m;
   });
