@@ -2,7 +2,8 @@
 // an OLD prefix to a NEW one (interpreter, RPATH/RUNPATH entries, NEEDED paths: patch's
 // replace-prefix edit), and the ABI check with the NEW libraries in place — ld.so's
 // resolution as `compat` emulates it, the run paths read as they will be — before anything
-// is written. Static programs cannot be relinked and are listed as needing a rebuild.
+// is written. The check refuses what the replacement breaks: a problem the file has today
+// as well (a plugin's imports that its host program provides) is not the relink's. Static programs cannot be relinked and are listed as needing a rebuild.
 import { dirname } from "node:path";
 import type { CompatProblem } from "../abi/compat.js";
 import { DF_1_PIE, PT_DYNAMIC, PT_INTERP, type ElfFile } from "../elf/index.js";
@@ -107,7 +108,17 @@ export function planRelink(roots: readonly string[], replacements: readonly Repl
     for (const path of dynamic) {
       try {
         const report = compatCheck(path, { mapPath, cache });
-        const problems = report.problems.filter((p) => p.severity === "error");
+        let problems = report.problems.filter((p) => p.severity === "error");
+        // Only what the replacement breaks: a plugin whose imports its host program provides,
+        // or a library already broken, fails the same way today (checked with OLD in place).
+        if (problems.length > 0) {
+          const before = new Set(
+            compatCheck(path, { cache })
+              .problems.filter((p) => p.severity === "error")
+              .map((p) => problemKey(p, mapPath)),
+          );
+          problems = problems.filter((p) => !before.has(problemKey(p, (x) => x)));
+        }
         const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
         const mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
         if (mixed) problems.push({ kind: "library-not-found", subject: "glibc", object: path, library: null, detail: mixed, severity: "error" });
@@ -119,6 +130,9 @@ export function planRelink(roots: readonly string[], replacements: readonly Repl
   }
   return { files, checked: options.abiCheck === false ? 0 : dynamic.length, failures };
 }
+
+/** A problem's identity across the two checks, its paths read as they will be (`map`). */
+const problemKey = (p: CompatProblem, map: (path: string) => string) => `${p.kind}\0${p.subject}\0${map(p.object)}\0${p.library === null ? "" : map(p.library)}`;
 
 /**
  * Why the glibc pieces a binary would load come from more than one build (ld.so and libc,
