@@ -135,6 +135,18 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
       expect((await run(join(app, "bin", "ls"))).code).toBe(0);
     }, 60_000);
 
+    it("a plugin whose imports its host program provides is not refused: the check refuses only what the replacement breaks", async () => {
+      const c = join(tmp, "plugin.c");
+      await execa("sh", ["-c", `printf 'extern int host_fn(void);\nint plugin(void) { return host_fn() + 1; }\n' > ${c}`]);
+      await execa("gcc", ["-shared", "-fPIC", "-o", join(app, "lib", "plugin.so"), c, `-Wl,-rpath,${join(A, "lib")}`]);
+      const r = await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`]);
+      expect(r.code, r.stdout).toBe(0);
+      expect(JSON.parse(r.stdout).failures).toEqual([]);
+      // compat itself reports the missing import, today and after.
+      const compat = await abilink(["compat", join(app, "lib", "plugin.so")]);
+      expect(compat.stdout).toMatch(/host_fn/);
+    }, 60_000);
+
     it("usage: --replace is required and must be OLD=NEW, absolute; one of --in-place and --dry-run", async () => {
       expect((await abilink(["relink", "--dry-run", app])).code).toBe(2);
       expect((await abilink(["relink", "--dry-run", app, "--replace", "relative=/x"])).code).toBe(2);
