@@ -5,7 +5,8 @@ import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink
 import { escapeText as t } from "../io/paths.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
-import { StatusLine, jsonLine, out, plural, warn } from "./output.js";
+import { jsonLine, out, plural, warn } from "./output.js";
+import { Progress } from "./progress.js";
 import { interruptible } from "./signals.js";
 
 /** The ABI check refused the relink: nothing was written (diff's and compat's "incompatible"). */
@@ -41,13 +42,17 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
     warn("relink", "give --in-place (rewrite the roots where they are) or --dry-run (print the plan)");
     return EXIT_USAGE;
   }
-  const status = new StatusLine();
-  let seen = 0;
-  const plan = planRelink(roots, replacements, { abiCheck: flags.abiCheck !== false, onFile: () => status.update(`read ${++seen} files`) });
-  status.done();
+  const started = Date.now();
+  const progress = new Progress();
+  const plan = planRelink(roots, replacements, {
+    abiCheck: flags.abiCheck !== false,
+    onProgress: (phase, done, total) => progress.update(phase === "read" ? "reading" : "ABI check", done, total),
+  });
+  progress.stop();
   const refused = plan.failures.length > 0;
   const rewrite = plan.files.filter((f) => f.kind === "rewrite").map((f) => f.path);
   let written = 0;
+  let grown = 0;
   let failed = plan.files.filter((f) => f.kind === "error").length;
   if (!refused && flags.inPlace && rewrite.length > 0) {
     const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
@@ -56,24 +61,30 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
         jobs: flags.jobs ?? availableParallelism(),
         abort,
         onOutcome: (o, total) => {
+          progress.stop();
           if (o.kind === "error") {
             failed++;
             warn(o.path, o.message);
-          } else written++;
-          status.update(`rewrote ${written}/${total}`);
+          } else {
+            written++;
+            grown += o.report.growth;
+          }
+          progress.update("rewriting", written + failed, total);
         },
       }),
     );
-    status.done();
+    progress.stop();
   }
-  if (flags.json) out(jsonLine({ ...plan, written }));
-  else out(report(plan, flags, written));
+  const seconds = (Date.now() - started) / 1000;
+  if (flags.json) out(jsonLine({ ...plan, written, grown, seconds }));
+  else out(report(plan, flags, { written, grown, seconds }));
   for (const f of plan.files) if (f.kind === "error") warn(f.path, f.message);
   if (refused) return EXIT_ABI_REFUSED;
   return failed > 0 ? EXIT_INPUT_ERROR : EXIT_OK;
 }
 
-function report(plan: RelinkPlan, flags: RelinkFlags, written: number): string {
+function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; grown: number; seconds: number }): string {
+  const { written } = done;
   const lines: string[] = [];
   const count = (k: string) => plan.files.filter((f) => f.kind === k).length;
   if (flags.dryRun) {
@@ -85,8 +96,8 @@ function report(plan: RelinkPlan, flags: RelinkFlags, written: number): string {
     for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
   }
   const abi = flags.abiCheck === false ? "ABI check skipped" : `ABI check: ${plural(plan.checked, "file")} checked, ${plan.failures.length} refused`;
-  const did = plan.failures.length > 0 ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten`;
-  lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}`);
+  const did = plan.failures.length > 0 ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten (${plural(done.grown, "byte")} grown)`;
+  lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}; ${done.seconds.toFixed(1)} s`);
   return lines.join("\n") + "\n";
 }
 

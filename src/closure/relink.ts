@@ -82,12 +82,17 @@ function staticReason(elf: ElfFile): string | null {
  * The plan for relinking `roots`: each ELF file's rewrite and, unless `abiCheck` is false,
  * the ABI check of every dynamic one with the references mapped. Reads only.
  */
-export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: { abiCheck?: boolean; onFile?: () => void } = {}): RelinkPlan {
+export function planRelink(
+  roots: readonly string[],
+  replacements: readonly Replacement[],
+  options: { abiCheck?: boolean; onProgress?: (phase: "read" | "check", done: number, total: number | null) => void } = {},
+): RelinkPlan {
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   const files: RelinkFile[] = [];
   const dynamic: string[] = [];
+  let read = 0;
   for (const path of walkFiles(roots)) {
-    options.onFile?.();
+    options.onProgress?.("read", ++read, null);
     try {
       const f = withElfFile(path, (elf): RelinkFile => {
         const why = staticReason(elf);
@@ -105,7 +110,8 @@ export function planRelink(roots: readonly string[], replacements: readonly Repl
   if (options.abiCheck !== false) {
     const cache = new Map<string, CompatObject | null>();
     const mapPath = (p: string) => mapReference(p, replacements);
-    for (const path of dynamic) {
+    for (const [i, path] of dynamic.entries()) {
+      options.onProgress?.("check", i + 1, dynamic.length);
       try {
         const report = compatCheck(path, { mapPath, cache });
         let problems = report.problems.filter((p) => p.severity === "error");

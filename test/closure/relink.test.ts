@@ -103,7 +103,7 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
       const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
       expect(r.code).toBe(12);
       expect(r.stdout).toMatch(/ABI check refuses .*\/bin\/ls:\n {2}version-missing GLIBC_2\.34/);
-      expect(r.stdout).toMatch(/nothing written$/m);
+      expect(r.stdout).toMatch(/; nothing written; [\d.]+ s$/m);
       expect(snapshot(join(app, "bin"))).toEqual(before);
     }, 60_000);
 
@@ -154,3 +154,16 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
     });
   },
 );
+
+describe.skipIf(!hasTool("script", "bsdutils"))("abilink relink on a terminal", () => {
+  it("draws a progress bar on stderr (cli-progress), erased before the report; none without a terminal", async () => {
+    const cmd = `node ${new URL("../../bin/abilink", import.meta.url).pathname} relink --dry-run /usr/bin --replace /nonexistent=/x`;
+    const tty = await execa("script", ["-qec", cmd, "/dev/null"], { reject: false, env: { LC_ALL: "C", TERM: "xterm" } });
+    expect(tty.stdout).toMatch(/ABI check \[[^\]]*\] \d+\/\d+/);
+    const last = tty.stdout.trimEnd().split("\n").at(-1)!;
+    expect(last).toMatch(/ELF files: .* nothing written \(--dry-run\); [\d.]+ s\r?$/);
+    const plain = await abilink(["relink", "--dry-run", "/usr/bin", "--replace", "/nonexistent=/x"]);
+    expect(plain.stderr).toBe("");
+    expect(plain.stdout).not.toMatch(/\x1b|ABI check \[/);
+  }, 60_000);
+});
