@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { availableParallelism } from "node:os";
 import { patchFiles } from "../closure/patch-files.js";
 import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
+import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
 import { escapeText as t } from "../io/paths.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
@@ -19,6 +20,7 @@ export interface RelinkFlags {
   abiCheck?: boolean;
   force?: boolean;
   jobs?: number;
+  strict?: boolean;
 }
 
 function replacement(value: string, previous: Replacement[] = []): Replacement[] {
@@ -45,11 +47,19 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   let seen = 0;
   const plan = planRelink(roots, replacements, { abiCheck: flags.abiCheck !== false, onFile: () => status.update(`read ${++seen} files`) });
   status.done();
+  // References outside the dynamic fields (relink-refs.ts), planned before anything is written.
+  const refs = planReferences(roots, replacements, {
+    leaveAlone: new Set(plan.files.filter((f) => f.kind === "needs-rebuild").map((f) => f.path)),
+    onFile: () => status.update(`read ${++seen} files`),
+  });
+  status.done();
+  let refsRewritten = 0;
   const refused = plan.failures.length > 0;
+  const strictRefused = !refused && flags.strict === true && refs.remaining.length > 0;
   const rewrite = plan.files.filter((f) => f.kind === "rewrite").map((f) => f.path);
   let written = 0;
   let failed = plan.files.filter((f) => f.kind === "error").length;
-  if (!refused && flags.inPlace && rewrite.length > 0) {
+  if (!refused && !strictRefused && flags.inPlace && rewrite.length > 0) {
     const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
     await interruptible(async (abort) =>
       patchFiles(rewrite, edits, { policy: { force: flags.force } }, {
@@ -66,14 +76,30 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
     );
     status.done();
   }
-  if (flags.json) out(jsonLine({ ...plan, written }));
-  else out(report(plan, flags, written));
+  // Same-length references: a second atomic step after the dynamic fields (see relink-refs.ts).
+  if (!refused && !strictRefused && flags.inPlace && refs.rewrite.length > 0) {
+    // Synchronous: a signal is handled once it returns (every file is replaced atomically).
+    await interruptible(async () => {
+      const done = applyReferences(refs, replacements, { force: flags.force });
+      refsRewritten = done.rewritten;
+      for (const e of done.errors) {
+        failed++;
+        warn(e.path, e.message);
+      }
+      return 0;
+    });
+  }
+  if (flags.json) out(jsonLine({ ...plan, written, references: referencesJson(refs, refsRewritten) }));
+  else out(report(plan, flags, written, strictRefused) + referencesReport(refs, flags, refsRewritten, strictRefused || refused));
   for (const f of plan.files) if (f.kind === "error") warn(f.path, f.message);
+  for (const e of refs.errors) if (!plan.files.some((f) => f.kind === "error" && f.path === e.path)) warn(e.path, e.message);
   if (refused) return EXIT_ABI_REFUSED;
+  if (strictRefused) return EXIT_INPUT_ERROR;
+  failed += refs.errors.filter((e) => !plan.files.some((f) => f.kind === "error" && f.path === e.path)).length;
   return failed > 0 ? EXIT_INPUT_ERROR : EXIT_OK;
 }
 
-function report(plan: RelinkPlan, flags: RelinkFlags, written: number): string {
+function report(plan: RelinkPlan, flags: RelinkFlags, written: number, strictRefused = false): string {
   const lines: string[] = [];
   const count = (k: string) => plan.files.filter((f) => f.kind === k).length;
   if (flags.dryRun) {
@@ -85,8 +111,35 @@ function report(plan: RelinkPlan, flags: RelinkFlags, written: number): string {
     for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
   }
   const abi = flags.abiCheck === false ? "ABI check skipped" : `ABI check: ${plural(plan.checked, "file")} checked, ${plan.failures.length} refused`;
-  const did = plan.failures.length > 0 ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten`;
+  const did = plan.failures.length > 0 || strictRefused ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten`;
   lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}`);
+  return lines.join("\n") + "\n";
+}
+
+/** How many remaining references the text report lists before "and N more". */
+const LIST_CAP = 50;
+
+function referencesJson(refs: ReferencePlan, rewritten: number) {
+  return {
+    rewritten,
+    toRewrite: refs.rewrite.length,
+    remaining: refs.remaining.map((r) => ({ path: r.file, offset: r.offset, old: r.old, kind: r.kind })),
+  };
+}
+
+function referencesReport(refs: ReferencePlan, flags: RelinkFlags, rewritten: number, nothingWritten: boolean): string {
+  if (refs.rewrite.length === 0 && refs.remaining.length === 0) return "";
+  const lines: string[] = [];
+  const where = (r: ReferencePlan["remaining"][number]) => (r.kind === "symlink" ? `${t(r.file)} (symbolic link target)` : `${t(r.file)} at ${r.offset}`);
+  if (flags.dryRun) {
+    for (const r of refs.rewrite.slice(0, LIST_CAP)) lines.push(`reference to rewrite: ${where(r)}: ${t(r.old)} -> ${t(r.new)}`);
+    if (refs.rewrite.length > LIST_CAP) lines.push(`  and ${refs.rewrite.length - LIST_CAP} more`);
+  }
+  for (const r of refs.remaining.slice(0, LIST_CAP)) lines.push(`remaining reference: ${where(r)}: ${t(r.old)}${r.sameLength ? " (in a program to rebuild)" : " (NEW has another length)"}`);
+  if (refs.remaining.length > LIST_CAP) lines.push(`  and ${refs.remaining.length - LIST_CAP} more`);
+  const did = flags.dryRun || nothingWritten ? `${refs.rewrite.length} to rewrite` : `${rewritten} rewritten`;
+  const strict = flags.strict && refs.remaining.length > 0 ? "; refused by --strict, nothing written" : "";
+  lines.push(`references outside the dynamic fields: ${did}, ${refs.remaining.length} remaining${strict}`);
   return lines.join("\n") + "\n";
 }
 
@@ -107,6 +160,7 @@ export function registerRelink(program: Command, setExit: (code: number) => void
     .option("--dry-run", "print the plan and the ABI check; write nothing")
     .option("--no-abi-check", "skip the ABI check (not recommended)")
     .option("--force", "rewrite files inside the Nix store")
+    .option("--strict", "fail (exit 1, nothing written) when a reference to OLD outside the dynamic fields cannot be rewritten")
     .option("--json", "the plan, the ABI check and what was written, as one JSON document")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()})`, parseJobs)
     .addHelpText(
@@ -116,11 +170,14 @@ Examples:
   abilink relink --dry-run /nix/store/...-hello --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
   abilink relink --in-place ./opt/app --replace /opt/openssl-3.0.13=/opt/openssl-3.0.15
 
-Not yet (issue in progress): --out DIR (a relinked copy of a root), references outside the
-dynamic fields (scripts, strings, symlink targets).
+References to OLD elsewhere (strings in any file under the roots, symbolic link targets)
+are rewritten where NEW has the same length; the others are listed with file and offset.
+
+Not yet (issue in progress): --out DIR (a relinked copy of a root).
 
 Exit status: 0 done; 12 refused by the ABI check (nothing written); 1 some file could not be
-read or rewritten (the others are done; run again to finish); 2 usage error.`,
+read or rewritten (the others are done; run again to finish), or --strict and references
+remain (nothing written); 2 usage error.`,
     )
     .action(async (roots: string[], flags: RelinkFlags) => setExit(await runRelink(roots, flags)));
 }
