@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { availableParallelism } from "node:os";
 import { patchFiles } from "../closure/patch-files.js";
 import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
+import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
 import { escapeText as t } from "../io/paths.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
@@ -20,6 +21,7 @@ export interface RelinkFlags {
   abiCheck?: boolean;
   force?: boolean;
   jobs?: number;
+  strict?: boolean;
 }
 
 function replacement(value: string, previous: Replacement[] = []): Replacement[] {
@@ -48,13 +50,21 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
     abiCheck: flags.abiCheck !== false,
     onProgress: (phase, done, total) => progress.update(phase === "read" ? "reading" : "ABI check", done, total),
   });
+  // References outside the dynamic fields (relink-refs.ts), planned before anything is written.
+  let scanned = 0;
+  const refs = planReferences(roots, replacements, {
+    leaveAlone: new Set(plan.files.filter((f) => f.kind === "needs-rebuild").map((f) => f.path)),
+    onFile: () => progress.update("references", ++scanned, null),
+  });
   progress.stop();
+  let refsRewritten = 0;
   const refused = plan.failures.length > 0;
+  const strictRefused = !refused && flags.strict === true && refs.remaining.length > 0;
   const rewrite = plan.files.filter((f) => f.kind === "rewrite").map((f) => f.path);
   let written = 0;
   let grown = 0;
   let failed = plan.files.filter((f) => f.kind === "error").length;
-  if (!refused && flags.inPlace && rewrite.length > 0) {
+  if (!refused && !strictRefused && flags.inPlace && rewrite.length > 0) {
     const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
     await interruptible(async (abort) =>
       patchFiles(rewrite, edits, { policy: { force: flags.force } }, {
@@ -75,15 +85,31 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
     );
     progress.stop();
   }
+  // Same-length references: a second atomic step after the dynamic fields (see relink-refs.ts).
+  if (!refused && !strictRefused && flags.inPlace && refs.rewrite.length > 0) {
+    // Synchronous: a signal is handled once it returns (every file is replaced atomically).
+    await interruptible(async () => {
+      const done = applyReferences(refs, replacements, { force: flags.force });
+      refsRewritten = done.rewritten;
+      for (const e of done.errors) {
+        failed++;
+        warn(e.path, e.message);
+      }
+      return 0;
+    });
+  }
   const seconds = (Date.now() - started) / 1000;
-  if (flags.json) out(jsonLine({ ...plan, written, grown, seconds }));
-  else out(report(plan, flags, { written, grown, seconds }));
+  if (flags.json) out(jsonLine({ ...plan, written, grown, seconds, references: referencesJson(refs, refsRewritten) }));
+  else out(report(plan, flags, { written, grown, seconds }, strictRefused) + referencesReport(refs, flags, refsRewritten, strictRefused || refused));
   for (const f of plan.files) if (f.kind === "error") warn(f.path, f.message);
+  for (const e of refs.errors) if (!plan.files.some((f) => f.kind === "error" && f.path === e.path)) warn(e.path, e.message);
   if (refused) return EXIT_ABI_REFUSED;
+  if (strictRefused) return EXIT_INPUT_ERROR;
+  failed += refs.errors.filter((e) => !plan.files.some((f) => f.kind === "error" && f.path === e.path)).length;
   return failed > 0 ? EXIT_INPUT_ERROR : EXIT_OK;
 }
 
-function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; grown: number; seconds: number }): string {
+function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; grown: number; seconds: number }, strictRefused = false): string {
   const { written } = done;
   const lines: string[] = [];
   const count = (k: string) => plan.files.filter((f) => f.kind === k).length;
@@ -96,8 +122,36 @@ function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; g
     for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
   }
   const abi = flags.abiCheck === false ? "ABI check skipped" : `ABI check: ${plural(plan.checked, "file")} checked, ${plan.failures.length} refused`;
-  const did = plan.failures.length > 0 ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten (${plural(done.grown, "byte")} grown)`;
+  const did =
+    plan.failures.length > 0 || strictRefused ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten (${plural(done.grown, "byte")} grown)`;
   lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}; ${done.seconds.toFixed(1)} s`);
+  return lines.join("\n") + "\n";
+}
+
+/** How many remaining references the text report lists before "and N more". */
+const LIST_CAP = 50;
+
+function referencesJson(refs: ReferencePlan, rewritten: number) {
+  return {
+    rewritten,
+    toRewrite: refs.rewrite.length,
+    remaining: refs.remaining.map((r) => ({ path: r.file, offset: r.offset, old: r.old, kind: r.kind })),
+  };
+}
+
+function referencesReport(refs: ReferencePlan, flags: RelinkFlags, rewritten: number, nothingWritten: boolean): string {
+  if (refs.rewrite.length === 0 && refs.remaining.length === 0) return "";
+  const lines: string[] = [];
+  const where = (r: ReferencePlan["remaining"][number]) => (r.kind === "symlink" ? `${t(r.file)} (symbolic link target)` : `${t(r.file)} at ${r.offset}`);
+  if (flags.dryRun) {
+    for (const r of refs.rewrite.slice(0, LIST_CAP)) lines.push(`reference to rewrite: ${where(r)}: ${t(r.old)} -> ${t(r.new)}`);
+    if (refs.rewrite.length > LIST_CAP) lines.push(`  and ${refs.rewrite.length - LIST_CAP} more`);
+  }
+  for (const r of refs.remaining.slice(0, LIST_CAP)) lines.push(`remaining reference: ${where(r)}: ${t(r.old)}${r.sameLength ? " (in a program to rebuild)" : " (NEW has another length)"}`);
+  if (refs.remaining.length > LIST_CAP) lines.push(`  and ${refs.remaining.length - LIST_CAP} more`);
+  const did = flags.dryRun || nothingWritten ? `${refs.rewrite.length} to rewrite` : `${rewritten} rewritten`;
+  const strict = flags.strict && refs.remaining.length > 0 ? "; refused by --strict, nothing written" : "";
+  lines.push(`references outside the dynamic fields: ${did}, ${refs.remaining.length} remaining${strict}`);
   return lines.join("\n") + "\n";
 }
 
@@ -118,6 +172,7 @@ export function registerRelink(program: Command, setExit: (code: number) => void
     .option("--dry-run", "print the plan and the ABI check; write nothing")
     .option("--no-abi-check", "skip the ABI check (not recommended)")
     .option("--force", "rewrite files inside the Nix store")
+    .option("--strict", "fail (exit 1, nothing written) when a reference to OLD outside the dynamic fields cannot be rewritten")
     .option("--json", "the plan, the ABI check and what was written, as one JSON document")
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()})`, parseJobs)
     .addHelpText(
@@ -127,11 +182,14 @@ Examples:
   abilink relink --dry-run /nix/store/...-hello --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
   abilink relink --in-place ./opt/app --replace /opt/openssl-3.0.13=/opt/openssl-3.0.15
 
-Not yet (issue in progress): --out DIR (a relinked copy of a root), references outside the
-dynamic fields (scripts, strings, symlink targets).
+References to OLD elsewhere (strings in any file under the roots, symbolic link targets)
+are rewritten where NEW has the same length; the others are listed with file and offset.
+
+Not yet (issue in progress): --out DIR (a relinked copy of a root).
 
 Exit status: 0 done; 12 refused by the ABI check (nothing written); 1 some file could not be
-read or rewritten (the others are done; run again to finish); 2 usage error.`,
+read or rewritten (the others are done; run again to finish), or --strict and references
+remain (nothing written); 2 usage error.`,
     )
     .action(async (roots: string[], flags: RelinkFlags) => setExit(await runRelink(roots, flags)));
 }

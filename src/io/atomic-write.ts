@@ -203,7 +203,7 @@ const workDirs = new Map<string, WorkDir>();
 const dirsOf = (w: WorkDir) => ({ [w.destDirFd]: w.dir, [w.workDirFd]: `${w.dir}/${w.workDirName}` });
 
 /** This thread's private directory beside `dir` (made when there is none), with one more user. */
-function acquireWorkDir(dir: string): WorkDir {
+export function acquireWorkDir(dir: string): WorkDir {
   const destDirFd = openSync(fsPath(dir), O_RDONLY | O_DIRECTORY);
   let workDirName = "";
   let workDirFd = -1;
@@ -260,7 +260,7 @@ export function holdWorkDir(dir: string): () => void {
 }
 
 /** One user fewer; the last removes the private directory and closes its descriptors. */
-function releaseWorkDir(w: WorkDir): void {
+export function releaseWorkDir(w: WorkDir): void {
   if (--w.refs > 0) return;
   workDirs.delete(w.key);
   forgetTemporary(w);

@@ -51,7 +51,7 @@ const COMMANDS: Record<string, fc.Arbitrary<Value[]>[]> = {
     opt("--rpath-to-runpath"), opt("--replace-prefix", 1), opt("--add-needed", 1), opt("--remove-needed", 1), opt("--replace-needed", 2),
     opt("--set-soname", 1), opt("-o", 1), opt("--in-place"), opt("--dry-run"), opt("--json"), opt("--layout", 1), opt("--no-fsync"), opt("-j", 1),
   ],
-  relink: [opt("--replace", 1), opt("--in-place"), opt("--dry-run"), opt("--json"), opt("--no-abi-check"), opt("--force"), opt("-j", 1)],
+  relink: [opt("--replace", 1), opt("--in-place"), opt("--dry-run"), opt("--json"), opt("--no-abi-check"), opt("--force"), opt("--strict"), opt("-j", 1)],
   stub: [opt("-o", 1), opt("--out-dir", 1), opt("--write-if-changed"), opt("--fsync"), opt("--json"), opt("-v"), opt("-j", 1)],
   patchelf: [
     opt("--set-interpreter", 1), opt("--page-size", 1), opt("--print-interpreter"), opt("--print-os-abi"), opt("--set-os-abi", 1),
