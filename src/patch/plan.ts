@@ -166,6 +166,15 @@ function plan(elf: ElfFile, edits: readonly Edit[], options: PlanOptions): Patch
   }
 
   const writes = emitWrites(view, placement, { model: m, request, contents, movedDynamic });
+  // A new segment leaves the old interpreter and .dynstr behind, unreferenced: what this patch
+  // drops from them is cleared where nothing else is written, so no stale path stays in the
+  // file (a Nix reference scan, or relink's, would find it).
+  if (placement?.kind === "new-segment") {
+    const stale: { start: number; end: number }[] = [];
+    if (interpMoves && interpPh) stale.push({ start: Number(interpPh.p_offset), end: Number(interpPh.p_offset + interpPh.p_filesz) });
+    if (strtabMoves && strings) for (const d of strings.dropped) stale.push({ start: strings.fileOffset + d.start, end: strings.fileOffset + d.end });
+    writes.push(...clearUncovered(stale, writes));
+  }
   const layout = layoutDecision(placement);
   const shift = layout.kind === "shift" ? layout.bytes : 0;
   return {
@@ -176,6 +185,21 @@ function plan(elf: ElfFile, edits: readonly Edit[], options: PlanOptions): Patch
     layout,
     moved: [...(placement?.kind === "new-segment" && placement.phdrTable ? ["program header table"] : []), ...movedNames(view, placement?.blocks ?? [])],
   };
+}
+
+/** Zero writes for the parts of `ranges` no write in `writes` covers. */
+function clearUncovered(ranges: readonly { start: number; end: number }[], writes: readonly PlannedWrite[]): PlannedWrite[] {
+  const out: PlannedWrite[] = [];
+  for (const r of ranges) {
+    let parts = [r];
+    for (const w of writes) {
+      const ws = w.offset;
+      const we = w.offset + w.bytes.length;
+      parts = parts.flatMap((p) => (we <= p.start || ws >= p.end ? [p] : [...(ws > p.start ? [{ start: p.start, end: ws }] : []), ...(we < p.end ? [{ start: we, end: p.end }] : [])]));
+    }
+    for (const p of parts) if (p.end > p.start) out.push({ offset: p.start, bytes: new Uint8Array(p.end - p.start), what: "stale string (cleared)" });
+  }
+  return out;
 }
 
 /**

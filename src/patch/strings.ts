@@ -16,6 +16,8 @@ export interface StringPlan {
   offsets: Map<string, number>;
   inPlace: { offset: number; bytes: Uint8Array }[];
   appended: Uint8Array[];
+  /** The strings this patch drops, as ranges of the table as it is (cleared where the old table stays behind). */
+  dropped: { start: number; end: number }[];
   /** The whole new table (old bytes with the in-place writes, then the appended strings). */
   image: () => Uint8Array;
 }
@@ -80,6 +82,7 @@ export function placeStrings(elf: ElfFile, dyn: DynamicTable, m: EditModel): Str
     }
   }
   const inFree = (from: number, to: number) => free.some((f) => from < f.end && to > f.start);
+  const dropped = free.map((f) => ({ ...f }));
 
   // The strings to place, longest first (best use of holes).
   const wanted = new Set<string>();
@@ -133,6 +136,7 @@ export function placeStrings(elf: ElfFile, dyn: DynamicTable, m: EditModel): Str
     offsets,
     inPlace,
     appended,
+    dropped,
     image: () => {
       const out = new Uint8Array(newSize);
       out.set(image);

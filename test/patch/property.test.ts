@@ -179,3 +179,24 @@ describe("one patch with a field edited twice", () => {
     expect(patchBytes(input, [{ op: "set-execstack", executable: true }, { op: "set-execstack", executable: true }]).plan.changes).toEqual(["execstack: - -> X"]);
   });
 });
+
+describe("a new segment leaves no stale path behind", () => {
+  it("the old interpreter and the replaced run path are cleared where the moved copies left them (the file still lints clean)", () => {
+    const input = new Uint8Array(readFileSync(fx("x86_64/prog-rpath")));
+    const has = (b: Uint8Array, s: string) => Buffer.from(b).includes(Buffer.from(s));
+    expect(has(input, "$ORIGIN") && has(input, "/lib64/ld-linux-x86-64.so.2")).toBe(true);
+    const long = "/opt/a/very/long/directory/that/cannot/fit/in/the/old/string/table";
+    const { bytes, plan } = patchBytes(
+      input,
+      [
+        { op: "set-search-path", paths: [long], kind: "rpath" },
+        { op: "set-interpreter", path: `${long}/ld-linux-x86-64.so.2` },
+      ],
+      "new-segment",
+    );
+    expect(plan.layout.kind).toBe("new-segment");
+    expect(has(bytes, "$ORIGIN")).toBe(false);
+    expect(has(bytes, "/lib64/ld-linux-x86-64.so.2")).toBe(false);
+    expect(has(bytes, long)).toBe(true);
+  });
+});
