@@ -22,8 +22,8 @@ export interface Replacement {
 
 /** What the plan says of one file under the roots (non-ELF files are not listed). */
 export type RelinkFile =
-  /** Its references move: `changes` as `patch --dry-run` words them. */
-  | { kind: "rewrite"; path: string; changes: string[] }
+  /** Its references move: `changes` as `patch --dry-run` words them; `grow`, the bytes the file gains. */
+  | { kind: "rewrite"; path: string; changes: string[]; grow: number }
   /** Nothing in it names an OLD prefix. */
   | { kind: "unchanged"; path: string }
   /** Statically linked: code from the old library is inside it. */
@@ -77,15 +77,32 @@ function staticReason(elf: ElfFile): string | null {
   return null;
 }
 
+export interface PlanRelinkOptions {
+  /** Run the ABI check (default true). */
+  abiCheck?: boolean;
+  /** Called for each file read. */
+  onFile?: () => void;
+  /**
+   * The mapping the ABI check reads the references through (default: `replacements`), for
+   * a plan whose edits name places that do not exist yet (`--out`: see relink-out.ts).
+   */
+  checkReplacements?: readonly Replacement[];
+}
+
 /**
  * The plan for relinking `roots`: each ELF file's rewrite and, unless `abiCheck` is false,
  * the ABI check of every dynamic one with the references mapped. Reads only.
  */
-export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: { abiCheck?: boolean; onFile?: () => void } = {}): RelinkPlan {
+export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
+  return planRelinkFiles(walkFiles(roots), replacements, options);
+}
+
+/** planRelink for the regular files `paths` (walked by the caller). */
+export function planRelinkFiles(paths: Iterable<string>, replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   const files: RelinkFile[] = [];
   const dynamic: string[] = [];
-  for (const path of walkFiles(roots)) {
+  for (const path of paths) {
     options.onFile?.();
     try {
       const f = withElfFile(path, (elf): RelinkFile => {
@@ -93,7 +110,7 @@ export function planRelink(roots: readonly string[], replacements: readonly Repl
         if (why) return { kind: "needs-rebuild", path, why };
         dynamic.push(path);
         const plan = planPatch(elf, edits);
-        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes } : { kind: "unchanged", path };
+        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize } : { kind: "unchanged", path };
       });
       if (f) files.push(f);
     } catch (e) {
@@ -103,7 +120,8 @@ export function planRelink(roots: readonly string[], replacements: readonly Repl
   const failures: AbiFailure[] = [];
   if (options.abiCheck !== false) {
     const cache = new Map<string, CompatObject | null>();
-    const mapPath = (p: string) => mapReference(p, replacements);
+    const checkWith = options.checkReplacements ?? replacements;
+    const mapPath = (p: string) => mapReference(p, checkWith);
     for (const path of dynamic) {
       try {
         const report = compatCheck(path, { mapPath, cache });
