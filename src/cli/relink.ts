@@ -3,10 +3,11 @@ import { availableParallelism } from "node:os";
 import { patchFiles } from "../closure/patch-files.js";
 import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
 import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
+import { RelinkOutError, relinkOut, type RelinkOutResult } from "../closure/relink-out.js";
 import { escapeText as t } from "../io/paths.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
-import { jsonLine, out, plural, warn } from "./output.js";
+import { jsonLine, out, plural, warn, warnError } from "./output.js";
 import { Progress } from "./progress.js";
 import { interruptible } from "./signals.js";
 
@@ -17,6 +18,7 @@ export interface RelinkFlags {
   replace?: Replacement[];
   inPlace?: boolean;
   dryRun?: boolean;
+  out?: string;
   json?: boolean;
   abiCheck?: boolean;
   force?: boolean;
@@ -33,13 +35,14 @@ function replacement(value: string, previous: Replacement[] = []): Replacement[]
   return [...previous, { from, to }];
 }
 
-/** `abilink relink ROOT... --replace OLD=NEW... (--in-place | --dry-run)`. */
+/** `abilink relink ROOT... --replace OLD=NEW... (--in-place | --dry-run | --out DIR)`. */
 export async function runRelink(roots: string[], flags: RelinkFlags): Promise<number> {
   const replacements = flags.replace ?? [];
   if (replacements.length === 0) {
     warn("relink", "give at least one --replace OLD=NEW");
     return EXIT_USAGE;
   }
+  if (flags.out !== undefined) return runRelinkOut(roots, flags.out, replacements, flags);
   if (flags.inPlace === flags.dryRun) {
     warn("relink", "give --in-place (rewrite the roots where they are) or --dry-run (print the plan)");
     return EXIT_USAGE;
@@ -109,7 +112,51 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   return failed > 0 ? EXIT_INPUT_ERROR : EXIT_OK;
 }
 
-function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; grown: number; seconds: number }, strictRefused = false): string {
+/**
+ * `relink ROOT --out DIR`: the root as a new tree at DIR (relink-out.ts); with --dry-run,
+ * the plan. Exit 1 when the tree cannot be copied (DIR exists, a special file, a file that
+ * cannot be read), with one line and no DIR.
+ */
+async function runRelinkOut(roots: string[], dir: string, replacements: Replacement[], flags: RelinkFlags): Promise<number> {
+  if (flags.inPlace) {
+    warn("relink", "--out writes a new tree, --in-place rewrites the root: give one of them");
+    return EXIT_USAGE;
+  }
+  if (roots.length !== 1) {
+    warn("relink", `--out takes exactly one root (${roots.length} given)`);
+    return EXIT_USAGE;
+  }
+  const root = roots[0]!;
+  const started = Date.now();
+  const progress = new Progress();
+  let result: RelinkOutResult | null = null;
+  const code = await interruptible(async (abort) => {
+    try {
+      result = await relinkOut(root, dir, replacements, {
+        abiCheck: flags.abiCheck !== false,
+        dryRun: flags.dryRun === true,
+        abort,
+        onProgress: (phase, done, total) => progress.update(phase === "read" ? "reading" : "ABI check", done, total),
+        onWrite: (done, total) => progress.update("writing", done, total),
+      });
+      return EXIT_OK;
+    } catch (e) {
+      progress.stop();
+      if (e instanceof RelinkOutError) warn(e.path, e.message);
+      else warnError(root, e);
+      return EXIT_INPUT_ERROR;
+    }
+  });
+  progress.stop();
+  const r = result as RelinkOutResult | null;
+  if (r === null) return code;
+  if (flags.json) out(jsonLine({ ...r.plan, out: dir, replacements: r.replacements, summary: r.summary, written: r.written ? r.summary.rewritten + r.summary.copied : 0 }));
+  else out(report(r.plan, flags, { written: 0, grown: r.summary.bytesGrown, seconds: (Date.now() - started) / 1000 }, false, r));
+  if (r.plan.failures.length > 0) return EXIT_ABI_REFUSED;
+  return code;
+}
+
+function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; grown: number; seconds: number }, strictRefused = false, outResult?: RelinkOutResult): string {
   const { written } = done;
   const lines: string[] = [];
   const count = (k: string) => plan.files.filter((f) => f.kind === k).length;
@@ -122,6 +169,18 @@ function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; g
     for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
   }
   const abi = flags.abiCheck === false ? "ABI check skipped" : `ABI check: ${plural(plan.checked, "file")} checked, ${plan.failures.length} refused`;
+  if (outResult) {
+    const s = outResult.summary;
+    const dry = flags.dryRun === true;
+    const did =
+      plan.failures.length > 0 ? "nothing written" : dry ? "nothing written (--dry-run)" : outResult.interrupted ? "interrupted: nothing written" : `written to ${t(flags.out ?? "")}`;
+    lines.push(
+      `${plural(s.scanned, "file")} scanned: ${s.rewritten} ${dry ? "to rewrite" : "rewritten"}, ${s.copied} ${dry ? "to copy" : "copied"} unchanged, ` +
+        `${plural(s.linked, "hard link")}; ${`${s.directories} ${s.directories === 1 ? "directory" : "directories"}`}, ${plural(s.symlinks, "symbolic link")} (${s.symlinksRetargeted} retargeted); ` +
+        `${plural(s.bytesGrown, "byte")} grown; ${abi}; ${did}; ${done.seconds.toFixed(1)} s`,
+    );
+    return lines.join("\n") + "\n";
+  }
   const did =
     plan.failures.length > 0 || strictRefused ? "nothing written" : flags.dryRun ? "nothing written (--dry-run)" : `${plural(written, "file")} rewritten (${plural(done.grown, "byte")} grown)`;
   lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}; ${done.seconds.toFixed(1)} s`);
@@ -158,7 +217,7 @@ function referencesReport(refs: ReferencePlan, flags: RelinkFlags, rewritten: nu
 export function registerRelink(program: Command, setExit: (code: number) => void): void {
   program
     .command("relink")
-    .summary("move a closure onto new library builds, after an ABI check (in progress: --dry-run and --in-place)")
+    .summary("move a closure onto new library builds, after an ABI check (in place, or as a new tree with --out)")
     .description(
       "For every ELF file under the ROOTs, rewrite the interpreter, RPATH/RUNPATH entries and NEEDED paths that " +
         "start with an OLD prefix (whole path components) to NEW; nothing else changes. Before anything is written, " +
@@ -170,6 +229,7 @@ export function registerRelink(program: Command, setExit: (code: number) => void
     .requiredOption("--replace <OLD=NEW>", "a library build directory or path prefix and its replacement (repeatable)", replacement)
     .option("--in-place", "rewrite the files where they are, each atomically (refused in the Nix store without --force)")
     .option("--dry-run", "print the plan and the ABI check; write nothing")
+    .option("--out <dir>", "write the root (exactly one) relinked as a new tree at DIR, which must not exist; its references to itself move to DIR")
     .option("--no-abi-check", "skip the ABI check (not recommended)")
     .option("--force", "rewrite files inside the Nix store")
     .option("--strict", "fail (exit 1, nothing written) when a reference to OLD outside the dynamic fields cannot be rewritten")
@@ -181,15 +241,21 @@ export function registerRelink(program: Command, setExit: (code: number) => void
 Examples:
   abilink relink --dry-run /nix/store/...-hello --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
   abilink relink --in-place ./opt/app --replace /opt/openssl-3.0.13=/opt/openssl-3.0.15
+  abilink relink /nix/store/...-hello --out /nix/store/...-hello-relinked --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
 
 References to OLD elsewhere (strings in any file under the roots, symbolic link targets)
-are rewritten where NEW has the same length; the others are listed with file and offset.
+are rewritten where NEW has the same length; the others are listed with file and offset
+(with --in-place and --dry-run; --out moves symbolic links into the root, nothing else yet).
 
-Not yet (issue in progress): --out DIR (a relinked copy of a root).
+--out DIR writes the root (one directory) as a new tree at DIR, which must not exist: built
+beside it (NAME.abilink-XXXXXXXX) and renamed whole, so DIR is complete or absent. References
+to the root itself move to DIR; files that do not change are copied (reflink or
+copy_file_range); links, modes, owners and hard links are kept. FIFOs, devices and sockets
+are refused.
 
 Exit status: 0 done; 12 refused by the ABI check (nothing written); 1 some file could not be
-read or rewritten (the others are done; run again to finish), or --strict and references
-remain (nothing written); 2 usage error.`,
+read or rewritten (the others are done; run again to finish), --strict and references remain
+(nothing written), or the --out tree could not be written (no DIR); 2 usage error.`,
     )
     .action(async (roots: string[], flags: RelinkFlags) => setExit(await runRelink(roots, flags)));
 }

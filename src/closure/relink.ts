@@ -23,8 +23,8 @@ export interface Replacement {
 
 /** What the plan says of one file under the roots (non-ELF files are not listed). */
 export type RelinkFile =
-  /** Its references move: `changes` as `patch --dry-run` words them. */
-  | { kind: "rewrite"; path: string; changes: string[] }
+  /** Its references move: `changes` as `patch --dry-run` words them; `grow`, the bytes the file gains. */
+  | { kind: "rewrite"; path: string; changes: string[]; grow: number }
   /** Nothing in it names an OLD prefix. */
   | { kind: "unchanged"; path: string }
   /** Statically linked: code from the old library is inside it. */
@@ -78,20 +78,33 @@ function staticReason(elf: ElfFile): string | null {
   return null;
 }
 
+export interface PlanRelinkOptions {
+  /** Run the ABI check (default true). */
+  abiCheck?: boolean;
+  /** Called as files are read (total unknown) and checked. */
+  onProgress?: (phase: "read" | "check", done: number, total: number | null) => void;
+  /**
+   * The mapping the ABI check reads the references through (default: `replacements`), for
+   * a plan whose edits name places that do not exist yet (`--out`: see relink-out.ts).
+   */
+  checkReplacements?: readonly Replacement[];
+}
+
 /**
  * The plan for relinking `roots`: each ELF file's rewrite and, unless `abiCheck` is false,
  * the ABI check of every dynamic one with the references mapped. Reads only.
  */
-export function planRelink(
-  roots: readonly string[],
-  replacements: readonly Replacement[],
-  options: { abiCheck?: boolean; onProgress?: (phase: "read" | "check", done: number, total: number | null) => void } = {},
-): RelinkPlan {
+export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
+  return planRelinkFiles(walkFiles(roots), replacements, options);
+}
+
+/** planRelink for the regular files `paths` (walked by the caller). */
+export function planRelinkFiles(paths: Iterable<string>, replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   const files: RelinkFile[] = [];
   const dynamic: string[] = [];
   let read = 0;
-  for (const path of walkFiles(roots)) {
+  for (const path of paths) {
     options.onProgress?.("read", ++read, null);
     try {
       const f = withElfFile(path, (elf): RelinkFile => {
@@ -99,7 +112,7 @@ export function planRelink(
         if (why) return { kind: "needs-rebuild", path, why };
         dynamic.push(path);
         const plan = planPatch(elf, edits);
-        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes } : { kind: "unchanged", path };
+        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize } : { kind: "unchanged", path };
       });
       if (f) files.push(f);
     } catch (e) {
@@ -109,7 +122,8 @@ export function planRelink(
   const failures: AbiFailure[] = [];
   if (options.abiCheck !== false) {
     const cache = new Map<string, CompatObject | null>();
-    const mapPath = (p: string) => mapReference(p, replacements);
+    const checkWith = options.checkReplacements ?? replacements;
+    const mapPath = (p: string) => mapReference(p, checkWith);
     for (const [i, path] of dynamic.entries()) {
       options.onProgress?.("check", i + 1, dynamic.length);
       try {

@@ -467,6 +467,38 @@ function copyAttributes(fromFd: number, toFd: number): void {
   }
 }
 
+/** A change that changes nothing: `source` copied as it is (`size` its size). */
+export const unchanged = (size: number): FileChange => ({ writes: [], shift: 0, size });
+
+/**
+ * Fills `fd`, a new empty file, with a copy of `source` and `change` applied: the unchanged
+ * bytes moved by the kernel (a reflink where the file system can, else copy_file_range;
+ * never through this process), the writes, then the source's owner (where permitted), mode
+ * (set-user-ID bits) and extended attributes (file capabilities), in that order. Throws
+ * ChangedFileError when the source changed meanwhile. Making `fd` durable and giving it its
+ * name are the caller's: a temporary file renamed over its destination (prepareChangedCopy),
+ * or a file in a private tree renamed into place whole (closure/relink-out.ts).
+ */
+export function fillCopy(source: SourceFile, fd: number, change: FileChange): void {
+  const size = Number(source.stat.size);
+  if (change.shift > 0 || !native.clone(source.fd, fd)) {
+    if (native.copyRange(source.fd, fd, 0, change.shift, size) !== size) {
+      throw new ChangedFileError("shrank while being copied; nothing was written (run again)");
+    }
+  }
+  applyWrites(fd, change.writes);
+  // The copy is what was planned from only if nobody wrote the source meanwhile.
+  source.assertUnchanged();
+  // Owner first: chown clears set-user-ID bits and file capabilities, which come after.
+  try {
+    fchownSync(fd, Number(source.stat.uid), Number(source.stat.gid));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+  }
+  fchmodSync(fd, Number(source.stat.mode) & 0o7777);
+  copyAttributes(source.fd, fd);
+}
+
 /**
  * A changed copy of `source`, complete, as the temporary file of `dest` (which is the source
  * itself when `dest` is its path): the unchanged bytes copied by the kernel (a reflink where
@@ -477,23 +509,7 @@ function copyAttributes(fromFd: number, toFd: number): void {
 export function prepareChangedCopy(source: SourceFile, dest: string, change: FileChange, durable = true): PendingCommit {
   const p = begin(dest, durable);
   try {
-    const size = Number(source.stat.size);
-    if (change.shift > 0 || !native.clone(source.fd, p.tmpFd)) {
-      if (native.copyRange(source.fd, p.tmpFd, 0, change.shift, size) !== size) {
-        throw new ChangedFileError("shrank while being copied; nothing was written (run again)");
-      }
-    }
-    applyWrites(p.tmpFd, change.writes);
-    // The copy is what was planned from only if nobody wrote the source meanwhile.
-    source.assertUnchanged();
-    // Owner first: chown clears set-user-ID bits and file capabilities, which come after.
-    try {
-      fchownSync(p.tmpFd, Number(source.stat.uid), Number(source.stat.gid));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-    }
-    fchmodSync(p.tmpFd, Number(source.stat.mode) & 0o7777);
-    copyAttributes(source.fd, p.tmpFd);
+    fillCopy(source, p.tmpFd, change);
     if (source.path === dest) p.replaces = { fd: source.fd, identity: source.identity };
     else p.closeAfter = source.fd;
     return p;

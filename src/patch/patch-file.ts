@@ -6,7 +6,7 @@
 import { resolve, sep } from "node:path";
 import type { ElfFile } from "../elf/index.js";
 import { ChangedFileError, NotElfError, OutputError, PatchError } from "../errors.js";
-import { SourceFile, changeInPlace, commitSync, prepareChangedCopy, type FileChange, type FileIdentity, type PendingCommit } from "../io/atomic-write.js";
+import { SourceFile, changeInPlace, commitSync, fillCopy, prepareChangedCopy, type FileChange, type FileIdentity, type PendingCommit } from "../io/atomic-write.js";
 import { withElfFd } from "../io/file-source.js";
 import { realPath } from "../io/paths.js";
 import type { Edit } from "./edits.js";
@@ -27,7 +27,13 @@ export type WriteTarget =
   /** Into the file's own inode (keeps hard links; not atomic), as patchelf does. */
   | { kind: "in-place" }
   /** A complete new file renamed over `path`: the input itself, or a path in another tree. */
-  | { kind: "atomic"; path: string };
+  | { kind: "atomic"; path: string }
+  /**
+   * `fd`, a new empty file the caller made, filled (owner, mode, attributes included) and
+   * left to the caller to make durable and name: a file of a tree built aside and renamed
+   * into place whole (`relink --out`).
+   */
+  | { kind: "into"; fd: number };
 
 export interface WriteOptions {
   /**
@@ -127,9 +133,10 @@ const changeOf = (plan: PatchPlan): FileChange => ({ writes: plan.writes, shift:
 export function applyPlan(planned: PlannedFile, target: WriteTarget, options: WriteOptions = {}): PendingCommit | null {
   const durable = options.fsync !== false;
   const { source } = planned;
-  if (target.kind === "in-place") {
+  if (target.kind === "in-place" || target.kind === "into") {
     try {
-      changeInPlace(source, changeOf(planned.plan), durable);
+      if (target.kind === "into") fillCopy(source, target.fd, changeOf(planned.plan));
+      else changeInPlace(source, changeOf(planned.plan), durable);
     } finally {
       source.close();
     }
