@@ -49,8 +49,9 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   }
   const started = Date.now();
   const progress = new Progress();
-  const plan = planRelink(roots, replacements, {
+  const plan = await planRelink(roots, replacements, {
     abiCheck: flags.abiCheck !== false,
+    jobs: flags.jobs ?? availableParallelism(),
     onProgress: (phase, done, total) => progress.update(phase === "read" ? "reading" : "ABI check", done, total),
   });
   // References outside the dynamic fields (relink-refs.ts), planned before anything is written.
@@ -135,6 +136,7 @@ async function runRelinkOut(roots: string[], dir: string, replacements: Replacem
       result = await relinkOut(root, dir, replacements, {
         abiCheck: flags.abiCheck !== false,
         dryRun: flags.dryRun === true,
+        jobs: flags.jobs ?? availableParallelism(),
         abort,
         onProgress: (phase, done, total) => progress.update(phase === "read" ? "reading" : "ABI check", done, total),
         onWrite: (done, total) => progress.update("writing", done, total),

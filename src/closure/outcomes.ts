@@ -32,6 +32,13 @@ export type ScanOutcome =
 /** A hash, and a warning for stderr when the input is a program rather than a library. */
 export type HashOutcome = { kind: "hash"; path: string; hash: string; warning?: string } | Failure;
 
+/** One file of `relink`'s plan: what it becomes, whether it was checked, and the check's refusal. */
+export interface RelinkOutcome {
+  file: import("./relink.js").RelinkFile | null;
+  checked: boolean;
+  failure: import("./relink.js").AbiFailure | null;
+}
+
 /** One input of `stub`: the stub's bytes (SONAME null when the manifest has none), or a linker script to expand. */
 export type StubOutcome =
   | { kind: "stub"; path: string; soname: string | null; bytes: Uint8Array }

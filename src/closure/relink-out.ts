@@ -64,6 +64,8 @@ export interface RelinkOutOptions {
   abiCheck?: boolean;
   /** Plan and check only: nothing is written. */
   dryRun?: boolean;
+  /** Threads planning and checking (the copy itself runs on one). */
+  jobs?: number;
   /** fsync every file and directory before the tree is renamed to DIR (default true). */
   fsync?: boolean;
   /** Called as files are read and checked while planning (relink.ts's PlanRelinkOptions). */
@@ -352,10 +354,10 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
   // user's replacements only: ROOT=DIR would send the check to DIR, which does not exist
   // yet. Mapping ROOT to itself finds the very files DIR will hold (the same bytes, their
   // own references moved to DIR alike), so the result is the same as checking DIR.
-  const plan = planRelinkFiles(
+  const plan = await planRelinkFiles(
     files.map((f) => f.path),
     replacements,
-    { abiCheck: options.abiCheck !== false, onProgress: options.onProgress, checkReplacements: user },
+    { abiCheck: options.abiCheck !== false, onProgress: options.onProgress, checkReplacements: user, jobs: options.jobs },
   );
   const rewrite = new Map<string, number>();
   for (const f of plan.files) if (f.kind === "rewrite") rewrite.set(f.path, f.grow);

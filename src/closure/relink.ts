@@ -14,6 +14,8 @@ import { replacePrefix, type Edit } from "../patch/edits.js";
 import { planPatch } from "../patch/plan.js";
 import { compatCheck } from "./ld-so.js";
 import type { CompatObject } from "../abi/compat.js";
+import type { RelinkOutcome } from "./outcomes.js";
+import { runOrdered } from "./pool.js";
 import { walkFiles } from "./walk.js";
 
 export interface Replacement {
@@ -81,8 +83,10 @@ function staticReason(elf: ElfFile): string | null {
 export interface PlanRelinkOptions {
   /** Run the ABI check (default true). */
   abiCheck?: boolean;
-  /** Called as files are read (total unknown) and checked. */
+  /** Called as files are planned and checked (total unknown). */
   onProgress?: (phase: "read" | "check", done: number, total: number | null) => void;
+  /** Threads at work (default 1). */
+  jobs?: number;
   /**
    * The mapping the ABI check reads the references through (default: `replacements`), for
    * a plan whose edits name places that do not exist yet (`--out`: see relink-out.ts).
@@ -92,63 +96,87 @@ export interface PlanRelinkOptions {
 
 /**
  * The plan for relinking `roots`: each ELF file's rewrite and, unless `abiCheck` is false,
- * the ABI check of every dynamic one with the references mapped. Reads only.
+ * the ABI check of every dynamic one with the references mapped. Reads only; the files are
+ * planned and checked on the worker pool (`jobs` threads), the results in walk order.
  */
-export function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
+export async function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: PlanRelinkOptions = {}): Promise<RelinkPlan> {
   return planRelinkFiles(walkFiles(roots), replacements, options);
 }
 
+/** What the pool's relink task needs with each file. */
+export interface RelinkContext {
+  replacements: readonly Replacement[];
+  checkReplacements: readonly Replacement[];
+  abiCheck: boolean;
+}
+
 /** planRelink for the regular files `paths` (walked by the caller). */
-export function planRelinkFiles(paths: Iterable<string>, replacements: readonly Replacement[], options: PlanRelinkOptions = {}): RelinkPlan {
-  const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+export async function planRelinkFiles(paths: Iterable<string>, replacements: readonly Replacement[], options: PlanRelinkOptions = {}): Promise<RelinkPlan> {
   const files: RelinkFile[] = [];
-  const dynamic: string[] = [];
-  let read = 0;
-  for (const path of paths) {
-    options.onProgress?.("read", ++read, null);
-    try {
-      const f = withElfFile(path, (elf): RelinkFile => {
-        const why = staticReason(elf);
-        if (why) return { kind: "needs-rebuild", path, why };
-        dynamic.push(path);
-        const plan = planPatch(elf, edits);
-        return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize } : { kind: "unchanged", path };
-      });
-      if (f) files.push(f);
-    } catch (e) {
-      files.push({ kind: "error", path, message: describeError(e) });
-    }
-  }
   const failures: AbiFailure[] = [];
-  if (options.abiCheck !== false) {
-    const cache = new Map<string, CompatObject | null>();
-    const checkWith = options.checkReplacements ?? replacements;
-    const mapPath = (p: string) => mapReference(p, checkWith);
-    for (const [i, path] of dynamic.entries()) {
-      options.onProgress?.("check", i + 1, dynamic.length);
-      try {
-        const report = compatCheck(path, { mapPath, cache });
-        let problems = report.problems.filter((p) => p.severity === "error");
-        // Only what the replacement breaks: a plugin whose imports its host program provides,
-        // or a library already broken, fails the same way today (checked with OLD in place).
-        if (problems.length > 0) {
-          const before = new Set(
-            compatCheck(path, { cache })
-              .problems.filter((p) => p.severity === "error")
-              .map((p) => problemKey(p, mapPath)),
-          );
-          problems = problems.filter((p) => !before.has(problemKey(p, (x) => x)));
-        }
-        const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
-        const mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
-        if (mixed) problems.push({ kind: "library-not-found", subject: "glibc", object: path, library: null, detail: mixed, severity: "error" });
-        if (problems.length > 0) failures.push({ path, problems });
-      } catch (e) {
-        failures.push({ path, problems: [{ kind: "library-not-found", subject: path, object: path, library: null, detail: describeError(e), severity: "error" }] });
-      }
-    }
+  let checked = 0;
+  let read = 0;
+  const context: RelinkContext = { replacements, checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false };
+  await runOrdered(
+    "relink",
+    paths[Symbol.iterator](),
+    (r) => {
+      options.onProgress?.("read", ++read, null);
+      if (r.file) files.push(r.file);
+      if (r.checked) checked++;
+      if (r.failure) failures.push(r.failure);
+    },
+    { jobs: options.jobs ?? 1, inline: 16, batch: 8, context },
+  );
+  return { files, checked, failures };
+}
+
+/** Objects the check has read, by path: one map per thread, shared by the files it checks. */
+const threadCache = new Map<string, CompatObject | null>();
+
+/** One file of the plan: its rewrite and its ABI check (never throws). */
+export function relinkOne(path: string, context: unknown): RelinkOutcome {
+  const { replacements, checkReplacements, abiCheck } = context as RelinkContext;
+  const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+  let file: RelinkFile | null;
+  try {
+    file = withElfFile(path, (elf): RelinkFile => {
+      const why = staticReason(elf);
+      if (why) return { kind: "needs-rebuild", path, why };
+      const plan = planPatch(elf, edits);
+      return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize } : { kind: "unchanged", path };
+    });
+  } catch (e) {
+    return { file: { kind: "error", path, message: describeError(e) }, checked: false, failure: null };
   }
-  return { files, checked: options.abiCheck === false ? 0 : dynamic.length, failures };
+  if (!file || file.kind === "needs-rebuild" || !abiCheck) return { file, checked: false, failure: null };
+  return { file, checked: true, failure: checkOne(path, checkReplacements) };
+}
+
+/** The ABI check of one dynamic file with the references mapped, or null when it passes. */
+function checkOne(path: string, checkWith: readonly Replacement[]): AbiFailure | null {
+  const cache = threadCache;
+  const mapPath = (p: string) => mapReference(p, checkWith);
+  try {
+    const report = compatCheck(path, { mapPath, cache });
+    let problems = report.problems.filter((p) => p.severity === "error");
+    // Only what the replacement breaks: a plugin whose imports its host program provides,
+    // or a library already broken, fails the same way today (checked with OLD in place).
+    if (problems.length > 0) {
+      const before = new Set(
+        compatCheck(path, { cache })
+          .problems.filter((p) => p.severity === "error")
+          .map((p) => problemKey(p, mapPath)),
+      );
+      problems = problems.filter((p) => !before.has(problemKey(p, (x) => x)));
+    }
+    const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
+    const mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
+    if (mixed) problems.push({ kind: "library-not-found", subject: "glibc", object: path, library: null, detail: mixed, severity: "error" });
+    return problems.length > 0 ? { path, problems } : null;
+  } catch (e) {
+    return { path, problems: [{ kind: "library-not-found", subject: path, object: path, library: null, detail: describeError(e), severity: "error" }] };
+  }
 }
 
 /** A problem's identity across the two checks, its paths read as they will be (`map`). */

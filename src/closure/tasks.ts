@@ -1,13 +1,14 @@
 // The per-item functions the worker pool runs, by name. Each lives in its own module and is
 // loaded on first use, so a thread hashing libraries never loads the rewriter (and its
 // native addon), and the reverse.
-import type { HashOutcome, PatchOutcome, ScanOutcome, StubOutcome } from "./outcomes.js";
+import type { HashOutcome, PatchOutcome, RelinkOutcome, ScanOutcome, StubOutcome } from "./outcomes.js";
 
 export interface TaskResults {
   scan: ScanOutcome;
   hash: HashOutcome;
   patch: PatchOutcome;
   stub: StubOutcome;
+  relink: RelinkOutcome;
 }
 export type TaskName = keyof TaskResults;
 export type TaskResult<T extends TaskName> = TaskResults[T];
@@ -26,6 +27,7 @@ export interface Task<T extends TaskName> {
 const loaders: { [T in TaskName]: () => Promise<Task<T>> } = {
   scan: async () => ({ run: (await import("./task-scan.js")).scanOne }),
   stub: async () => ({ run: (await import("./task-stub.js")).stubOne }),
+  relink: async () => ({ run: (await import("./relink.js")).relinkOne }),
   hash: async () => ({ run: (await import("./task-hash.js")).hashOne }),
   patch: async () => {
     const m = await import("./task-patch.js");
