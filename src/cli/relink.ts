@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { patchFiles } from "../closure/patch-files.js";
 import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
 import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
@@ -128,6 +129,15 @@ async function runRelinkOut(roots: string[], dir: string, replacements: Replacem
     return EXIT_USAGE;
   }
   const root = roots[0]!;
+  // --strict: references that cannot be rewritten refuse the run before anything is written.
+  if (flags.strict && !flags.dryRun) {
+    const pre = planReferences([root], [...replacements, { from: resolve(root), to: resolve(dir) }]);
+    if (pre.remaining.length > 0) {
+      for (const x of pre.remaining.slice(0, LIST_CAP)) out(`remaining reference: ${t(x.file)} at ${x.offset}: ${t(x.old)}\n`);
+      out(`references outside the dynamic fields: ${pre.remaining.length} remaining; refused by --strict, nothing written\n`);
+      return EXIT_INPUT_ERROR;
+    }
+  }
   const started = Date.now();
   const progress = new Progress();
   let result: RelinkOutResult | null = null;
@@ -152,8 +162,14 @@ async function runRelinkOut(roots: string[], dir: string, replacements: Replacem
   progress.stop();
   const r = result as RelinkOutResult | null;
   if (r === null) return code;
-  if (flags.json) out(jsonLine({ ...r.plan, out: dir, replacements: r.replacements, summary: r.summary, written: r.written ? r.summary.rewritten + r.summary.copied : 0 }));
-  else out(report(r.plan, flags, { written: 0, grown: r.summary.bytesGrown, seconds: (Date.now() - started) / 1000 }, false, r));
+  if (flags.json) out(jsonLine({ ...r.plan, out: dir, replacements: r.replacements, summary: r.summary, references: r.references, written: r.written ? r.summary.rewritten + r.summary.copied : 0 }));
+  else {
+    out(report(r.plan, flags, { written: 0, grown: r.summary.bytesGrown, seconds: (Date.now() - started) / 1000 }, false, r));
+    const refs = r.references;
+    for (const x of refs.remaining.slice(0, LIST_CAP)) out(`remaining reference: ${t(x.path)} at ${x.offset} (in DIR's copy): ${t(x.old)} (NEW has another length)\n`);
+    if (refs.remaining.length > LIST_CAP) out(`  and ${refs.remaining.length - LIST_CAP} more\n`);
+    if (refs.rewritten + refs.remaining.length > 0) out(`references outside the dynamic fields: ${refs.rewritten} rewritten, ${refs.remaining.length} remaining\n`);
+  }
   if (r.plan.failures.length > 0) return EXIT_ABI_REFUSED;
   return code;
 }
@@ -247,7 +263,7 @@ Examples:
 
 References to OLD elsewhere (strings in any file under the roots, symbolic link targets)
 are rewritten where NEW has the same length; the others are listed with file and offset
-(with --in-place and --dry-run; --out moves symbolic links into the root, nothing else yet).
+(also in --out's copies; --strict refuses first).
 
 --out DIR writes the root (one directory) as a new tree at DIR, which must not exist: built
 beside it (NAME.abilink-XXXXXXXX) and renamed whole, so DIR is complete or absent. References

@@ -39,12 +39,13 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { promisify } from "node:util";
 import { ChangedFileError, InputError, describeError } from "../errors.js";
-import { SourceFile, fillCopy, unchanged } from "../io/atomic-write.js";
+import { SourceFile, fillCopy, unchanged, writeAll } from "../io/atomic-write.js";
 import { native } from "../io/native.js";
 import { fdPath, fsPath, pathFromBytes, realPath } from "../io/paths.js";
 import { replacePrefix, type Edit } from "../patch/edits.js";
 import { applyPlan, planFile } from "../patch/patch-file.js";
 import { planRelinkFiles, type RelinkPlan, type Replacement } from "./relink.js";
+import { findReferences } from "./relink-refs.js";
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 const fsyncAsync = promisify(fsync);
@@ -102,6 +103,11 @@ export interface RelinkOutResult {
   written: boolean;
   /** The run was interrupted (abort set): the temporary tree was removed, DIR does not exist. */
   interrupted: boolean;
+  /**
+   * References to OLD outside the dynamic fields (relink-refs.ts): those of NEW's length
+   * rewritten in DIR's files; the others left, by source file and offset in DIR's file.
+   */
+  references: { rewritten: number; remaining: { path: string; offset: number; old: string }[] };
 }
 
 type Kind = "dir" | "file" | "symlink";
@@ -369,7 +375,15 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
     else if (e.kind === "symlink") {
       summary.symlinks++;
       const target = pathFromBytes(readlinkSync(fsPath(e.path), { encoding: "buffer" }));
-      const to = mapLinkTarget(target, e.rel, { given: posix.resolve(root), real: rootReal }, dir);
+      let to = mapLinkTarget(target, e.rel, { given: posix.resolve(root), real: rootReal }, dir);
+      // A target into OLD moves to NEW where they have the same length (as --in-place does).
+      for (const r of user) {
+        const moved = replacePrefix(to, r.from, r.to);
+        if (moved !== null && Buffer.byteLength(r.from) === Buffer.byteLength(r.to)) {
+          to = moved;
+          break;
+        }
+      }
       mapped.set(e.rel, to);
       if (to !== target) summary.symlinksRetargeted++;
     } else if (e.st.nlink > 1n && firstName.has(inodeKey(e.st))) summary.linked++;
@@ -383,14 +397,15 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
       }
     }
   }
-  const result = { plan, replacements, summary, written: false, interrupted: false };
+  const references: RelinkOutResult["references"] = { rewritten: 0, remaining: [] };
+  const result = { plan, replacements, summary, written: false, interrupted: false, references };
   const errors = plan.files.filter((f) => f.kind === "error");
   if (errors.length > 0) {
     const first = errors[0]!;
     throw new RelinkOutError(first.path, `${first.kind === "error" ? first.message : ""}${errors.length > 1 ? ` (and ${errors.length - 1} more files)` : ""}; nothing written`);
   }
   if (options.dryRun || plan.failures.length > 0) return result;
-  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, rewrite, mapped, options);
+  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, rewrite, mapped, options, references);
   return { ...result, written: !interrupted, interrupted };
 }
 
@@ -405,6 +420,7 @@ async function writeTree(
   rewrite: ReadonlyMap<string, number>,
   links: ReadonlyMap<string, string>,
   options: RelinkOutOptions,
+  references: RelinkOutResult["references"],
 ): Promise<boolean> {
   const durable = options.fsync !== false;
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
@@ -453,7 +469,17 @@ async function writeTree(
           if (first !== undefined) linkSync(at(first), at(e.rel));
           else {
             if (e.st.nlink > 1n) firstName.set(inodeKey(e.st), e.rel);
-            unsynced.push(copyFile(e, at(e.rel), rewrite.has(e.path) ? edits : null));
+            const fd = copyFile(e, at(e.rel), rewrite.has(e.path) ? edits : null);
+            unsynced.push(fd);
+            // Other references to OLD in the new file (the dynamic fields are rewritten
+            // already): NEW's length written over them in place (the tree is private), the
+            // rest reported. Scanned in the file as written, so offsets are its own.
+            for (const ref of findReferences(`${fdPath(treeFd)}/${e.rel}`, replacements)) {
+              if (ref.kind === "bytes" && ref.sameLength) {
+                writeAll(fd, new TextEncoder().encode(ref.new), ref.offset);
+                references.rewritten++;
+              } else references.remaining.push({ path: e.path, offset: ref.offset, old: ref.old });
+            }
             if (unsynced.length >= 64) await flush();
           }
         }

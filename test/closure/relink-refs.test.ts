@@ -6,7 +6,7 @@
 // against a naive one (fast-check), and a match across its chunk boundary.
 import { execa } from "execa";
 import fc from "fast-check";
-import { copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { SCAN_CHUNK, findReferences, isNameByte, scanBytes } from "../../src/closure/relink-refs.js";
@@ -164,6 +164,29 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasFiles(GLIBC.map((l) => (l.startsWi
     expect(again.stdout).toMatch(/0 to rewrite/);
     expect(again.stdout).not.toMatch(/references outside/);
     expect(snapshot(app)).toEqual(before);
+  }, 120_000);
+
+  it("--out: references of NEW's length are rewritten in DIR's copies, the root untouched; --strict with a longer NEW refuses before writing", async () => {
+    const B = glibc("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.36-B");
+    const before = snapshot(app);
+    const dir = join(store, "dddddddddddddddddddddddddddddddd-app");
+    const r = await abilink(["relink", app, "--out", dir, "--strict", "--replace", `${A}=${B}`]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/references outside the dynamic fields: 4 rewritten, 0 remaining/);
+    expect(readFileSync(join(dir, "bin", "x-wrapper"), "utf8")).toBe(`#!/bin/sh\nexec "${B}/bin/x" "$@"\n`);
+    expect(readFileSync(join(dir, "lib", "pkgconfig", "glibc.pc"), "utf8")).toContain(`prefix=${B}\n`);
+    expect(await grepOffsets(join(dir, "bin", "where"), A)).toEqual([]);
+    expect(readlinkSync(join(dir, "lib", "libc.so.6"))).toBe(join(B, "lib", "libc.so.6"));
+    rmSync(A, { recursive: true });
+    expect((await execa(join(dir, "bin", "where"))).stdout).toBe(`${B}/share/locale`);
+    expect(snapshot(app)).toEqual(before);
+
+    const longer = glibc("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.36-B-security-fix");
+    const dir2 = join(store, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-app");
+    const strict = await abilink(["relink", app, "--out", dir2, "--strict", "--no-abi-check", "--replace", `${A}=${longer}`]);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/remaining; refused by --strict, nothing written/);
+    expect(existsSync(dir2)).toBe(false);
   }, 120_000);
 
   it("a longer NEW: each remaining reference is reported at grep's offset; --strict exits 1 and writes nothing", async () => {
