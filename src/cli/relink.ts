@@ -3,9 +3,10 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { patchFiles } from "../closure/patch-files.js";
 import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
+import { replacePrefix } from "../patch/edits.js";
 import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
 import { RelinkOutError, relinkOut, type RelinkOutResult } from "../closure/relink-out.js";
-import { escapeText as t } from "../io/paths.js";
+import { escapeText as t, realPath } from "../io/paths.js";
 import { EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { parseJobs } from "./options.js";
 import { jsonLine, out, plural, warn, warnError } from "./output.js";
@@ -36,11 +37,33 @@ function replacement(value: string, previous: Replacement[] = []): Replacement[]
   return [...previous, { from, to }];
 }
 
+/**
+ * Why a set of replacements is ambiguous, or null. Each path is rewritten by the first OLD
+ * it starts with, once; an OLD under another OLD, or a NEW under any OLD, would be read one
+ * way by the rewrite and another by a rerun (it would move again), so both are refused.
+ */
+export function replacementConflict(rs: readonly Replacement[]): string | null {
+  for (const a of rs) {
+    if (a.from === a.to) return `--replace ${a.from}=${a.to} changes nothing`;
+    if (a.to.includes(":")) return `--replace ${a.from}=${a.to}: NEW cannot contain ":" (it would split a run path)`;
+    for (const b of rs) {
+      if (a !== b && replacePrefix(a.from, b.from, b.to) !== null) return `--replace ${a.from}=… lies under --replace ${b.from}=…: give one of them`;
+      if (replacePrefix(a.to, b.from, b.to) !== null) return `--replace …=${a.to}: NEW lies under ${b.from}, which is replaced too (a rerun would move it again)`;
+    }
+  }
+  return null;
+}
+
 /** `abilink relink ROOT... --replace OLD=NEW... (--in-place | --dry-run | --out DIR)`. */
 export async function runRelink(roots: string[], flags: RelinkFlags): Promise<number> {
   const replacements = flags.replace ?? [];
   if (replacements.length === 0) {
     warn("relink", "give at least one --replace OLD=NEW");
+    return EXIT_USAGE;
+  }
+  const conflict = replacementConflict(replacements);
+  if (conflict) {
+    warn("relink", conflict);
     return EXIT_USAGE;
   }
   if (flags.out !== undefined) return runRelinkOut(roots, flags.out, replacements, flags);
@@ -69,10 +92,19 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   let written = 0;
   let grown = 0;
   let failed = plan.files.filter((f) => f.kind === "error").length;
+  // Each write must find the file the plan and the check saw, under the roots.
+  const within = roots.map((r) => {
+    try {
+      return realPath(r);
+    } catch {
+      return r;
+    }
+  });
+  const expected = Object.fromEntries(plan.files.flatMap((f) => (f.kind === "rewrite" ? [[f.path, f.identity]] : [])));
   if (!refused && !strictRefused && flags.inPlace && rewrite.length > 0) {
     const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
     await interruptible(async (abort) =>
-      patchFiles(rewrite, edits, { policy: { force: flags.force } }, {
+      patchFiles(rewrite, edits, { policy: { force: flags.force, expected, within } }, {
         jobs: flags.jobs ?? availableParallelism(),
         abort,
         onOutcome: (o, total) => {
@@ -94,7 +126,7 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   if (!refused && !strictRefused && flags.inPlace && refs.rewrite.length > 0) {
     // Synchronous: a signal is handled once it returns (every file is replaced atomically).
     await interruptible(async () => {
-      const done = applyReferences(refs, replacements, { force: flags.force });
+      const done = applyReferences(refs, replacements, { force: flags.force, within });
       refsRewritten = done.rewritten;
       for (const e of done.errors) {
         failed++;

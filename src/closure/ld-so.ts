@@ -233,7 +233,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
   // The directories searched for a NEEDED name of `by`, in ld.so's order (musl: each
   // object's RPATH or RUNPATH alike, then its path file or default).
   const pathDirs = (by: CompatObject): string[] => {
-    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => mapped(expand(mapped(d), origin(o))) ?? []);
+    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => mapped(expand(d, origin(o))) ?? []);
     const dirs: string[] = [];
     if (musl) {
       dirs.push(...own(by, by.rpath), ...own(by, by.runpath));
@@ -251,11 +251,11 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     if (musl && name === "libc.so") {
       const g = given.find((o) => o.soname === "libc.so");
       if (g) return g;
-      const interp = binary.interpreter ? isCompatibleElf(binary.interpreter, binary) : null;
+      const interp = binary.interpreter ? isCompatibleElf(mapped(binary.interpreter), binary) : null;
       if (interp) return interp;
     }
     if (name.includes("/")) {
-      const p = mapped(expand(mapped(name), origin(by)));
+      const p = mapped(expand(name, origin(by)));
       return p ? isCompatibleElf(resolve(p), binary) : null;
     }
     const g = given.find((o) => (o.soname === name || o.path.endsWith(`/${name}`)) && o.class === binary.class && o.e_machine === binary.e_machine);

@@ -398,6 +398,8 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
     }
   }
   const references: RelinkOutResult["references"] = { rewritten: 0, remaining: [] };
+  // Programs to rebuild keep their references (listed, as --in-place lists them).
+  const leaveAlone = new Set(plan.files.filter((f) => f.kind === "needs-rebuild").map((f) => f.path));
   const result = { plan, replacements, summary, written: false, interrupted: false, references };
   const errors = plan.files.filter((f) => f.kind === "error");
   if (errors.length > 0) {
@@ -405,7 +407,7 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
     throw new RelinkOutError(first.path, `${first.kind === "error" ? first.message : ""}${errors.length > 1 ? ` (and ${errors.length - 1} more files)` : ""}; nothing written`);
   }
   if (options.dryRun || plan.failures.length > 0) return result;
-  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, rewrite, mapped, options, references);
+  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, rewrite, mapped, options, references, leaveAlone);
   return { ...result, written: !interrupted, interrupted };
 }
 
@@ -421,6 +423,7 @@ async function writeTree(
   links: ReadonlyMap<string, string>,
   options: RelinkOutOptions,
   references: RelinkOutResult["references"],
+  leaveAlone: ReadonlySet<string>,
 ): Promise<boolean> {
   const durable = options.fsync !== false;
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
@@ -475,7 +478,7 @@ async function writeTree(
             // already): NEW's length written over them in place (the tree is private), the
             // rest reported. Scanned in the file as written, so offsets are its own.
             for (const ref of findReferences(`${fdPath(treeFd)}/${e.rel}`, replacements)) {
-              if (ref.kind === "bytes" && ref.sameLength) {
+              if (ref.kind === "bytes" && ref.sameLength && !leaveAlone.has(e.path)) {
                 writeAll(fd, new TextEncoder().encode(ref.new), ref.offset);
                 references.rewritten++;
               } else references.remaining.push({ path: e.path, offset: ref.offset, old: ref.old });

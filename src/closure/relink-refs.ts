@@ -302,7 +302,11 @@ export interface ReferenceOutcome {
  * rewritten file under the roots are linked to the new file. Symbolic links get a new link
  * renamed over them. Refused inside the Nix store without `force`.
  */
-export function applyReferences(plan: ReferencePlan, replacements: readonly Replacement[], options: { force?: boolean; storeDir?: string; chunk?: number; stop?: () => boolean } = {}): ReferenceOutcome {
+export function applyReferences(
+  plan: ReferencePlan,
+  replacements: readonly Replacement[],
+  options: { force?: boolean; storeDir?: string; chunk?: number; stop?: () => boolean; within?: readonly string[] } = {},
+): ReferenceOutcome {
   const outcome: ReferenceOutcome = { rewritten: 0, errors: [] };
   const storeDir = options.storeDir ?? process.env.NIX_STORE_DIR ?? "/nix/store";
   const files = [...new Set(plan.rewrite.filter((r) => r.kind === "bytes").map((r) => r.file))];
@@ -316,6 +320,10 @@ export function applyReferences(plan: ReferencePlan, replacements: readonly Repl
     }
     try {
       const real = realPath(path);
+      // A directory on the path replaced by a link since the scan would lead out of the roots.
+      if (options.within && !options.within.some((r) => real === r || real.startsWith(r.endsWith("/") ? r : `${r}/`))) {
+        throw new InputError(`is outside the roots now (${real}): a directory on its path was replaced; left as it was`);
+      }
       if (!options.force && inStore(real, storeDir)) throw new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`);
       const st = statSync(fsPath(real), { bigint: true });
       const first = done.get(`${st.dev}:${st.ino}`);

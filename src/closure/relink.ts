@@ -4,12 +4,13 @@
 // resolution as `compat` emulates it, the run paths read as they will be — before anything
 // is written. The check refuses what the replacement breaks: a problem the file has today
 // as well (a plugin's imports that its host program provides) is not the relink's. Static programs cannot be relinked and are listed as needing a rebuild.
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { CompatProblem } from "../abi/compat.js";
-import { DF_1_PIE, PT_DYNAMIC, PT_INTERP, type ElfFile } from "../elf/index.js";
+import { DF_1_PIE, ET_DYN, ET_EXEC, PT_DYNAMIC, PT_INTERP, type ElfFile } from "../elf/index.js";
 import { describeError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
-import { realPath } from "../io/paths.js";
+import { fsPath, realPath } from "../io/paths.js";
 import { replacePrefix, type Edit } from "../patch/edits.js";
 import { planPatch } from "../patch/plan.js";
 import { compatCheck } from "./ld-so.js";
@@ -26,7 +27,7 @@ export interface Replacement {
 /** What the plan says of one file under the roots (non-ELF files are not listed). */
 export type RelinkFile =
   /** Its references move: `changes` as `patch --dry-run` words them; `grow`, the bytes the file gains. */
-  | { kind: "rewrite"; path: string; changes: string[]; grow: number }
+  | { kind: "rewrite"; path: string; changes: string[]; grow: number; identity: string }
   /** Nothing in it names an OLD prefix. */
   | { kind: "unchanged"; path: string }
   /** Statically linked: code from the old library is inside it. */
@@ -87,6 +88,8 @@ export interface PlanRelinkOptions {
   onProgress?: (phase: "read" | "check", done: number, total: number | null) => void;
   /** Threads at work (default 1). */
   jobs?: number;
+  /** Real paths the files must lie in (default: none checked). */
+  roots?: readonly string[];
   /**
    * The mapping the ABI check reads the references through (default: `replacements`), for
    * a plan whose edits name places that do not exist yet (`--out`: see relink-out.ts).
@@ -100,12 +103,36 @@ export interface PlanRelinkOptions {
  * planned and checked on the worker pool (`jobs` threads), the results in walk order.
  */
 export async function planRelink(roots: readonly string[], replacements: readonly Replacement[], options: PlanRelinkOptions = {}): Promise<RelinkPlan> {
-  return planRelinkFiles(walkFiles(roots), replacements, options);
+  // A root or directory that cannot be read is an error of the plan (exit 1), never a crash.
+  const unreadable: RelinkFile[] = [];
+  const walk = walkFiles(roots, { onError: (path, e) => unreadable.push({ kind: "error", path, message: describeError(e) }) });
+  const plan = await planRelinkFiles(guard(walk, unreadable), replacements, { ...options, roots: options.roots ?? roots.map(realRoot) });
+  return { ...plan, files: [...unreadable, ...plan.files] };
+}
+
+/** The walk, with a root that is not a directory or a regular file reported rather than thrown. */
+function* guard(walk: Generator<string>, errors: RelinkFile[]): Generator<string> {
+  try {
+    yield* walk;
+  } catch (e) {
+    errors.push({ kind: "error", path: "", message: describeError(e) });
+  }
+}
+
+/** A root's real path (the writes check that each file still lies under one). */
+function realRoot(root: string): string {
+  try {
+    return realPath(root);
+  } catch {
+    return root;
+  }
 }
 
 /** What the pool's relink task needs with each file. */
 export interface RelinkContext {
   replacements: readonly Replacement[];
+  /** The roots' real paths: a file whose real path leaves them is refused. */
+  roots: readonly string[];
   checkReplacements: readonly Replacement[];
   abiCheck: boolean;
 }
@@ -116,7 +143,7 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
   const failures: AbiFailure[] = [];
   let checked = 0;
   let read = 0;
-  const context: RelinkContext = { replacements, checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false };
+  const context: RelinkContext = { replacements, roots: options.roots ?? [], checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false };
   await runOrdered(
     "relink",
     paths[Symbol.iterator](),
@@ -136,15 +163,23 @@ const threadCache = new Map<string, CompatObject | null>();
 
 /** One file of the plan: its rewrite and its ABI check (never throws). */
 export function relinkOne(path: string, context: unknown): RelinkOutcome {
-  const { replacements, checkReplacements, abiCheck } = context as RelinkContext;
+  const { replacements, checkReplacements, abiCheck, roots } = context as RelinkContext;
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   let file: RelinkFile | null;
   try {
-    file = withElfFile(path, (elf): RelinkFile => {
+    // The walk never follows links, but a directory replaced by one since would lead out.
+    const real = realPath(path);
+    if (roots.length > 0 && !roots.some((r) => real === r || real.startsWith(r.endsWith("/") ? r : `${r}/`))) {
+      return { file: { kind: "error", path, message: `is outside the roots (${real}): a directory on its path was replaced` }, checked: false, failure: null };
+    }
+    file = withElfFile(path, (elf, source): RelinkFile | null => {
+      // Objects (.o, kernel modules) are data: only programs and libraries are linked.
+      if (elf.header.e_type !== ET_EXEC && elf.header.e_type !== ET_DYN) return null;
       const why = staticReason(elf);
       if (why) return { kind: "needs-rebuild", path, why };
       const plan = planPatch(elf, edits);
-      return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize } : { kind: "unchanged", path };
+      const identity = source.identity;
+      return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize, identity } : { kind: "unchanged", path };
     });
   } catch (e) {
     return { file: { kind: "error", path, message: describeError(e) }, checked: false, failure: null };
@@ -160,24 +195,32 @@ function checkOne(path: string, checkWith: readonly Replacement[]): AbiFailure |
   try {
     const report = compatCheck(path, { mapPath, cache });
     let problems = report.problems.filter((p) => p.severity === "error");
+    const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
+    let mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
     // Only what the replacement breaks: a plugin whose imports its host program provides,
     // or a library already broken, fails the same way today (checked with OLD in place).
-    if (problems.length > 0) {
-      const before = new Set(
-        compatCheck(path, { cache })
-          .problems.filter((p) => p.severity === "error")
-          .map((p) => problemKey(p, mapPath)),
-      );
+    // Not when an OLD is gone: then everything fails "today", and nothing may be excused.
+    if ((problems.length > 0 || mixed) && checkWith.every((r) => exists(r.from))) {
+      const today = compatCheck(path, { cache });
+      const before = new Set(today.problems.filter((p) => p.severity === "error").map((p) => problemKey(p, mapPath)));
       problems = problems.filter((p) => !before.has(problemKey(p, (x) => x)));
+      if (mixed && glibcBuilds(interp, today.loaded) !== null) mixed = null;
     }
-    const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
-    const mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
     if (mixed) problems.push({ kind: "library-not-found", subject: "glibc", object: path, library: null, detail: mixed, severity: "error" });
     return problems.length > 0 ? { path, problems } : null;
   } catch (e) {
     return { path, problems: [{ kind: "library-not-found", subject: path, object: path, library: null, detail: describeError(e), severity: "error" }] };
   }
 }
+
+const exists = (path: string) => {
+  try {
+    statSync(fsPath(path));
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** A problem's identity across the two checks, its paths read as they will be (`map`). */
 const problemKey = (p: CompatProblem, map: (path: string) => string) => `${p.kind}\0${p.subject}\0${map(p.object)}\0${p.library === null ? "" : map(p.library)}`;

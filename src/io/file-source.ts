@@ -35,7 +35,11 @@ export class FileSource implements ByteSource {
     const st = fstatSync(fd);
     requireRegularFile(st);
     this.size = st.size;
+    this.identity = `${st.dev}:${st.ino}`;
   }
+
+  /** The file read, as `dev:ino`: what was opened, whatever its name leads to later. */
+  readonly identity: string;
 
   static open(path: string): FileSource {
     const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);

@@ -55,6 +55,14 @@ export interface PolicyOptions {
   force?: boolean;
   /** The Nix store directory (default: $NIX_STORE_DIR or /nix/store). */
   storeDir?: string;
+  /**
+   * The file each path must be (`dev:ino`) when it is opened to be written: relink's plan and
+   * ABI check saw that file; another one there (a directory on its path replaced by a link
+   * since) is refused, nothing written.
+   */
+  expected?: Readonly<Record<string, string>>;
+  /** Real directories the file must lie in when it is written (relink's roots). */
+  within?: readonly string[];
 }
 
 export interface PatchOptions {
@@ -168,8 +176,16 @@ export function patchFile(path: string, edits: readonly Edit[] | ((elf: ElfFile)
   if (!policy.force && !options.dryRun && inStore(destReal, storeDir)) {
     throw blameOutput(options.output, new PatchError(`is inside the Nix store (${storeDir}); store paths are immutable (use --force to rewrite anyway)`));
   }
+  if (policy.within && !policy.within.some((r) => real === r || real.startsWith(r.endsWith("/") ? r : `${r}/`))) {
+    throw new ChangedFileError(`is outside the roots now (${real}): a directory on its path was replaced; nothing written`);
+  }
   const planned = planFile(path, edits, options.layout, { lock: !options.dryRun });
   const { plan, source } = planned;
+  const want = policy.expected?.[path];
+  if (want !== undefined && `${source.stat.dev}:${source.stat.ino}` !== want) {
+    source.close();
+    throw new ChangedFileError("is not the file that was planned and checked (replaced since); nothing written");
+  }
   const base = { path, dest, plan, identity: source.identity, links: Number(source.stat.nlink) };
   if (options.dryRun || (plan.writes.length === 0 && options.output === undefined)) {
     source.close();

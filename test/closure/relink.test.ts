@@ -3,7 +3,7 @@
 // A with `abilink patch`, relinked onto B; A deleted; every program runs as before, and ld.so's
 // own trace shows ld.so and libc loaded from B only. Refusals write nothing.
 import { execa } from "execa";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { abilink } from "../support/cli.js";
@@ -108,16 +108,21 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
     }, 60_000);
 
     it("a replacement that would take libc from one build and libm from another is refused", async () => {
-      // cos-m finds libm in D first (its RUNPATH: D, then A); moving A to B splits glibc.
+      // cos-m's RUNPATH: A, then D (a directory with libm only). Today libm comes from A; B
+      // has no libm, so after the move it would come from D beside B's libc.
       const D = join(store, "dddddddddddddddddddddddddddddddd-libm-only");
       mkdirSync(join(D, "lib"), { recursive: true });
       copyFileSync(join(A, "lib", "libm.so.6"), join(D, "lib", "libm.so.6"));
-      expect((await abilink(["patch", "--set-runpath", `${join(D, "lib")}:${join(A, "lib")}`, join(app, "bin", "cos-m")])).code).toBe(0);
+      rmSync(join(B, "lib", "libm.so.6"));
+      expect((await abilink(["patch", "--set-runpath", `${join(A, "lib")}:${join(D, "lib")}`, join(app, "bin", "cos-m")])).code).toBe(0);
       const before = snapshot(join(app, "bin"));
       const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
       expect(r.code).toBe(12);
       expect(r.stdout).toMatch(/ABI check refuses .*cos-m:\n.*glibc from 2 builds/);
       expect(snapshot(join(app, "bin"))).toEqual(before);
+      // A mix the file has already is not the replacement's doing: with B complete, it passes.
+      copyFileSync(join(A, "lib", "libm.so.6"), join(B, "lib", "libm.so.6"));
+      expect((await abilink(["relink", "--dry-run", app, "--replace", `${A}=${B}`])).code).toBe(0);
     }, 60_000);
 
     it("a static program is listed as needing a rebuild, and left as it is", async () => {
@@ -147,6 +152,15 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
       expect(compat.stdout).toMatch(/host_fn/);
     }, 60_000);
 
+    it("with OLD gone (a collected store path), nothing is excused: a NEW that lacks a library is refused", async () => {
+      rmSync(join(B, "lib", "libm.so.6"));
+      renameSync(A, `${A}-gone`);
+      const r = await abilink(["relink", "--dry-run", app, "--replace", `${A}=${B}`]);
+      expect(r.code).toBe(12);
+      // libm is then found among the system's libraries, beside B's libc: two builds.
+      expect(r.stdout).toMatch(/ABI check refuses .*cos-m:\n.*glibc from 2 builds.*libm\.so\.6 from /);
+    }, 60_000);
+
     it("usage: --replace is required and must be OLD=NEW, absolute; one of --in-place and --dry-run", async () => {
       expect((await abilink(["relink", "--dry-run", app])).code).toBe(2);
       expect((await abilink(["relink", "--dry-run", app, "--replace", "relative=/x"])).code).toBe(2);
@@ -166,4 +180,41 @@ describe.skipIf(!hasTool("script", "bsdutils"))("abilink relink on a terminal", 
     expect(plain.stderr).toBe("");
     expect(plain.stdout).not.toMatch(/\x1b|reading \d+ files/);
   }, 60_000);
+});
+
+describe("abilink relink: what a review found", () => {
+  it("a root that does not exist, or a FIFO, is one line and exit 1 (never an internal error)", async () => {
+    const r = await abilink(["relink", "--dry-run", join(tmp, "no-such-root"), "--replace", "/a=/b"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no such file or directory/);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  it("ambiguous replacements are refused (exit 2): NEW under an OLD, an OLD under another, OLD = NEW, a colon in NEW", async () => {
+    for (const pairs of [["/a=/a/fix"], ["/a=/b", "/a/c=/d"], ["/a=/a"], ["/a=/b:/c"], ["/y=/w", "/a=/y"]]) {
+      const r = await abilink(["relink", "--dry-run", tmp, ...pairs.flatMap((p) => ["--replace", p])]);
+      expect([pairs.join(" "), r.code]).toEqual([pairs.join(" "), 2]);
+    }
+  });
+
+  it("a file reached through a directory that now leads out of the roots is refused, and a write finds the planned file or refuses", async () => {
+    const { planRelinkFiles } = await import("../../src/closure/relink.js");
+    const { patchFile } = await import("../../src/patch/patch-file.js");
+    const root = join(tmp, "race-root");
+    const outside = join(tmp, "race-outside");
+    mkdirSync(root, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    copyFileSync(fx("fixtures/x86_64/prog-rpath"), join(outside, "prog"));
+    // As if a directory under the root were swapped for a link after the walk listed its file.
+    symlinkSync(outside, join(root, "a"));
+    const plan = await planRelinkFiles([join(root, "a", "prog")], [{ from: "/x", to: "/y" }], { roots: [root], abiCheck: false });
+    expect(plan.files).toEqual([{ kind: "error", path: join(root, "a", "prog"), message: expect.stringMatching(/is outside the roots/) }]);
+    // The write side: a path whose real file is not the one planned is refused, nothing written.
+    const before = readFileSync(join(outside, "prog"));
+    expect(() =>
+      patchFile(join(outside, "prog"), [{ op: "set-search-path", paths: ["/y"], kind: "rpath" }], { policy: { expected: { [join(outside, "prog")]: "0:0" } } }),
+    ).toThrow(/is not the file that was planned and checked/);
+    expect(() => patchFile(join(root, "a", "prog"), [{ op: "set-search-path", paths: ["/y"], kind: "rpath" }], { policy: { within: [root] } })).toThrow(/is outside the roots now/);
+    expect(readFileSync(join(outside, "prog")).equals(before)).toBe(true);
+  });
 });
