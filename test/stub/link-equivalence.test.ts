@@ -6,14 +6,12 @@
 //   copy relocations, and the program runs with the real libraries as the real link does;
 // - the failure cases (protected data, a version that does not exist) fail against both;
 // - a stub never loads: ld.so and dlopen refuse it before any code runs.
-// Fixture sources: testdata/stub/ (built here). Until `abilink stub` exists, a stand-in
-// stub (a copy of the library) debugs this harness; the stand-in cannot fail to load, so
-// the loading tests are skipped then.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+// Fixture sources: testdata/stub/ (built here).
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { execa, execaSync } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { abilink, bin } from "../support/cli.js";
+import { abilink } from "../support/cli.js";
 import {
   compile,
   copyRelocations,
@@ -35,24 +33,9 @@ import {
 import { runProgram } from "../support/patching.js";
 import { withTmpDir } from "../support/tmp.js";
 import { hasSystemLibs, hasTool } from "../support/tools.js";
-import { loadManifest } from "../../src/abi/load.js";
-import { buildStub } from "../../src/stub/build.js";
 
 const SRC = new URL("../../testdata/stub/", import.meta.url).pathname;
 const SYSLIB = "/usr/lib/x86_64-linux-gnu";
-
-/** True when this build has `abilink stub`; otherwise the stand-in (a copy) is used. */
-const haveStubCommand = (() => {
-  try {
-    // An unknown command's --help prints the top-level usage (exit 0): look for stub's own.
-    return /Usage: abilink stub/.test(execaSync("node", [bin, "stub", "--help"], { stdin: "ignore" }).stdout);
-  } catch {
-    return false;
-  }
-})();
-/** ABILINK_STUB_PREVIEW=1 without the command: src/stub's buildStub in place of the copy. */
-const PREVIEW = !haveStubCommand && process.env.ABILINK_STUB_PREVIEW === "1";
-if (!haveStubCommand) console.warn("abilink stub is not built: link-equivalence uses a stand-in stub (a copy of each library); the loading tests are skipped");
 
 const linkersHere = LINKERS.filter((l) => hasTool(l.tool, l.pkg));
 const ready =
@@ -60,46 +43,21 @@ const ready =
   hasSystemLibs(["libc.so.6", "libm.so.6", "libz.so.1", "libcrypto.so.3", "libstdc++.so.6", "libgcc_s.so.1"]);
 
 // ---------------------------------------------------------------------------------------
-// Stubs: the real command, or the stand-in.
+// Stubs, by the command under test.
 
 const soname = (lib: string) => execaSync("readelf", ["-dW", lib]).stdout.match(/\(SONAME\)\s+Library soname: \[(.*)\]/)![1]!;
 const isScript = (path: string) => !readFileSync(path).subarray(0, 4).equals(Buffer.from("\x7fELF", "latin1"));
 
-/** `abilink stub INPUT -o OUT`; the stand-in copies `library` (the manifest's library when INPUT is one). */
-async function stubOne(input: string, out: string, library = input): Promise<void> {
-  if (haveStubCommand) {
-    const r = await abilink(["stub", input, "-o", out]);
-    if (r.code !== 0) throw new Error(`abilink stub ${input}: exit ${r.code}: ${r.stderr}`);
-    return;
-  }
-  if (PREVIEW) writeFileSync(out, buildStub(loadManifest(input, { hints: true }).manifest));
-  else copyFileSync(realpathSync(library), out);
+/** `abilink stub INPUT -o OUT`. */
+async function stubOne(input: string, out: string): Promise<void> {
+  const r = await abilink(["stub", input, "-o", out]);
+  if (r.code !== 0) throw new Error(`abilink stub ${input}: exit ${r.code}: ${r.stderr}`);
 }
 
-/**
- * `abilink stub INPUT... --out-dir DIR`: each library as DIR/<SONAME>; each GNU ld script as
- * DIR/<its name>, naming the stubs of its shared objects instead (archives unchanged).
- */
+/** `abilink stub INPUT... --out-dir DIR`: libraries as DIR/<SONAME>, GNU ld scripts beside them naming the stubs. */
 async function stubInto(dir: string, inputs: string[]): Promise<void> {
-  if (haveStubCommand) {
-    const r = await abilink(["stub", ...inputs, "--out-dir", dir]);
-    if (r.code !== 0) throw new Error(`abilink stub --out-dir: exit ${r.code}: ${r.stderr}`);
-    return;
-  }
-  for (const input of inputs) {
-    if (!isScript(input)) {
-      await stubOne(input, join(dir, soname(input)));
-      continue;
-    }
-    let text = readFileSync(input, "utf8");
-    for (const p of linkerScriptInputs(text)) {
-      if (isScript(p) || p.endsWith(".a")) continue;
-      const name = soname(p);
-      await stubOne(p, join(dir, name));
-      text = text.replaceAll(p, join(dir, name));
-    }
-    writeFileSync(join(dir, basename(input)), text);
-  }
+  const r = await abilink(["stub", ...inputs, "--out-dir", dir]);
+  if (r.code !== 0) throw new Error(`abilink stub --out-dir: exit ${r.code}: ${r.stderr}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -169,7 +127,7 @@ async function buildHashedStubs(libraries: string[]): Promise<void> {
       const r = await abilink(["abi", "--stable", lib, "-o", m]);
       if (r.code !== 0) throw new Error(`abilink abi --stable ${lib}: ${r.stderr}`);
       expect(readFileSync(m, "utf8")).not.toMatch(/^hint-/m);
-      await stubOne(m, join(dirs.hashed, soname(lib)), lib);
+      await stubOne(m, join(dirs.hashed, soname(lib)));
     }),
   );
   for (const script of ["libc.so", "libm.so"]) {
@@ -347,7 +305,7 @@ describe.skipIf(!ready)("loading a stub", () => {
   const bfd = LINKERS.find((l) => l.name === "bfd")!;
   const pie = LINK_MODES.find((m) => m.name === "pie")!;
 
-  it.skipIf(!haveStubCommand).each(["prog", "sys"])("%s with its RUNPATH at the stubs: ld.so exits 127 naming a stub, no code runs", async (name) => {
+  it.each(["prog", "sys"])("%s with its RUNPATH at the stubs: ld.so exits 127 naming a stub, no code runs", async (name) => {
     const p = PROGRAMS.find((x) => x.name === name)!;
     const r = await linkAgainst(bfd, pie, p, "stubs", [`-Wl,-rpath,${dirs.stubs}`, "-Wl,--enable-new-dtags"]);
     expect(r.ok, r.output).toBe(true);
@@ -359,7 +317,7 @@ describe.skipIf(!ready)("loading a stub", () => {
     expect(readdirSync(dirs.stubs)).toContain(basename(m![1]!));
   });
 
-  it.skipIf(!haveStubCommand).each(["libstubby.so.1", "libcrypto.so.3", "libc.so.6"])("dlopen of the stub %s fails, naming the stub", async (lib) => {
+  it.each(["libstubby.so.1", "libcrypto.so.3", "libc.so.6"])("dlopen of the stub %s fails, naming the stub", async (lib) => {
     const d = await link({
       linker: bfd,
       mode: pie,
