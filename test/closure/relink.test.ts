@@ -218,3 +218,65 @@ describe("abilink relink: what a review found", () => {
     expect(readFileSync(join(outside, "prog")).equals(before)).toBe(true);
   });
 });
+
+describe.skipIf(process.getuid?.() !== 0)("abilink relink against another user's races (root runs it in their tree)", () => {
+  it("a directory under the root swapped for a link to another tree while relink writes never gets that tree's files rewritten (they are refused)", async () => {
+    const { chmodSync, chownSync, lstatSync, mkdtempSync, writeFileSync: write } = await import("node:fs");
+    // The attacker must reach the tree: everything above it searchable.
+    chmodSync(tmp, 0o755);
+    const base = mkdtempSync(join(tmp, "race-"));
+    chmodSync(base, 0o755);
+    const root = join(base, "userroot");
+    const victims = join(base, "victims");
+    mkdirSync(join(root, "sub"), { recursive: true });
+    mkdirSync(victims);
+    const OLD = "/opt/abilink-race-old";
+    const NEW = "/opt/abilink-race-new-and-longer";
+    // The same programs (RUNPATH OLD) in the user's tree and in root's: the victims.
+    const prog = join(base, "prog");
+    copyFileSync(fx("fixtures/x86_64/prog"), prog);
+    expect((await abilink(["patch", "--set-runpath", `${OLD}/lib`, prog])).code).toBe(0);
+    for (let i = 0; i < 300; i++) {
+      copyFileSync(prog, join(root, "sub", `p${i}`));
+      copyFileSync(prog, join(victims, `p${i}`));
+    }
+    const victimBytes = readFileSync(join(victims, "p0"));
+    chownSync(root, 65534, 65534);
+    chownSync(join(root, "sub"), 65534, 65534);
+    for (const n of readdirSync(join(root, "sub"))) chownSync(join(root, "sub", n), 65534, 65534);
+    // The attacker (nobody) waits for relink to start writing in root/sub (its private
+    // directory appears there), then swaps root/sub for a link to the victims: every file
+    // planned after that, reached by its path, would be a victim's.
+    const attacker = `
+      const fs = require("fs");
+      const sub = ${JSON.stringify(join(root, "sub"))}, victims = ${JSON.stringify(victims)};
+      const w = fs.watch(sub, (ev, name) => {
+        if (!String(name).startsWith(".abilink-")) return;
+        w.close();
+        try { fs.renameSync(sub, sub + "-away"); fs.symlinkSync(victims, sub); } catch (e) { console.error(e.message); }
+        setTimeout(() => process.exit(0), 100);
+      });
+      setTimeout(() => process.exit(0), 60000);
+    `;
+    write(join(base, "attacker.js"), attacker);
+    const child = execa("node", [join(base, "attacker.js")], { uid: 65534, gid: 65534, reject: false });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(child.exitCode, "the attacker is running").toBeNull();
+    let refused = 0;
+    try {
+      {
+        const r = await abilink(["relink", "--in-place", "--no-abi-check", "-j", "1", root, "--replace", `${OLD}=${NEW}`]);
+        expect([0, 1]).toContain(r.code);
+        expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+        refused += (r.stderr.match(/outside the roots|not the file that was planned/g) ?? []).length;
+        for (const n of readdirSync(victims)) expect(readFileSync(join(victims, n)).equals(victimBytes), `victims/${n}`).toBe(true);
+      }
+    } finally {
+      child.kill();
+      await child;
+    }
+    // The race was run: the files after the swap were found outside the roots and refused.
+    expect(refused).toBeGreaterThan(0);
+    expect(lstatSync(join(root, "sub")).isSymbolicLink()).toBe(true);
+  }, 120_000);
+});
