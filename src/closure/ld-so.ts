@@ -7,6 +7,25 @@ import { InputError, describeError } from "../errors.js";
 import { withElfFile, withFileSource } from "../io/file-source.js";
 import { fsPath, realPath } from "../io/paths.js";
 
+/** glibc's libraries: they exchange GLIBC_PRIVATE symbols, so one build serves a process. */
+export const GLIBC_SONAMES: ReadonlySet<string> = new Set([
+  "libc.so.6",
+  "libm.so.6",
+  "libpthread.so.0",
+  "libdl.so.2",
+  "librt.so.1",
+  "libresolv.so.2",
+  "libanl.so.1",
+  "libutil.so.1",
+  "libnsl.so.1",
+  "libBrokenLocale.so.1",
+  "libmvec.so.1",
+  "libthread_db.so.1",
+]);
+
+/** Whether a file name is glibc's dynamic loader's (ld-linux-x86-64.so.2, ld64.so.1, ld.so.1, …). */
+export const isGlibcLoader = (name: string): boolean => /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name);
+
 /** Debian's multiarch directory name per machine and class. */
 function multiarch(e_machine: number, cls: 32 | 64): string | null {
   switch (e_machine) {
@@ -91,8 +110,8 @@ export interface LoadOptions {
   libs?: CompatObject[];
   /** Replaces the system's default directories (tests; sysroots). */
   defaultDirs?: string[];
-  /** Objects already read, by path: share one map across the binaries of a run. */
-  cache?: Map<string, CompatObject | null>;
+  /** Objects already read, by path: share one across the binaries of a run (a Map, or a bounded ObjectCache). */
+  cache?: ObjectMap;
   /**
    * What a run-path directory or a NEEDED path becomes before it is searched (relink: the
    * references a rewrite will move, OLD -> NEW, so the check sees the NEW libraries).
@@ -168,8 +187,52 @@ export function readLibraries(paths: readonly string[]): CompatObject[] {
   return out;
 }
 
+/** What loadOrder keeps the objects it has read in: a Map does, without bound. */
+export interface ObjectMap {
+  has(path: string): boolean;
+  get(path: string): CompatObject | null | undefined;
+  set(path: string, o: CompatObject | null): unknown;
+}
+
+/**
+ * Objects read, by path, the least recently used dropped once those kept hold more than
+ * `limit` symbols (exports and imports): a check over a large tree reads every library once
+ * per thread, but keeps in memory only the ones asked for again and again (libc, libstdc++).
+ */
+export class ObjectCache implements ObjectMap {
+  private readonly map = new Map<string, { o: CompatObject | null; weight: number }>();
+  private total = 0;
+  constructor(readonly limit = 200_000) {}
+  has(path: string): boolean {
+    return this.map.has(path);
+  }
+  get(path: string): CompatObject | null | undefined {
+    const e = this.map.get(path);
+    if (!e) return undefined;
+    this.map.delete(path);
+    this.map.set(path, e);
+    return e.o;
+  }
+  set(path: string, o: CompatObject | null): this {
+    const old = this.map.get(path);
+    if (old) {
+      this.total -= old.weight;
+      this.map.delete(path);
+    }
+    const weight = 16 + (o === null ? 0 : o.exports.size + o.imports.length);
+    this.map.set(path, { o, weight });
+    this.total += weight;
+    for (const [p, e] of this.map) {
+      if (this.total <= this.limit || p === path) break;
+      this.map.delete(p);
+      this.total -= e.weight;
+    }
+    return this;
+  }
+}
+
 /** The ELF object at `path` if there is one (unreadable or non-ELF files count as absent, as for ld.so). */
-function probe(path: string, cache: Map<string, CompatObject | null>): CompatObject | null {
+function probe(path: string, cache: ObjectMap): CompatObject | null {
   if (cache.has(path)) return cache.get(path)!;
   let o: CompatObject | null = null;
   try {
@@ -180,6 +243,9 @@ function probe(path: string, cache: Map<string, CompatObject | null>): CompatObj
   cache.set(path, o);
   return o;
 }
+
+/** A library of glibc's own (libm, libpthread, … or ld.so), by its SONAME or file name. */
+const isGlibcMember = (o: CompatObject): boolean => (o.soname !== null && (GLIBC_SONAMES.has(o.soname) || isGlibcLoader(o.soname))) || isGlibcLoader(basename(o.path));
 
 /** A musl binary: its loader is musl's, or it has none and needs musl's libc.so. */
 function isMusl(o: CompatObject): boolean {
@@ -199,7 +265,7 @@ function expand(dir: string, origin: string): string | null {
  * and the system's directories. `$ORIGIN` is the directory of the object that asks.
  */
 export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadResult {
-  const cache = options.cache ?? new Map<string, CompatObject | null>();
+  const cache: ObjectMap = options.cache ?? new Map<string, CompatObject | null>();
   const binary = readObject(binaryPath);
   const given = options.libs ?? [];
   // ld.so skips files of another class or machine and keeps searching.
@@ -263,9 +329,11 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     // ld.so is loaded before anything else, as the interpreter: it answers for its own SONAME.
     const interp = interpreter();
     if (interp && (interp.soname === name || interp.path.endsWith(`/${name}`))) return interp;
-    // A library checked on its own has no interpreter: the loader that runs it is the one of
-    // the libc that needs it, from the same build, in the same directory.
-    if (!binary.interpreter && /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name)) {
+    // A library checked on its own has no interpreter, and no program that loaded libc
+    // before it: the loader that runs it is the one of the libc that needs it, and the libc
+    // a glibc library needs (libm's libc.so.6) is the one of its own build — both from the
+    // asker's directory, as in any process that loads them (glibc comes from one build).
+    if (!binary.interpreter && !musl && (isGlibcLoader(name) || (GLIBC_SONAMES.has(name) && by !== binary && isGlibcMember(by)))) {
       const sibling = isCompatibleElf(join(origin(by), name), binary);
       if (sibling) return sibling;
     }

@@ -39,6 +39,11 @@ export interface RelinkOutcome {
   failure: import("./relink.js").AbiFailure | null;
 }
 
+/** One file of `relink --out`'s tree: written (references of NEW's length rewritten, the others listed), or why not. */
+export type RelinkWriteOutcome =
+  | { kind: "written"; path: string; rewritten: number; remaining: { path: string; offset: number; old: string }[] }
+  | Failure;
+
 /** One input of `stub`: the stub's bytes (SONAME null when the manifest has none), or a linker script to expand. */
 export type StubOutcome =
   | { kind: "stub"; path: string; soname: string | null; bytes: Uint8Array }

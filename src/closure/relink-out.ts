@@ -1,7 +1,7 @@
 // `abilink relink ROOT --out DIR`: the root written as a new tree at DIR, relinked. ELF files
-// whose dynamic fields change go through the rewriter (planFile, then applyPlan into a new
-// file); every other file is copied as `cp` copies (reflink, else copy_file_range: never
-// through this process's memory); directories, symbolic links, modes (set-user-ID bits
+// whose dynamic fields change go through the rewriter; every other file is copied as `cp`
+// copies (reflink, else copy_file_range: never through this process's memory), on the
+// worker pool (task-relink-out.ts); directories, symbolic links, modes (set-user-ID bits
 // included), owners where permitted, extended attributes, times and hard links are kept.
 // The root's references to itself (RUNPATH ROOT/lib, an interpreter inside the root,
 // absolute symbolic links into it) move to DIR, as a Nix store copy needs.
@@ -17,7 +17,6 @@ import {
   fchmodSync,
   fchownSync,
   fstatSync,
-  fsync,
   fsyncSync,
   futimesSync,
   lchownSync,
@@ -37,21 +36,18 @@ import {
 } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { promisify } from "node:util";
-import { ChangedFileError, describeError } from "../errors.js";
-import { SourceFile, fillCopy, unchanged, writeAll } from "../io/atomic-write.js";
+import { describeError } from "../errors.js";
 import { native } from "../io/native.js";
 import { fdPath, fsPath, pathFromBytes, realPath } from "../io/paths.js";
-import { replacePrefix, type Edit } from "../patch/edits.js";
-import { applyPlan, planFile } from "../patch/patch-file.js";
+import { replacePrefix } from "../patch/edits.js";
 import { planRelinkFiles, type RelinkPlan, type Replacement } from "./relink.js";
-import { findReferences } from "./relink-refs.js";
+import { runOrdered } from "./pool.js";
+import { timeOf, type RelinkWriteContext, type RelinkWriteItem } from "./task-relink-out.js";
 import { RelinkOutError, inodeKey, join, mapLinkTarget, outReplacements, scanTree, type Entry } from "./relink-tree.js";
 
 export { RelinkOutError };
 
-const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
-const fsyncAsync = promisify(fsync);
+const { O_RDONLY, O_NOFOLLOW, O_DIRECTORY } = constants;
 
 
 export interface RelinkOutOptions {
@@ -59,7 +55,7 @@ export interface RelinkOutOptions {
   abiCheck?: boolean;
   /** Plan and check only: nothing is written. */
   dryRun?: boolean;
-  /** Threads planning and checking (the copy itself runs on one). */
+  /** Threads planning, checking and writing (default 1). */
   jobs?: number;
   /** fsync every file and directory before the tree is renamed to DIR (default true). */
   fsync?: boolean;
@@ -272,7 +268,6 @@ async function writeTree(
   leaveAlone: ReadonlySet<string>,
 ): Promise<boolean> {
   const durable = options.fsync !== false;
-  const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   let parentFd: number;
   try {
     parentFd = openSync(fsPath(where.parent), O_RDONLY | O_DIRECTORY);
@@ -281,27 +276,23 @@ async function writeTree(
   }
   let treeFd = -1;
   let treeName = "";
-  const unsynced: number[] = [];
   try {
     removeStaleTrees(parentFd, where.parent, where.name, where.out);
     ({ fd: treeFd, name: treeName } = makeTree(parentFd, where));
     const at = (rel: string) => fsPath(rel === "" ? fdPath(treeFd) : `${fdPath(treeFd)}/${rel}`);
     const aborted = () => options.abort !== undefined && Atomics.load(options.abort, 0) !== 0;
-    const firstName = new Map<string, string>();
-    const flush = async () => {
-      const fds = unsynced.splice(0);
-      try {
-        if (durable) await Promise.all(fds.map((fd) => fsyncAsync(fd)));
-      } finally {
-        for (const fd of fds) closeSync(fd);
-      }
-    };
     let done = 0;
+    const wrote = () => options.onWrite?.(++done, entries.length);
+    const fail = (path: string, err: unknown): never => {
+      if (err instanceof RelinkOutError) throw err;
+      throw new RelinkOutError(path, `${describeError(err)}; nothing written`);
+    };
+    // Directories and symbolic links here, in walk order (parents first); each file's first
+    // name on the pool; further names of a file (hard links) once it is there.
+    const firstName = new Map<string, string>();
+    const items: string[] = [];
+    const later: Entry[] = [];
     for (const e of entries) {
-      if (aborted()) {
-        await flush();
-        return true;
-      }
       try {
         if (e.kind === "dir") {
           if (e.rel !== "") mkdirSync(at(e.rel), 0o700);
@@ -313,32 +304,48 @@ async function writeTree(
             if (!notPermitted(err)) throw err;
           }
           lutimesSync(at(e.rel), timeOf(e.st.atimeNs), timeOf(e.st.mtimeNs));
+        } else if (e.st.nlink > 1n && firstName.has(inodeKey(e.st))) {
+          later.push(e);
+          continue;
         } else {
-          const first = e.st.nlink > 1n ? firstName.get(inodeKey(e.st)) : undefined;
-          if (first !== undefined) linkSync(at(first), at(e.rel));
-          else {
-            if (e.st.nlink > 1n) firstName.set(inodeKey(e.st), e.rel);
-            const fd = copyFile(e, at(e.rel), rewrite.has(e.path) ? edits : null);
-            unsynced.push(fd);
-            // Other references to OLD in the new file (the dynamic fields are rewritten
-            // already): NEW's length written over them in place (the tree is private), the
-            // rest reported. Scanned in the file as written, so offsets are its own.
-            for (const ref of findReferences(`${fdPath(treeFd)}/${e.rel}`, replacements)) {
-              if (ref.kind === "bytes" && ref.sameLength && !leaveAlone.has(e.path)) {
-                writeAll(fd, new TextEncoder().encode(ref.new), ref.offset);
-                references.rewritten++;
-              } else references.remaining.push({ path: e.path, offset: ref.offset, old: ref.old });
-            }
-            if (unsynced.length >= 64) await flush();
-          }
+          if (e.st.nlink > 1n) firstName.set(inodeKey(e.st), e.rel);
+          const item: RelinkWriteItem = { path: e.path, rel: e.rel, inode: inodeKey(e.st), rewrite: rewrite.has(e.path), leave: leaveAlone.has(e.path), atime: timeOf(e.st.atimeNs), mtime: timeOf(e.st.mtimeNs) };
+          items.push(JSON.stringify(item));
+          continue;
         }
       } catch (err) {
-        if (err instanceof RelinkOutError) throw err;
-        throw new RelinkOutError(e.path, `${describeError(err)}; nothing written`);
+        fail(e.path, err);
       }
-      options.onWrite?.(++done, entries.length);
+      wrote();
     }
-    await flush();
+    let failed: { path: string; message: string } | null = null;
+    const context: RelinkWriteContext = { tree: fdPath(treeFd), replacements, durable, abort: options.abort };
+    await runOrdered(
+      "relink-out",
+      items.values(),
+      (o) => {
+        if (o.kind === "error") failed ??= o;
+        else {
+          references.rewritten += o.rewritten;
+          references.remaining.push(...o.remaining);
+        }
+        wrote();
+      },
+      { jobs: options.jobs ?? 1, inline: 8, batch: 4, context, stop: () => aborted() || failed !== null },
+    );
+    if (aborted()) return true;
+    if (failed !== null) {
+      const { path, message } = failed;
+      throw new RelinkOutError(path, `${message}; nothing written`);
+    }
+    for (const e of later) {
+      try {
+        linkSync(at(firstName.get(inodeKey(e.st))!), at(e.rel));
+      } catch (err) {
+        fail(e.path, err);
+      }
+      wrote();
+    }
     // Directories last, deepest first: their mode (a store path's 0555) once nothing more is
     // written into them, their times once their entries are all made.
     for (let i = entries.length - 1; i >= 0; i--) {
@@ -371,7 +378,6 @@ async function writeTree(
     if (durable) fsyncSync(parentFd);
     return false;
   } finally {
-    for (const fd of unsynced) closeSync(fd);
     if (treeFd >= 0) {
       if (treeName !== "") {
         try {
@@ -386,9 +392,6 @@ async function writeTree(
     closeSync(parentFd);
   }
 }
-
-/** Node's times, in seconds with a fraction (what futimes and lutimes take). */
-const timeOf = (ns: bigint): number => Number(ns / 1000n) / 1e6;
 
 /** The private directory the tree is built in, held (flock) while this run lives. */
 function makeTree(parentFd: number, where: { parent: string; name: string }): { fd: number; name: string } {
@@ -415,43 +418,5 @@ function makeTree(parentFd: number, where: { parent: string; name: string }): { 
     if (held && there !== null && inodeKey(there) === inodeKey(st) && Number(st.uid) === process.getuid?.() && (Number(st.mode) & 0o777) === 0o700) return { fd, name };
     closeSync(fd);
     if (attempt >= 8) throw new RelinkOutError(where.parent, "the private directory abilink made there was taken or replaced; nothing written");
-  }
-}
-
-/**
- * One file's first name in the tree: its rewrite (with `edits`) or a copy, made with
- * O_EXCL at `dest`. Returns the new file's descriptor, still to be made durable and closed.
- */
-function copyFile(e: Entry, dest: string | Buffer, edits: readonly Edit[] | null): number {
-  const fd = openSync(dest, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-  try {
-    const same = (st: BigIntStats) => {
-      if (inodeKey(st) !== inodeKey(e.st)) throw new ChangedFileError("was replaced by another program while abilink read the tree; nothing written (run again)");
-    };
-    if (edits !== null) {
-      const planned = planFile(e.path, edits);
-      try {
-        same(planned.source.stat);
-      } catch (err) {
-        planned.source.close();
-        throw err;
-      }
-      // Rewritten: a new file, with the time it was written (as `patch` gives it).
-      applyPlan(planned, { kind: "into", fd });
-    } else {
-      const source = SourceFile.open(e.path);
-      try {
-        same(source.stat);
-        fillCopy(source, fd, unchanged(Number(source.stat.size)));
-        // Copied as it is, with its times, as `cp -a`.
-        futimesSync(fd, timeOf(source.stat.atimeNs), timeOf(source.stat.mtimeNs));
-      } finally {
-        source.close();
-      }
-    }
-    return fd;
-  } catch (err) {
-    closeSync(fd);
-    throw err;
   }
 }

@@ -172,7 +172,7 @@ function toReference(file: string, m: ByteMatch, replacements: readonly Replacem
 }
 
 /** The references in the bytes of the open regular file `fd` (named `path`), dynamic fields left out. */
-function referencesInFd(fd: number, path: string, replacements: readonly Replacement[], chunk: number): Reference[] {
+export function findReferencesInFd(fd: number, path: string, replacements: readonly Replacement[], chunk = SCAN_CHUNK): Reference[] {
   const size = fstatSync(fd).size;
   const head = Buffer.alloc(4);
   const elf = size >= 4 && readSync(fd, head, 0, 4, 0) === 4 && isElf(head);
@@ -210,7 +210,7 @@ export function findReferences(path: string, replacements: readonly Replacement[
   const fd = openSync(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     requireRegularFile(fstatSync(fd));
-    return referencesInFd(fd, path, replacements, options.chunk ?? SCAN_CHUNK);
+    return findReferencesInFd(fd, path, replacements, options.chunk);
   } finally {
     closeSync(fd);
   }
@@ -335,7 +335,7 @@ export function applyReferences(
       let pending;
       let count = 0;
       try {
-        const refs = referencesInFd(source.fd, real, replacements, options.chunk ?? SCAN_CHUNK).filter((r) => r.sameLength);
+        const refs = findReferencesInFd(source.fd, real, replacements, options.chunk ?? SCAN_CHUNK).filter((r) => r.sameLength);
         if (refs.length === 0) {
           source.close();
           continue;

@@ -13,8 +13,7 @@ import { withElfFile } from "../io/file-source.js";
 import { fsPath, realPath } from "../io/paths.js";
 import { replacePrefix, type Edit } from "../patch/edits.js";
 import { planPatch } from "../patch/plan.js";
-import { compatCheck } from "./ld-so.js";
-import type { CompatObject } from "../abi/compat.js";
+import { GLIBC_SONAMES, ObjectCache, compatCheck, isGlibcLoader as isLoader } from "./ld-so.js";
 import type { RelinkOutcome } from "./outcomes.js";
 import { runOrdered } from "./pool.js";
 import { walkFiles } from "./walk.js";
@@ -46,23 +45,6 @@ export interface RelinkPlan {
   checked: number;
   failures: AbiFailure[];
 }
-
-/** glibc's libraries: they exchange GLIBC_PRIVATE symbols, so one build serves a process. */
-const GLIBC_SONAMES = new Set([
-  "libc.so.6",
-  "libm.so.6",
-  "libpthread.so.0",
-  "libdl.so.2",
-  "librt.so.1",
-  "libresolv.so.2",
-  "libanl.so.1",
-  "libutil.so.1",
-  "libnsl.so.1",
-  "libBrokenLocale.so.1",
-  "libmvec.so.1",
-  "libthread_db.so.1",
-]);
-const isLoader = (name: string) => /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name);
 
 /** `path` with the first matching replacement applied (whole path components), or as it was. */
 export function mapReference(path: string, replacements: readonly Replacement[]): string {
@@ -158,8 +140,8 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
   return { files, checked, failures };
 }
 
-/** Objects the check has read, by path: one map per thread, shared by the files it checks. */
-const threadCache = new Map<string, CompatObject | null>();
+/** Objects the check has read, by path: one cache per thread, shared by the files it checks, bounded. */
+const threadCache = new ObjectCache();
 
 /** One file of the plan: its rewrite and its ABI check (never throws). */
 export function relinkOne(path: string, context: unknown): RelinkOutcome {

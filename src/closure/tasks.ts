@@ -1,7 +1,7 @@
 // The per-item functions the worker pool runs, by name. Each lives in its own module and is
 // loaded on first use, so a thread hashing libraries never loads the rewriter (and its
 // native addon), and the reverse.
-import type { HashOutcome, PatchOutcome, RelinkOutcome, ScanOutcome, StubOutcome } from "./outcomes.js";
+import type { HashOutcome, PatchOutcome, RelinkOutcome, RelinkWriteOutcome, ScanOutcome, StubOutcome } from "./outcomes.js";
 
 export interface TaskResults {
   scan: ScanOutcome;
@@ -9,6 +9,7 @@ export interface TaskResults {
   patch: PatchOutcome;
   stub: StubOutcome;
   relink: RelinkOutcome;
+  "relink-out": RelinkWriteOutcome;
 }
 export type TaskName = keyof TaskResults;
 export type TaskResult<T extends TaskName> = TaskResults[T];
@@ -28,6 +29,10 @@ const loaders: { [T in TaskName]: () => Promise<Task<T>> } = {
   scan: async () => ({ run: (await import("./task-scan.js")).scanOne }),
   stub: async () => ({ run: (await import("./task-stub.js")).stubOne }),
   relink: async () => ({ run: (await import("./relink.js")).relinkOne }),
+  "relink-out": async () => {
+    const m = await import("./task-relink-out.js");
+    return { run: m.writeOne, finish: m.finishWrites };
+  },
   hash: async () => ({ run: (await import("./task-hash.js")).hashOne }),
   patch: async () => {
     const m = await import("./task-patch.js");
