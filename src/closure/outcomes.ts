@@ -39,9 +39,12 @@ export interface RelinkOutcome {
   failure: import("./relink.js").AbiFailure | null;
 }
 
-/** One file of `relink --out`'s tree: written (references of NEW's length rewritten, the others listed), or why not. */
+/**
+ * One file of `relink --out`'s tree: written, with what the plan says of it (null: not a
+ * program or library), its references of NEW's length rewritten and the others listed; or why not.
+ */
 export type RelinkWriteOutcome =
-  | { kind: "written"; path: string; rewritten: number; remaining: { path: string; offset: number; old: string }[] }
+  | { kind: "written"; path: string; file: import("./relink.js").RelinkFile | null; rewritten: number; remaining: { path: string; offset: number; old: string }[] }
   | Failure;
 
 /** One input of `stub`: the stub's bytes (SONAME null when the manifest has none), or a linker script to expand. */

@@ -40,7 +40,8 @@ import { describeError } from "../errors.js";
 import { native } from "../io/native.js";
 import { fdPath, fsPath, pathFromBytes, realPath } from "../io/paths.js";
 import { replacePrefix } from "../patch/edits.js";
-import { planRelinkFiles, type RelinkPlan, type Replacement } from "./relink.js";
+import { planRelinkFiles, type RelinkFile, type RelinkPlan, type Replacement } from "./relink.js";
+import type { RelinkWriteOutcome } from "./outcomes.js";
 import { runOrdered } from "./pool.js";
 import { timeOf, type RelinkWriteContext, type RelinkWriteItem } from "./task-relink-out.js";
 import { RelinkOutError, inodeKey, join, mapLinkTarget, outReplacements, scanTree, type Entry } from "./relink-tree.js";
@@ -202,11 +203,18 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
   // user's replacements only: ROOT=DIR would send the check to DIR, which does not exist
   // yet. Mapping ROOT to itself finds the very files DIR will hold (the same bytes, their
   // own references moved to DIR alike), so the result is the same as checking DIR.
-  const plan = await planRelinkFiles(
-    files.map((f) => f.path),
-    replacements,
-    { abiCheck: options.abiCheck !== false, onProgress: options.onProgress, checkReplacements: user, jobs: options.jobs },
-  );
+  // Read and checked before anything is written. Each rewrite is planned by its writer (the
+  // one pass over the file that plans and writes it), except in a dry run, whose report is the plan.
+  const writing = !options.dryRun;
+  const abiCheck = options.abiCheck !== false;
+  let plan: RelinkPlan = { files: [], checked: 0, failures: [] };
+  if (abiCheck || !writing) {
+    plan = await planRelinkFiles(
+      files.map((f) => f.path),
+      replacements,
+      { abiCheck, onProgress: options.onProgress, checkReplacements: user, jobs: options.jobs, planEdits: !writing },
+    );
+  }
   const rewrite = new Map<string, number>();
   for (const f of plan.files) if (f.kind === "rewrite") rewrite.set(f.path, f.grow);
   const summary: RelinkOutSummary = { scanned: files.length, rewritten: 0, copied: 0, linked: 0, directories: 0, symlinks: 0, symlinksRetargeted: 0, bytesGrown: 0 };
@@ -231,7 +239,9 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
     } else if (e.st.nlink > 1n && firstName.has(inodeKey(e.st))) summary.linked++;
     else {
       if (e.st.nlink > 1n) firstName.set(inodeKey(e.st), e.rel);
+      // Counted here for a dry run; a run that writes counts what its writers did.
       const grow = rewrite.get(e.path);
+      if (writing) continue;
       if (grow === undefined) summary.copied++;
       else {
         summary.rewritten++;
@@ -240,17 +250,26 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
     }
   }
   const references: RelinkOutResult["references"] = { rewritten: 0, remaining: [] };
-  // Programs to rebuild keep their references (listed, as --in-place lists them).
-  const leaveAlone = new Set(plan.files.filter((f) => f.kind === "needs-rebuild").map((f) => f.path));
   const result = { plan, replacements, summary, written: false, interrupted: false, references };
   const errors = plan.files.filter((f) => f.kind === "error");
   if (errors.length > 0) {
     const first = errors[0]!;
     throw new RelinkOutError(first.path, `${first.kind === "error" ? first.message : ""}${errors.length > 1 ? ` (and ${errors.length - 1} more files)` : ""}; nothing written`);
   }
-  if (options.dryRun || plan.failures.length > 0) return result;
-  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, rewrite, mapped, options, references, leaveAlone);
-  return { ...result, written: !interrupted, interrupted };
+  if (!writing || plan.failures.length > 0) return result;
+  // What the writers planned and did, file by file in walk order: the plan as written.
+  const written: RelinkFile[] = [];
+  const interrupted = await writeTree(entries, { dir, parent, name, out }, replacements, mapped, options, (o) => {
+    if (o.file !== null) written.push(o.file);
+    if (o.file?.kind === "rewrite") {
+      summary.rewritten++;
+      summary.bytesGrown += o.file.grow;
+    } else summary.copied++;
+    references.rewritten += o.rewritten;
+    references.remaining.push(...o.remaining);
+  });
+  // The check's needs-rebuild and the writers' agree (both read the same files); the writers' list is the plan.
+  return { ...result, plan: { ...plan, files: written }, written: !interrupted, interrupted };
 }
 
 /**
@@ -261,11 +280,9 @@ async function writeTree(
   entries: readonly Entry[],
   where: { dir: string; parent: string; name: string; out: string },
   replacements: readonly Replacement[],
-  rewrite: ReadonlyMap<string, number>,
   links: ReadonlyMap<string, string>,
   options: RelinkOutOptions,
-  references: RelinkOutResult["references"],
-  leaveAlone: ReadonlySet<string>,
+  onFile: (outcome: Extract<RelinkWriteOutcome, { kind: "written" }>) => void,
 ): Promise<boolean> {
   const durable = options.fsync !== false;
   let parentFd: number;
@@ -309,7 +326,7 @@ async function writeTree(
           continue;
         } else {
           if (e.st.nlink > 1n) firstName.set(inodeKey(e.st), e.rel);
-          const item: RelinkWriteItem = { path: e.path, rel: e.rel, inode: inodeKey(e.st), rewrite: rewrite.has(e.path), leave: leaveAlone.has(e.path), atime: timeOf(e.st.atimeNs), mtime: timeOf(e.st.mtimeNs) };
+          const item: RelinkWriteItem = { path: e.path, rel: e.rel, inode: inodeKey(e.st), atime: timeOf(e.st.atimeNs), mtime: timeOf(e.st.mtimeNs) };
           items.push(JSON.stringify(item));
           continue;
         }
@@ -325,10 +342,7 @@ async function writeTree(
       items.values(),
       (o) => {
         if (o.kind === "error") failed ??= o;
-        else {
-          references.rewritten += o.rewritten;
-          references.remaining.push(...o.remaining);
-        }
+        else onFile(o);
         wrote();
       },
       { jobs: options.jobs ?? 1, inline: 8, batch: 4, context, stop: () => aborted() || failed !== null },

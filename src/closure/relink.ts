@@ -12,7 +12,7 @@ import { describeError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
 import { fsPath, realPath } from "../io/paths.js";
 import { replacePrefix, type Edit } from "../patch/edits.js";
-import { planPatch } from "../patch/plan.js";
+import { planPatch, type PatchPlan } from "../patch/plan.js";
 import { GLIBC_SONAMES, ObjectCache, compatCheck, isGlibcLoader as isLoader } from "./ld-so.js";
 import type { RelinkOutcome } from "./outcomes.js";
 import { runOrdered } from "./pool.js";
@@ -77,6 +77,8 @@ export interface PlanRelinkOptions {
    * a plan whose edits name places that do not exist yet (`--out`: see relink-out.ts).
    */
   checkReplacements?: readonly Replacement[];
+  /** Plan each file's edits (default true): false reads and checks only, every dynamic file "unchanged". */
+  planEdits?: boolean;
 }
 
 /**
@@ -117,6 +119,8 @@ export interface RelinkContext {
   roots: readonly string[];
   checkReplacements: readonly Replacement[];
   abiCheck: boolean;
+  /** Plan each file's edits (default true; relink --out's writers plan them instead). */
+  plan?: boolean;
 }
 
 /** planRelink for the regular files `paths` (walked by the caller). */
@@ -125,7 +129,7 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
   const failures: AbiFailure[] = [];
   let checked = 0;
   let read = 0;
-  const context: RelinkContext = { replacements, roots: options.roots ?? [], checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false };
+  const context: RelinkContext = { replacements, roots: options.roots ?? [], checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false, plan: options.planEdits !== false };
   await runOrdered(
     "relink",
     paths[Symbol.iterator](),
@@ -143,9 +147,25 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
 /** Objects the check has read, by path: one cache per thread, shared by the files it checks, bounded. */
 const threadCache = new ObjectCache();
 
+/**
+ * What relink does with one ELF file: nothing for an object (.o, a kernel module: data, not
+ * linked; null), a rebuild for a static program, else its rewrite (`plan`), or nothing when
+ * no reference moves. With `planEdits` false the edits are not planned (a dynamic file is
+ * "unchanged" until its writer plans it: relink --out).
+ */
+export function relinkElf(elf: ElfFile, path: string, edits: readonly Edit[], identity: string, planEdits = true): { file: RelinkFile; plan: PatchPlan | null } | null {
+  if (elf.header.e_type !== ET_EXEC && elf.header.e_type !== ET_DYN) return null;
+  const why = staticReason(elf);
+  if (why) return { file: { kind: "needs-rebuild", path, why }, plan: null };
+  if (!planEdits) return { file: { kind: "unchanged", path }, plan: null };
+  const plan = planPatch(elf, edits);
+  if (plan.changes.length === 0) return { file: { kind: "unchanged", path }, plan: null };
+  return { file: { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize, identity }, plan };
+}
+
 /** One file of the plan: its rewrite and its ABI check (never throws). */
 export function relinkOne(path: string, context: unknown): RelinkOutcome {
-  const { replacements, checkReplacements, abiCheck, roots } = context as RelinkContext;
+  const { replacements, checkReplacements, abiCheck, roots, plan } = context as RelinkContext;
   const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
   let file: RelinkFile | null;
   try {
@@ -154,15 +174,7 @@ export function relinkOne(path: string, context: unknown): RelinkOutcome {
     if (roots.length > 0 && !roots.some((r) => real === r || real.startsWith(r.endsWith("/") ? r : `${r}/`))) {
       return { file: { kind: "error", path, message: `is outside the roots (${real}): a directory on its path was replaced` }, checked: false, failure: null };
     }
-    file = withElfFile(path, (elf, source): RelinkFile | null => {
-      // Objects (.o, kernel modules) are data: only programs and libraries are linked.
-      if (elf.header.e_type !== ET_EXEC && elf.header.e_type !== ET_DYN) return null;
-      const why = staticReason(elf);
-      if (why) return { kind: "needs-rebuild", path, why };
-      const plan = planPatch(elf, edits);
-      const identity = source.identity;
-      return plan.changes.length > 0 ? { kind: "rewrite", path, changes: plan.changes, grow: plan.newSize - plan.oldSize, identity } : { kind: "unchanged", path };
-    });
+    file = withElfFile(path, (elf, source) => relinkElf(elf, path, edits, source.identity, plan !== false)?.file ?? null);
   } catch (e) {
     return { file: { kind: "error", path, message: describeError(e) }, checked: false, failure: null };
   }

@@ -1,19 +1,21 @@
 // One file of `relink --out`'s new tree, on the worker pool (relink-out.ts deals them out):
-// its first name made in the private tree with O_EXCL, filled by the rewriter (planFile, then
-// applyPlan into it) or copied as `cp` copies (reflink, else copy_file_range: never through
-// this process's memory), then its other references to OLD rewritten where NEW has the
-// same length. The tree's directory is named by /proc/self/fd/N, which every thread of the
+// the source opened once and, for a program or library, its rewrite planned there (the
+// plan's only pass over it: the ABI check before reads without planning); its first name
+// made in the private tree with O_EXCL and filled by the rewriter or copied as `cp` copies
+// (reflink, else copy_file_range: never through this process's memory); then its other
+// references to OLD rewritten where NEW has the same length. The tree's directory is named by /proc/self/fd/N, which every thread of the
 // process shares. A thread's new files are fsynced together and closed by finishWrites, once
 // per batch, before their outcomes leave the thread.
-import { closeSync, constants, fsync, futimesSync, openSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, fsync, futimesSync, openSync } from "node:fs";
 import { promisify } from "node:util";
 import { ChangedFileError } from "../errors.js";
 import { SourceFile, fillCopy, unchanged, writeAll } from "../io/atomic-write.js";
 import { fsPath } from "../io/paths.js";
 import type { Edit } from "../patch/edits.js";
-import { applyPlan, planFile } from "../patch/patch-file.js";
+import { withElfFd } from "../io/file-source.js";
+import { applyPlan } from "../patch/patch-file.js";
 import { failure, type RelinkWriteOutcome } from "./outcomes.js";
-import type { Replacement } from "./relink.js";
+import { relinkElf, type Replacement } from "./relink.js";
 import { findReferencesInFd } from "./relink-refs.js";
 import { inodeKey } from "./relink-tree.js";
 
@@ -39,10 +41,6 @@ export interface RelinkWriteItem {
   rel: string;
   /** The source's inode as the walk saw it (dev:ino): a file replaced since is refused. */
   inode: string;
-  /** Its dynamic fields change: written through the rewriter. */
-  rewrite: boolean;
-  /** A program to rebuild: its other references are listed, not rewritten. */
-  leave: boolean;
   /** The source's times, kept on a copy as `cp -a` keeps them (seconds). */
   atime: number;
   mtime: number;
@@ -59,53 +57,41 @@ export function writeOne(json: string, context: unknown): RelinkWriteOutcome {
   const c = context as RelinkWriteContext;
   const item = JSON.parse(json) as RelinkWriteItem;
   if (c.abort !== undefined && Atomics.load(c.abort, 0) !== 0) return { kind: "error", path: item.path, message: "interrupted" };
+  let source: SourceFile | null = null;
   let fd = -1;
   try {
+    source = SourceFile.open(item.path);
+    if (inodeKey(source.stat) !== item.inode) throw new ChangedFileError("was replaced by another program while abilink read the tree; nothing written (run again)");
+    const edits: Edit[] = c.replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+    const src = source;
+    const decided = withElfFd(src.fd, item.path, (elf) => relinkElf(elf, item.path, edits, inodeKey(src.stat)));
     fd = openSync(fsPath(`${c.tree}/${item.rel}`), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    fill(item, fd, c.replacements);
-    const outcome: RelinkWriteOutcome = { kind: "written", path: item.path, rewritten: 0, remaining: [] };
+    const plan = decided?.plan ?? null;
+    if (plan !== null) {
+      const planned = { path: item.path, real: item.path, source, plan };
+      source = null; // applyPlan closes it
+      applyPlan(planned, { kind: "into", fd });
+    } else fillCopy(source, fd, unchanged(Number(source.stat.size)));
+    const file = decided?.file ?? null;
+    const outcome: RelinkWriteOutcome = { kind: "written", path: item.path, file, rewritten: 0, remaining: [] };
     // Other references to OLD in the new file (its dynamic fields are rewritten already):
-    // NEW's length written over them in place (the tree is private), the rest reported.
-    // Scanned in the file as written, so the offsets are its own.
+    // NEW's length written over them in place (the tree is private), the rest reported —
+    // all of them for a program to rebuild. Scanned in the file as written: its own offsets.
     for (const ref of findReferencesInFd(fd, item.path, c.replacements)) {
-      if (ref.sameLength && !item.leave) {
+      if (ref.sameLength && file?.kind !== "needs-rebuild") {
         writeAll(fd, new TextEncoder().encode(ref.new), ref.offset);
         outcome.rewritten++;
       } else outcome.remaining.push({ path: item.path, offset: ref.offset, old: ref.old });
     }
     // Copied as it is, with its times, as `cp -a` (a rewritten file has the time it was written, as `patch` gives it).
-    if (!item.rewrite) futimesSync(fd, item.atime, item.mtime);
+    if (plan === null) futimesSync(fd, item.atime, item.mtime);
     open.set(outcome, fd);
     return outcome;
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     return failure(item.path, e);
-  }
-}
-
-/** The new file `fd`: the source rewritten with the replacements, or copied as it is. */
-function fill(item: RelinkWriteItem, fd: number, replacements: readonly Replacement[]): void {
-  const same = (st: BigIntStats) => {
-    if (inodeKey(st) !== item.inode) throw new ChangedFileError("was replaced by another program while abilink read the tree; nothing written (run again)");
-  };
-  if (item.rewrite) {
-    const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
-    const planned = planFile(item.path, edits);
-    try {
-      same(planned.source.stat);
-    } catch (err) {
-      planned.source.close();
-      throw err;
-    }
-    applyPlan(planned, { kind: "into", fd });
-    return;
-  }
-  const source = SourceFile.open(item.path);
-  try {
-    same(source.stat);
-    fillCopy(source, fd, unchanged(Number(source.stat.size)));
   } finally {
-    source.close();
+    source?.close();
   }
 }
 
