@@ -48,7 +48,7 @@ export interface RelinkPlan {
 }
 
 /** glibc's libraries: they exchange GLIBC_PRIVATE symbols, so one build serves a process. */
-const GLIBC_SONAMES = new Set([
+export const GLIBC_SONAMES = new Set([
   "libc.so.6",
   "libm.so.6",
   "libpthread.so.0",
@@ -62,7 +62,7 @@ const GLIBC_SONAMES = new Set([
   "libmvec.so.1",
   "libthread_db.so.1",
 ]);
-const isLoader = (name: string) => /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name);
+export const isLoader = (name: string) => /^ld(-linux[-\w.]*|64)?\.so(\.\d+)*$/.test(name);
 
 /** `path` with the first matching replacement applied (whole path components), or as it was. */
 export function mapReference(path: string, replacements: readonly Replacement[]): string {
@@ -229,7 +229,7 @@ const problemKey = (p: CompatProblem, map: (path: string) => string) => `${p.kin
  * Why the glibc pieces a binary would load come from more than one build (ld.so and libc,
  * libm, … from different directories), or null. `interpreter` is the loader it will name.
  */
-function glibcBuilds(interpreter: string | null, loaded: readonly { name: string; path: string }[]): string | null {
+export function glibcBuilds(interpreter: string | null, loaded: readonly { name: string; path: string }[]): string | null {
   const dirs = new Map<string, string[]>();
   const add = (what: string, path: string) => {
     let dir: string;
