@@ -198,7 +198,10 @@ export function planTable(libs: readonly string[]): { kind: "planned"; implement
       }
       try {
         const loader = readImplementation(interp);
-        if (loader.group === group) byKey.set(`${group}/${loader.soname}`, loader), parts.push(loader);
+        if (loader.group === group) {
+          byKey.set(`${group}/${loader.soname}`, loader);
+          parts.push(loader);
+        }
       } catch (e) {
         problems.push({ path: interp, message: describeError(e) });
         continue;
