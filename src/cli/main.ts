@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   patch: async () => (await import("./patch.js")).registerPatch,
   stub: async () => (await import("./stub.js")).registerStub,
   relink: async () => (await import("./relink.js")).registerRelink,
+  table: async () => (await import("./table.js")).registerTable,
 };
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

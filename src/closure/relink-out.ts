@@ -136,7 +136,7 @@ const tempPattern = (name: string) => {
  * Removes what a killed run left beside DIR: directories of our name pattern, owned by this
  * user, that no live run holds (flock). One that a live run holds refuses this run.
  */
-function removeStaleTrees(parentFd: number, parent: string, name: string, out: string): number {
+export function removeStaleTrees(parentFd: number, parent: string, name: string, out: string): number {
   const ours = tempPattern(name);
   let removed = 0;
   for (const raw of readdirSync(fdPath(parentFd), { encoding: "buffer" })) {
@@ -162,7 +162,7 @@ function removeStaleTrees(parentFd: number, parent: string, name: string, out: s
 }
 
 /** Removes everything in the directory open as `fd` (ours: a temporary tree), never following a link. */
-function removeContents(fd: number): void {
+export function removeContents(fd: number): void {
   const me = process.getuid?.();
   const st = fstatSync(fd);
   // A finished directory may have lost its write permission (a store path's 0555).
@@ -408,7 +408,7 @@ async function writeTree(
 }
 
 /** The private directory the tree is built in, held (flock) while this run lives. */
-function makeTree(parentFd: number, where: { parent: string; name: string }): { fd: number; name: string } {
+export function makeTree(parentFd: number, where: { parent: string; name: string }): { fd: number; name: string } {
   for (let attempt = 0; ; attempt++) {
     const name = `${where.name}.abilink-${randomBytes(6).toString("base64url")}`;
     const at = fsPath(`${fdPath(parentFd)}/${name}`);

@@ -223,7 +223,7 @@ const problemKey = (p: CompatProblem, map: (path: string) => string) => `${p.kin
  * Why the glibc pieces a binary would load come from more than one build (ld.so and libc,
  * libm, … from different directories), or null. `interpreter` is the loader it will name.
  */
-function glibcBuilds(interpreter: string | null, loaded: readonly { name: string; path: string }[]): string | null {
+export function glibcBuilds(interpreter: string | null, loaded: readonly { name: string; path: string }[]): string | null {
   const dirs = new Map<string, string[]>();
   const add = (what: string, path: string) => {
     let dir: string;

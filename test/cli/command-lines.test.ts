@@ -52,6 +52,7 @@ const COMMANDS: Record<string, fc.Arbitrary<Value[]>[]> = {
     opt("--set-soname", 1), opt("-o", 1), opt("--in-place"), opt("--dry-run"), opt("--json"), opt("--layout", 1), opt("--no-fsync"), opt("-j", 1),
   ],
   relink: [opt("--replace", 1), opt("--in-place"), opt("--dry-run"), opt("--json"), opt("--no-abi-check"), opt("--force"), opt("--strict"), opt("-j", 1)],
+  table: [opt("--out", 1), opt("--expect", 1), opt("--json"), opt("--no-fsync")],
   stub: [opt("-o", 1), opt("--out-dir", 1), opt("--write-if-changed"), opt("--fsync"), opt("--json"), opt("-v"), opt("-j", 1)],
   patchelf: [
     opt("--set-interpreter", 1), opt("--page-size", 1), opt("--print-interpreter"), opt("--print-os-abi"), opt("--set-os-abi", 1),
@@ -93,7 +94,7 @@ async function check(command: string, tokens: Value[]) {
   const r = await execa("node", [bin, command, ...args], { reject: false, timeout: 60_000, stdin: "ignore", cwd: dir });
   const what = `abilink ${command} ${args.map((a) => JSON.stringify(a)).join(" ")}\n${r.stderr}`;
   expect(r.timedOut, what).toBe(false);
-  const allowed = command === "diff" || command === "compat" ? [0, 1, 2, 4, 12] : [0, 1, 2];
+  const allowed = command === "diff" || command === "compat" ? [0, 1, 2, 4, 12] : command === "table" ? [0, 1, 2, 12] : [0, 1, 2];
   expect(allowed, what).toContain(r.exitCode);
   expect(r.stderr, what).not.toMatch(/internal error|^\s+at |\n\s+at /);
   const lines = r.stderr === "" ? [] : r.stderr.split("\n");
