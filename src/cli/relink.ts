@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { patchFiles } from "../closure/patch-files.js";
-import { planRelink, type RelinkPlan, type Replacement } from "../closure/relink.js";
+import { planRelink, relinkEdits, resolveTables, type RelinkPlan, type Replacement } from "../closure/relink.js";
 import { replacePrefix } from "../patch/edits.js";
 import { applyReferences, planReferences, type ReferencePlan } from "../closure/relink-refs.js";
 import { RelinkOutError, relinkOut, type RelinkOutResult } from "../closure/relink-out.js";
@@ -56,15 +56,23 @@ export function replacementConflict(rs: readonly Replacement[]): string | null {
 
 /** `abilink relink ROOT... --replace OLD=NEW... (--in-place | --dry-run | --out DIR)`. */
 export async function runRelink(roots: string[], flags: RelinkFlags): Promise<number> {
-  const replacements = flags.replace ?? [];
-  if (replacements.length === 0) {
+  const given = flags.replace ?? [];
+  if (given.length === 0) {
     warn("relink", "give at least one --replace OLD=NEW");
     return EXIT_USAGE;
   }
-  const conflict = replacementConflict(replacements);
+  const conflict = replacementConflict(given);
   if (conflict) {
     warn("relink", conflict);
     return EXIT_USAGE;
+  }
+  // A NEW that is an indirection table (abilink table) takes each file's references into its class/machine directory.
+  let replacements: Replacement[];
+  try {
+    replacements = resolveTables(given);
+  } catch (e) {
+    warnError("relink", e);
+    return EXIT_INPUT_ERROR;
   }
   if (flags.out !== undefined) return runRelinkOut(roots, flags.out, replacements, flags);
   if (flags.inPlace === flags.dryRun) {
@@ -102,7 +110,7 @@ export async function runRelink(roots: string[], flags: RelinkFlags): Promise<nu
   });
   const expected = Object.fromEntries(plan.files.flatMap((f) => (f.kind === "rewrite" ? [[f.path, f.identity]] : [])));
   if (!refused && !strictRefused && flags.inPlace && rewrite.length > 0) {
-    const edits = replacements.map((r) => ({ op: "replace-prefix" as const, from: r.from, to: r.to }));
+    const edits = relinkEdits(replacements);
     await interruptible(async (abort) =>
       patchFiles(rewrite, edits, { policy: { force: flags.force, expected, within } }, {
         jobs: flags.jobs ?? availableParallelism(),

@@ -116,7 +116,7 @@ export interface LoadOptions {
    * What a run-path directory or a NEEDED path becomes before it is searched (relink: the
    * references a rewrite will move, OLD -> NEW, so the check sees the NEW libraries).
    */
-  mapPath?: (path: string) => string;
+  mapPath?: (path: string, kind: "dir" | "file") => string;
 }
 
 export interface LoadResult {
@@ -281,7 +281,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     ? "the given default directories"
     : (muslPath?.source ?? "/etc/ld.so.conf and the system's directories");
   const map = options.mapPath;
-  const mapped = <T extends string | null>(p: T): T => (p === null || !map ? p : (map(p) as T));
+  const mapped = <T extends string | null>(p: T, kind: "dir" | "file" = "file"): T => (p === null || !map ? p : (map(p, kind) as T));
   let interpObject: CompatObject | null | undefined;
   const interpreter = (): CompatObject | null => {
     if (interpObject === undefined) interpObject = binary.interpreter && !musl ? isCompatibleElf(mapped(binary.interpreter), binary) : null;
@@ -299,7 +299,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
   // The directories searched for a NEEDED name of `by`, in ld.so's order (musl: each
   // object's RPATH or RUNPATH alike, then its path file or default).
   const pathDirs = (by: CompatObject): string[] => {
-    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => mapped(expand(d, origin(o))) ?? []);
+    const own = (o: CompatObject, list: string[]) => list.flatMap((d) => mapped(expand(d, origin(o)), "dir") ?? []);
     const dirs: string[] = [];
     if (musl) {
       dirs.push(...own(by, by.rpath), ...own(by, by.runpath));
@@ -333,7 +333,7 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
     // before it: the loader that runs it is the one of the libc that needs it, and the libc
     // a glibc library needs (libm's libc.so.6) is the one of its own build — both from the
     // asker's directory, as in any process that loads them (glibc comes from one build).
-    if (!binary.interpreter && !musl && (isGlibcLoader(name) || (GLIBC_SONAMES.has(name) && by !== binary && isGlibcMember(by)))) {
+    if (!binary.interpreter && !musl && (isGlibcLoader(name) || (GLIBC_SONAMES.has(name) && isGlibcMember(by)))) {
       const sibling = isCompatibleElf(join(origin(by), name), binary);
       if (sibling) return sibling;
     }

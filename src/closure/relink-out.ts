@@ -229,7 +229,7 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
       // A target into OLD moves to NEW where they have the same length (as --in-place does).
       for (const r of user) {
         const moved = replacePrefix(to, r.from, r.to);
-        if (moved !== null && Buffer.byteLength(r.from) === Buffer.byteLength(r.to)) {
+        if (moved !== null && !r.table && Buffer.byteLength(r.from) === Buffer.byteLength(r.to)) {
           to = moved;
           break;
         }

@@ -168,7 +168,8 @@ const bytesOf = (replacements: readonly Replacement[]) => replacements.map((r) =
 
 function toReference(file: string, m: ByteMatch, replacements: readonly Replacement[], kind: Reference["kind"]): Reference {
   const r = replacements[m.index]!;
-  return { file, offset: m.offset, old: r.from, new: r.to, sameLength: pathToBytes(r.from).length === pathToBytes(r.to).length, kind };
+  // Into a table, where a path goes depends on what it names and who names it: only reported.
+  return { file, offset: m.offset, old: r.from, new: r.to, sameLength: !r.table && pathToBytes(r.from).length === pathToBytes(r.to).length, kind };
 }
 
 /** The references in the bytes of the open regular file `fd` (named `path`), dynamic fields left out. */

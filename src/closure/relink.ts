@@ -11,16 +11,41 @@ import { DF_1_PIE, ET_DYN, ET_EXEC, PT_DYNAMIC, PT_INTERP, type ElfFile } from "
 import { describeError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
 import { fsPath, realPath } from "../io/paths.js";
-import { replacePrefix, type Edit } from "../patch/edits.js";
+import { replacePrefix, replacePrefixInto, tableGroup, type Edit } from "../patch/edits.js";
 import { planPatch, type PatchPlan } from "../patch/plan.js";
 import { GLIBC_SONAMES, ObjectCache, compatCheck, isGlibcLoader as isLoader } from "./ld-so.js";
 import type { RelinkOutcome } from "./outcomes.js";
 import { runOrdered } from "./pool.js";
+import { readTableNames, type TableNames } from "./table-record.js";
 import { walkFiles } from "./walk.js";
 
 export interface Replacement {
   from: string;
   to: string;
+  /**
+   * NEW is an indirection table (`abilink table`; its entries, table-record.ts): references
+   * under OLD move into its directory for each file's class/machine (resolveTables).
+   */
+  table?: TableNames;
+}
+
+/** The rewriter's edits for `replacements`: a prefix replaced, or moved into a table. */
+export function relinkEdits(replacements: readonly Replacement[]): Edit[] {
+  return replacements.map((r) => (r.table ? { op: "replace-prefix-into", from: r.from, table: r.to, groups: r.table } : { op: "replace-prefix", from: r.from, to: r.to }));
+}
+
+/**
+ * The replacements with each NEW that is an indirection table (a directory holding an
+ * `abilink-table` record) marked as one. When OLD is a table too, the two tables' directories
+ * have the same names: the prefix replacement moves each class/machine directory to NEW's.
+ * Throws InputError for a record that cannot be read.
+ */
+export function resolveTables(replacements: readonly Replacement[]): Replacement[] {
+  return replacements.map((r) => {
+    const table = readTableNames(r.to);
+    if (table === null || readTableNames(r.from) !== null) return { from: r.from, to: r.to };
+    return { from: r.from, to: r.to, table };
+  });
 }
 
 /** What the plan says of one file under the roots (non-ELF files are not listed). */
@@ -46,10 +71,14 @@ export interface RelinkPlan {
   failures: AbiFailure[];
 }
 
-/** `path` with the first matching replacement applied (whole path components), or as it was. */
-export function mapReference(path: string, replacements: readonly Replacement[]): string {
+/**
+ * `path` with the first matching replacement applied (whole path components), or as it was.
+ * Into a table, a path moves by what it names (a directory: a run-path entry; a file: the
+ * interpreter, a NEEDED path) and the class/machine of the file that names it (`into`).
+ */
+export function mapReference(path: string, replacements: readonly Replacement[], into?: { group: string; kind: "dir" | "file" }): string {
   for (const r of replacements) {
-    const to = replacePrefix(path, r.from, r.to);
+    const to = r.table ? replacePrefixInto(path, { from: r.from, table: r.to, groups: r.table }, into?.group ?? "", into?.kind ?? "file") : replacePrefix(path, r.from, r.to);
     if (to !== null) return to;
   }
   return path;
@@ -166,7 +195,7 @@ export function relinkElf(elf: ElfFile, path: string, edits: readonly Edit[], id
 /** One file of the plan: its rewrite and its ABI check (never throws). */
 export function relinkOne(path: string, context: unknown): RelinkOutcome {
   const { replacements, checkReplacements, abiCheck, roots, plan } = context as RelinkContext;
-  const edits: Edit[] = replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+  const edits = relinkEdits(replacements);
   let file: RelinkFile | null;
   try {
     // The walk never follows links, but a directory replaced by one since would lead out.
@@ -185,11 +214,11 @@ export function relinkOne(path: string, context: unknown): RelinkOutcome {
 /** The ABI check of one dynamic file with the references mapped, or null when it passes. */
 function checkOne(path: string, checkWith: readonly Replacement[]): AbiFailure | null {
   const cache = threadCache;
-  const mapPath = (p: string) => mapReference(p, checkWith);
   try {
+    const { interp, group } = withElfFile(path, (elf) => ({ interp: elf.interpreter ?? null, group: tableGroup(elf.header.class, elf.header.e_machine) }))!;
+    const mapPath = (p: string, kind: "dir" | "file" = "file") => mapReference(p, checkWith, { group, kind });
     const report = compatCheck(path, { mapPath, cache });
     let problems = report.problems.filter((p) => p.severity === "error");
-    const interp = withElfFile(path, (elf) => elf.interpreter) ?? null;
     let mixed = glibcBuilds(interp === null ? null : mapPath(interp), report.loaded);
     // Only what the replacement breaks: a plugin whose imports its host program provides,
     // or a library already broken, fails the same way today (checked with OLD in place).

@@ -19,17 +19,18 @@ import { escapeName } from "../abi/format.js";
 import { abiHash } from "../abi/hash.js";
 import { loadManifest } from "../abi/load.js";
 import { extractManifest, notALibrary, type AbiManifest } from "../abi/manifest.js";
-import { ET_DYN, ET_REL, machineName } from "../elf/index.js";
+import { ET_DYN, ET_REL } from "../elf/index.js";
 import { describeError, describeFailure, InputError } from "../errors.js";
 import { writeAll } from "../io/atomic-write.js";
 import { withElfFile } from "../io/file-source.js";
 import { fdPath, fsPath, realPath } from "../io/paths.js";
-import type { Edit } from "../patch/edits.js";
+import { tableGroup, type Edit } from "../patch/edits.js";
 import { applyPlan, planFile } from "../patch/patch-file.js";
 import { GLIBC_SONAMES, isGlibcLoader as isLoader } from "./ld-so.js";
 import { glibcBuilds } from "./relink.js";
 import { makeTree, removeContents, removeStaleTrees } from "./relink-out.js";
 import { RelinkOutError } from "./relink-tree.js";
+import { TABLE_HEADER, TABLE_RECORD } from "./table-record.js";
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
 
@@ -43,9 +44,7 @@ export class TableError extends InputError {
   }
 }
 
-/** The record's file name in DIR, and its first line. */
-export const TABLE_RECORD = "abilink-table";
-export const TABLE_HEADER = "abilink-table 1";
+export { TABLE_HEADER, TABLE_RECORD } from "./table-record.js";
 
 /** One entry of a table: `lib/<group>/<soname>` in DIR. */
 export interface TableEntry {
@@ -111,8 +110,8 @@ interface Implementation {
   origin: Edit[];
 }
 
-/** The class/machine directory's name: `elf64-x86_64`. */
-export const groupName = (elfClass: 32 | 64, e_machine: number): string => `elf${elfClass}-${machineName(e_machine, elfClass)}`;
+/** The class/machine directory's name: `elf64-x86_64` (the rewriter's, which moves references into a table). */
+export const groupName = tableGroup;
 
 const ORIGIN = /\$(ORIGIN\b|\{ORIGIN\})/g;
 const usesOrigin = (value: string) => /\$(ORIGIN\b|\{ORIGIN\})/.test(value);

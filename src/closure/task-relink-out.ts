@@ -11,11 +11,10 @@ import { promisify } from "node:util";
 import { ChangedFileError } from "../errors.js";
 import { SourceFile, fillCopy, unchanged, writeAll } from "../io/atomic-write.js";
 import { fsPath } from "../io/paths.js";
-import type { Edit } from "../patch/edits.js";
 import { withElfFd } from "../io/file-source.js";
 import { applyPlan } from "../patch/patch-file.js";
 import { failure, type RelinkWriteOutcome } from "./outcomes.js";
-import { relinkElf, type Replacement } from "./relink.js";
+import { relinkEdits, relinkElf, type Replacement } from "./relink.js";
 import { findReferencesInFd } from "./relink-refs.js";
 import { inodeKey } from "./relink-tree.js";
 
@@ -62,7 +61,7 @@ export function writeOne(json: string, context: unknown): RelinkWriteOutcome {
   try {
     source = SourceFile.open(item.path);
     if (inodeKey(source.stat) !== item.inode) throw new ChangedFileError("was replaced by another program while abilink read the tree; nothing written (run again)");
-    const edits: Edit[] = c.replacements.map((r) => ({ op: "replace-prefix", from: r.from, to: r.to }));
+    const edits = relinkEdits(c.replacements);
     const src = source;
     const decided = withElfFd(src.fd, item.path, (elf) => relinkElf(elf, item.path, edits, inodeKey(src.stat)));
     fd = openSync(fsPath(`${c.tree}/${item.rel}`), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);

@@ -1,3 +1,4 @@
+import { machineName } from "../elf/index.js";
 /** One change to a file's loader-visible references. A patch applies a list of them, in order, in one rewrite. */
 export type Edit =
   | { op: "set-interpreter"; path: string }
@@ -14,6 +15,14 @@ export type Edit =
   | { op: "convert-search-path"; to: "runpath" | "rpath" }
   /** Replaces a path prefix (whole path components) in the interpreter, search paths and NEEDED paths. */
   | { op: "replace-prefix"; from: string; to: string }
+  /**
+   * Moves what lies under `from` into an indirection table (`abilink table`) at `table`: into
+   * its directory for the file's class/machine, `table/lib/GROUP` (tableGroup). A search-path
+   * entry under `from` becomes that directory; the interpreter and NEEDED paths under it
+   * become `table/lib/GROUP/NAME`, NAME being the table's entry for that file name
+   * (`groups[GROUP][name]`) or the file name itself.
+   */
+  | { op: "replace-prefix-into"; from: string; table: string; groups: Record<string, Record<string, string>> }
   /** After the existing NEEDED entries, or before them with `first` (patchelf's place). */
   | { op: "add-needed"; name: string; first?: boolean }
   | { op: "remove-needed"; name: string }
@@ -55,6 +64,23 @@ export function replacePrefix(path: string, from: string, to: string): string | 
   return null;
 }
 
+/** An indirection table's directory name for a class and machine: `elf64-x86_64`, `elf32-i386`. */
+export const tableGroup = (elfClass: 32 | 64, e_machine: number): string => `elf${elfClass}-${machineName(e_machine, elfClass)}`;
+
+/**
+ * `path` moved into the table `table` for files of `group` when it lies under `from` (whole
+ * components), or null: a directory (a search-path entry) becomes `table/lib/GROUP`, a file
+ * `table/lib/GROUP/NAME` (the table's entry for its file name, else that name).
+ */
+export function replacePrefixInto(path: string, e: { from: string; table: string; groups: Readonly<Record<string, Readonly<Record<string, string>>>> }, group: string, kind: "dir" | "file"): string | null {
+  if (replacePrefix(path, e.from, e.from) === null) return null;
+  const dir = `${e.table}/lib/${group}`;
+  if (kind === "dir") return dir;
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const names = Object.hasOwn(e.groups, group) ? e.groups[group]! : {};
+  return `${dir}/${Object.hasOwn(names, base) ? names[base] : base}`;
+}
+
 /** A human-readable form of an edit, for plans and errors. */
 export function describeEdit(e: Edit): string {
   switch (e.op) {
@@ -70,6 +96,8 @@ export function describeEdit(e: Edit): string {
       return `convert search path to ${e.to}`;
     case "replace-prefix":
       return `replace prefix ${e.from}=${e.to}`;
+    case "replace-prefix-into":
+      return `replace prefix ${e.from} into the table ${e.table}`;
     case "add-needed":
       return `add needed ${e.name}`;
     case "remove-needed":

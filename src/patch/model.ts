@@ -27,7 +27,7 @@ import {
 } from "../elf/index.js";
 import { Encoder, dynamicEntrySize } from "../elf/write/index.js";
 import { PatchError } from "../errors.js";
-import { describeEdit, replacePrefix, splitSearchPath, type Edit } from "./edits.js";
+import { describeEdit, replacePrefix, replacePrefixInto, splitSearchPath, tableGroup, type Edit } from "./edits.js";
 import { LDCACHE_SECTION } from "./ldcache.js";
 import { dropResolutionNote, liveNoteSection, resolutionInputs } from "./stale-note.js";
 
@@ -244,18 +244,29 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
         for (const s of slots) if (s.tag === from) s.tag = to;
         break;
       }
-      case "replace-prefix": {
-        if (m.interp !== null) m.interp = replacePrefix(m.interp, e.from, e.to) ?? m.interp;
+      case "replace-prefix":
+      case "replace-prefix-into": {
+        const move = (p: string, kind: "dir" | "file"): string | null =>
+          e.op === "replace-prefix" ? replacePrefix(p, e.from, e.to) : replacePrefixInto(p, e, tableGroup(elf.header.class, elf.header.e_machine), kind);
+        if (m.interp !== null) m.interp = move(m.interp, "file") ?? m.interp;
         for (const s of searchTags()) {
-          setStr(s, splitSearchPath(s.str!).map((p) => replacePrefix(p, e.from, e.to) ?? p).join(":"));
+          // Into a table, several OLD directories (lib, lib64; two builds) become one: searched once.
+          const old = splitSearchPath(s.str!);
+          const entries: string[] = [];
+          for (const p of old) {
+            const to = move(p, "dir");
+            if (to === null) entries.push(p);
+            else if (e.op === "replace-prefix" || !(entries.includes(to) || old.includes(to))) entries.push(to);
+          }
+          setStr(s, entries.join(":"));
         }
         for (const s of slots) {
-          if (s.tag === BigInt(DT_NEEDED) && s.str!.includes("/")) setStr(s, replacePrefix(s.str!, e.from, e.to) ?? s.str!);
+          if (s.tag === BigInt(DT_NEEDED) && s.str!.includes("/")) setStr(s, move(s.str!, "file") ?? s.str!);
         }
         for (const v of m.verneed) {
           const name = v.rename ?? v.file;
           if (!v.removed && name.includes("/")) {
-            const r = replacePrefix(name, e.from, e.to);
+            const r = move(name, "file");
             if (r !== null && r !== name) v.rename = r;
           }
         }
