@@ -208,6 +208,28 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
       expect(plan.unchecked).toEqual([]);
     }, 60_000);
 
+    it("a library that needs libm but not libc, checked on its own, takes libm's libc from libm's build: no false 'glibc from 2 builds'", async () => {
+      // As a process would: libm's libc.so.6 is the libc of libm's own build, not the system's.
+      const c = join(tmp, "onlym.c");
+      await execa("sh", ["-c", `printf '#include <math.h>\\ndouble onlym(double x) { return cos(x); }\\n' > ${c}`]);
+      const lib = join(app, "lib", "libonlym.so.1");
+      await execa("gcc", ["-shared", "-fPIC", "-O1", "-Wl,-soname,libonlym.so.1", "-o", lib, c, "-Wl,--as-needed", "-lm"]);
+      const needed = [...(await execa("readelf", ["-dW", lib])).stdout.matchAll(/\(NEEDED\).*\[(.+)\]/g)].map((m) => m[1]);
+      expect(needed).toEqual(["libm.so.6"]);
+      expect((await abilink(["patch", "--set-runpath", join(A, "lib"), lib])).code).toBe(0);
+      // With A gone nothing is excused as a problem the file has today: the check alone decides.
+      renameSync(A, `${A}-gone`);
+      const dry = await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`]);
+      renameSync(`${A}-gone`, A);
+      expect(dry.code, dry.stdout).toBe(0);
+      const plan = JSON.parse(dry.stdout);
+      expect(plan.failures).toEqual([]);
+      expect(plan.files).toContainEqual(expect.objectContaining({ kind: "rewrite", path: lib }));
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect((await execa("readelf", ["-dW", lib])).stdout).toContain(`[${join(B, "lib")}]`);
+    }, 60_000);
+
     it("usage: --replace is required and must be OLD=NEW, absolute; one of --in-place and --dry-run", async () => {
       expect((await abilink(["relink", "--dry-run", app])).code).toBe(2);
       expect((await abilink(["relink", "--dry-run", app, "--replace", "relative=/x"])).code).toBe(2);
