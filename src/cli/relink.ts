@@ -26,6 +26,7 @@ export interface RelinkFlags {
   force?: boolean;
   jobs?: number;
   strict?: boolean;
+  verbose?: boolean;
 }
 
 function replacement(value: string, previous: Replacement[] = []): Replacement[] {
@@ -202,7 +203,7 @@ async function runRelinkOut(roots: string[], dir: string, replacements: Replacem
   progress.stop();
   const r = result as RelinkOutResult | null;
   if (r === null) return code;
-  if (flags.json) out(jsonLine({ ...r.plan, out: dir, replacements: r.replacements, summary: r.summary, references: r.references, written: r.written ? r.summary.rewritten + r.summary.copied : 0 }));
+  if (flags.json) out(jsonLine({ ...r.plan, unchecked: r.plan.unchecked ?? [], out: dir, replacements: r.replacements, summary: r.summary, references: r.references, written: r.written ? r.summary.rewritten + r.summary.copied : 0 }));
   else {
     out(report(r.plan, flags, { written: 0, grown: r.summary.bytesGrown, seconds: (Date.now() - started) / 1000 }, false, r));
     const refs = r.references;
@@ -222,6 +223,11 @@ function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; g
     for (const f of plan.files) if (f.kind === "rewrite") lines.push(`${t(f.path)}:`, ...f.changes.map((c) => `  ${c}`));
   }
   for (const f of plan.files) if (f.kind === "needs-rebuild") lines.push(`needs rebuild: ${t(f.path)}: ${f.why}`);
+  // What the check cannot see: listed, never refused (the first few; -v and --json give all).
+  const cap = flags.verbose ? Infinity : UNCHECKED_CAP;
+  const unchecked = plan.unchecked ?? [];
+  for (const u of unchecked.slice(0, cap)) lines.push(`unchecked: ${t(u.path)}: ${u.why}`);
+  if (unchecked.length > cap) lines.push(`  and ${unchecked.length - cap} more (${unchecked.length} unchecked; -v lists them all)`);
   for (const fail of plan.failures) {
     lines.push(`ABI check refuses ${t(fail.path)}:`);
     for (const p of fail.problems) lines.push(`  ${p.kind} ${p.subject}: ${p.detail}${p.object !== fail.path ? ` (in ${p.object})` : ""}`);
@@ -244,6 +250,9 @@ function report(plan: RelinkPlan, flags: RelinkFlags, done: { written: number; g
   lines.push(`${plural(plan.files.length, "ELF file")}: ${count("rewrite")} to rewrite, ${count("unchanged")} unchanged, ${count("needs-rebuild")} to rebuild; ${abi}; ${did}; ${done.seconds.toFixed(1)} s`);
   return lines.join("\n") + "\n";
 }
+
+/** How many unchecked files the text report lists without -v. */
+const UNCHECKED_CAP = 10;
 
 /** How many remaining references the text report lists before "and N more". */
 const LIST_CAP = 50;
@@ -281,7 +290,8 @@ export function registerRelink(program: Command, setExit: (code: number) => void
         "start with an OLD prefix (whole path components) to NEW; nothing else changes. Before anything is written, " +
         "every dynamic ELF file is checked as ld.so will load it with the NEW libraries in place (compat's engine): " +
         "every import and version resolvable, copied objects not grown or more aligned, glibc from one build. " +
-        "A failure refuses the whole run (exit 12) and writes nothing. Static programs are listed as needing a rebuild.",
+        "A failure refuses the whole run (exit 12) and writes nothing. Static programs are listed as needing a rebuild; " +
+        "files that call dlopen, and libraries nothing under the roots needs, as unchecked (never refused).",
     )
     .argument("<root...>", "directories (store paths) or files to relink")
     .requiredOption("--replace <OLD=NEW>", "a library build directory or path prefix and its replacement (repeatable)", replacement)
@@ -292,6 +302,7 @@ export function registerRelink(program: Command, setExit: (code: number) => void
     .option("--force", "rewrite files inside the Nix store")
     .option("--strict", "fail (exit 1, nothing written) when a reference to OLD outside the dynamic fields cannot be rewritten")
     .option("--json", "the plan, the ABI check and what was written, as one JSON document")
+    .option("-v, --verbose", `list every unchecked file (without it, the first ${UNCHECKED_CAP})`)
     .option("-j, --jobs <n>", `threads at work (default: ${availableParallelism()})`, parseJobs)
     .addHelpText(
       "after",

@@ -37,6 +37,8 @@ export interface RelinkOutcome {
   file: import("./relink.js").RelinkFile | null;
   checked: boolean;
   failure: import("./relink.js").AbiFailure | null;
+  /** A dynamic file's links, for what the check cannot see (relink.ts: `unchecked`). */
+  links?: import("./relink.js").FileLinks;
 }
 
 /**

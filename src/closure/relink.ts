@@ -4,10 +4,13 @@
 // resolution as `compat` emulates it, the run paths read as they will be — before anything
 // is written. The check refuses what the replacement breaks: a problem the file has today
 // as well (a plugin's imports that its host program provides) is not the relink's. Static programs cannot be relinked and are listed as needing a rebuild.
+// What the check cannot see is listed as unchecked: programs and libraries that call dlopen
+// (what they open is not in the load set ld.so builds from NEEDED), and libraries no file
+// under the roots needs (plugins, checked on their own rather than with their host).
 import { statSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import type { CompatProblem } from "../abi/compat.js";
-import { DF_1_PIE, ET_DYN, ET_EXEC, PT_DYNAMIC, PT_INTERP, type ElfFile } from "../elf/index.js";
+import { DF_1_PIE, ET_DYN, ET_EXEC, PT_DYNAMIC, PT_INTERP, SHN_UNDEF, type ElfFile } from "../elf/index.js";
 import { describeError } from "../errors.js";
 import { withElfFile } from "../io/file-source.js";
 import { fsPath, realPath } from "../io/paths.js";
@@ -69,6 +72,66 @@ export interface RelinkPlan {
   /** Dynamic ELF files checked, and those refused. */
   checked: number;
   failures: AbiFailure[];
+  /**
+   * What the check cannot see (dlopen callers, libraries nothing under the roots needs), in
+   * walk order; never refused. Absent from a plan made without reading (relink --out, no check).
+   */
+  unchecked?: { path: string; why: string }[];
+}
+
+/** What a dynamic file tells of the loads the check cannot see, read with the rest of it. */
+export interface FileLinks {
+  /** It imports dlopen or dlmopen (any version). */
+  dlopen: boolean;
+  soname: string | null;
+  /** Its NEEDED entries' file names (a path's last component). */
+  needed: string[];
+  /** A shared library (not a program), and not one of glibc's. */
+  library: boolean;
+}
+
+const DLOPEN_WHY = "calls dlopen: libraries it opens at run time are not checked";
+const UNNEEDED_WHY = "no file under the roots needs it (a plugin loaded with dlopen?): checked on its own, not with its host";
+
+/** glibc's libraries and modules, which libc itself opens (NSS, gconv, …): "glibc from one build" covers them. */
+const GLIBC_MODULES = new Set(["libc_malloc_debug.so.0", "libmemusage.so", "libpcprofile.so", "libSegFault.so", "libcidn.so.1", "sotruss-lib.so"]);
+function isGlibcFile(soname: string | null, path: string): boolean {
+  const glibc = (n: string) => GLIBC_SONAMES.has(n) || isLoader(n) || GLIBC_MODULES.has(n) || /^libnss_\w+\.so\.\d+$/.test(n);
+  return (soname !== null && glibc(soname)) || glibc(basename(path)) || basename(dirname(path)) === "gconv";
+}
+
+/** Whether `elf` imports dlopen or dlmopen: its undefined dynamic symbols, by name only. */
+function importsDlopen(elf: ElfFile): boolean {
+  try {
+    const t = elf.dynsym;
+    for (let i = 1; t && i < t.count; i++) {
+      if (t.shndx(i) !== SHN_UNDEF) continue;
+      const name = t.name(i);
+      if (name === "dlopen" || name === "dlmopen") return true;
+    }
+  } catch {
+    // A symbol table that cannot be read: the check reports it.
+  }
+  return false;
+}
+
+function fileLinks(elf: ElfFile, path: string): FileLinks {
+  const dyn = elf.dynamic;
+  const soname = dyn?.soname ?? null;
+  // A PIE program is ET_DYN too: a library has DF_1_PIE clear and a SONAME or no interpreter.
+  const library = elf.header.e_type === ET_DYN && ((dyn?.flags1 ?? 0) & DF_1_PIE) === 0 && (soname !== null || elf.interpreter === null) && !isGlibcFile(soname, path);
+  return { dlopen: importsDlopen(elf), soname, needed: (dyn?.needed ?? []).map((n) => n.slice(n.lastIndexOf("/") + 1)), library };
+}
+
+/** The plan's unchecked list from each file's links, in walk order. */
+function uncheckedList(links: { path: string; links: FileLinks }[]): RelinkPlan["unchecked"] {
+  const needed = new Set(links.flatMap((l) => l.links.needed));
+  const out: RelinkPlan["unchecked"] = [];
+  for (const { path, links: l } of links) {
+    if (l.dlopen) out.push({ path, why: DLOPEN_WHY });
+    if (l.library && !needed.has(basename(path)) && (l.soname === null || !needed.has(l.soname))) out.push({ path, why: UNNEEDED_WHY });
+  }
+  return out;
 }
 
 /**
@@ -156,6 +219,7 @@ export interface RelinkContext {
 export async function planRelinkFiles(paths: Iterable<string>, replacements: readonly Replacement[], options: PlanRelinkOptions = {}): Promise<RelinkPlan> {
   const files: RelinkFile[] = [];
   const failures: AbiFailure[] = [];
+  const links: { path: string; links: FileLinks }[] = [];
   let checked = 0;
   let read = 0;
   const context: RelinkContext = { replacements, roots: options.roots ?? [], checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false, plan: options.planEdits !== false };
@@ -167,10 +231,11 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
       if (r.file) files.push(r.file);
       if (r.checked) checked++;
       if (r.failure) failures.push(r.failure);
+      if (r.file && r.links) links.push({ path: r.file.path, links: r.links });
     },
     { jobs: options.jobs ?? 1, inline: 16, batch: 8, context },
   );
-  return { files, checked, failures };
+  return { files, checked, failures, unchecked: uncheckedList(links) };
 }
 
 /** Objects the check has read, by path: one cache per thread, shared by the files it checks, bounded. */
@@ -197,18 +262,23 @@ export function relinkOne(path: string, context: unknown): RelinkOutcome {
   const { replacements, checkReplacements, abiCheck, roots, plan } = context as RelinkContext;
   const edits = relinkEdits(replacements);
   let file: RelinkFile | null;
+  let links: FileLinks | undefined;
   try {
     // The walk never follows links, but a directory replaced by one since would lead out.
     const real = realPath(path);
     if (roots.length > 0 && !roots.some((r) => real === r || real.startsWith(r.endsWith("/") ? r : `${r}/`))) {
       return { file: { kind: "error", path, message: `is outside the roots (${real}): a directory on its path was replaced` }, checked: false, failure: null };
     }
-    file = withElfFile(path, (elf, source) => relinkElf(elf, path, edits, source.identity, plan !== false)?.file ?? null);
+    file = withElfFile(path, (elf, source) => {
+      const f = relinkElf(elf, path, edits, source.identity, plan !== false)?.file ?? null;
+      if (abiCheck && (f?.kind === "rewrite" || f?.kind === "unchanged")) links = fileLinks(elf, path);
+      return f;
+    });
   } catch (e) {
     return { file: { kind: "error", path, message: describeError(e) }, checked: false, failure: null };
   }
   if (!file || file.kind === "needs-rebuild" || !abiCheck) return { file, checked: false, failure: null };
-  return { file, checked: true, failure: checkOne(path, checkReplacements) };
+  return { file, checked: true, failure: checkOne(path, checkReplacements), links };
 }
 
 /** The ABI check of one dynamic file with the references mapped, or null when it passes. */

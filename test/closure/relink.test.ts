@@ -24,8 +24,8 @@ let B = "";
 let app = "";
 
 /** A program's --version output, or its run of a test program (no --version). */
-async function run(path: string, env: Record<string, string> = {}) {
-  const args = path.endsWith("-cc") || path.endsWith("-m") ? [] : ["--version"];
+async function run(path: string, env: Record<string, string> = {}, given?: string[]) {
+  const args = given ?? (path.endsWith("-cc") || path.endsWith("-m") ? [] : ["--version"]);
   const r = await execa(path, args, { reject: false, env: { LC_ALL: "C", ...env }, stdin: "ignore" });
   return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
@@ -159,6 +159,75 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("g++", "g++") || !hasFiles(GL
       expect(r.code).toBe(12);
       // libm is then found among the system's libraries, beside B's libc: two builds.
       expect(r.stdout).toMatch(/ABI check refuses .*cos-m:\n.*glibc from 2 builds.*libm\.so\.6 from /);
+    }, 60_000);
+
+    it("a program that calls dlopen and a plugin nothing under the roots needs are listed as unchecked, never refused", async () => {
+      // dlopen-print loads the plugin it is given: neither is in a load set the check builds from NEEDED.
+      const loader = join(app, "bin", "dl-loader");
+      await execa("gcc", ["-O1", "-o", loader, fx("src/dlopen-print.c"), "-ldl"]);
+      expect((await abilink(["patch", "--set-interpreter", join(A, "lib", "ld-linux-x86-64.so.2"), "--set-runpath", join(A, "lib"), loader])).code).toBe(0);
+      const c = join(tmp, "greeting.c");
+      await execa("sh", ["-c", `printf 'const char greeting[] = "hello";\\n' > ${c}`]);
+      const plugin = join(app, "lib", "greeting.so");
+      await execa("gcc", ["-shared", "-fPIC", "-o", plugin, c, `-Wl,-rpath,${join(A, "lib")}`]);
+      expect((await run(loader, {}, [plugin, "greeting"])).stdout).toBe("greeting=hello");
+      const dry = await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`]);
+      expect(dry.code, dry.stdout).toBe(0);
+      const unchecked: { path: string; why: string }[] = JSON.parse(dry.stdout).unchecked;
+      expect(unchecked).toContainEqual({ path: loader, why: "calls dlopen: libraries it opens at run time are not checked" });
+      expect(unchecked).toContainEqual({ path: plugin, why: "no file under the roots needs it (a plugin loaded with dlopen?): checked on its own, not with its host" });
+      // Programs that do not call dlopen, and libraries a file under the roots needs, are not listed.
+      const listed = unchecked.map((u) => u.path);
+      for (const p of ["ls", "cos-m", "hello-cc"]) expect(listed).not.toContain(join(app, "bin", p));
+      expect(listed).not.toContain(join(app, "lib", "libstdc++.so.6"));
+      expect(unchecked.filter((u) => u.why.startsWith("calls dlopen")).map((u) => u.path)).toEqual([loader]);
+      // The text report names them; neither they nor --strict change the exit status.
+      const text = await abilink(["relink", "--dry-run", "--strict", app, "--replace", `${A}=${B}`]);
+      expect(text.code, text.stdout).toBe(0);
+      expect(text.stdout).toContain(`unchecked: ${loader}: calls dlopen: libraries it opens at run time are not checked\n`);
+      expect(text.stdout).toContain(`unchecked: ${plugin}: no file under the roots needs it (a plugin loaded with dlopen?)`);
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toMatch(/unchecked: .*dl-loader: calls dlopen/);
+      // The text report lists the first 10 and the count; -v lists them all.
+      for (let i = 0; i < 10; i++) copyFileSync(plugin, join(app, "lib", `greeting-${i}.so`));
+      const n = JSON.parse((await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`])).stdout).unchecked.length;
+      expect(n).toBeGreaterThan(10);
+      const capped = (await abilink(["relink", "--dry-run", app, "--replace", `${A}=${B}`])).stdout;
+      expect(capped.match(/^unchecked: /gm)).toHaveLength(10);
+      expect(capped).toContain(`\n  and ${n - 10} more (${n} unchecked; -v lists them all)\n`);
+      expect((await abilink(["relink", "--dry-run", "-v", app, "--replace", `${A}=${B}`])).stdout.match(/^unchecked: /gm)).toHaveLength(n);
+    }, 60_000);
+
+    it("glibc's own libraries (NSS modules, libpthread, …) are not listed as needed by nothing", async () => {
+      // A's glibc as a root of its own: nothing in it NEEDs libnss_files, libpthread or libdl.
+      const r = await abilink(["relink", "--dry-run", "--json", A, "--replace", `${A}=${B}`]);
+      expect(r.code, r.stdout).toBe(0);
+      const plan = JSON.parse(r.stdout);
+      expect(plan.checked).toBe(GLIBC.length);
+      expect(plan.unchecked).toEqual([]);
+    }, 60_000);
+
+    it("a library that needs libm but not libc, checked on its own, takes libm's libc from libm's build: no false 'glibc from 2 builds'", async () => {
+      // As a process would: libm's libc.so.6 is the libc of libm's own build, not the system's.
+      const c = join(tmp, "onlym.c");
+      await execa("sh", ["-c", `printf '#include <math.h>\\ndouble onlym(double x) { return cos(x); }\\n' > ${c}`]);
+      const lib = join(app, "lib", "libonlym.so.1");
+      await execa("gcc", ["-shared", "-fPIC", "-O1", "-Wl,-soname,libonlym.so.1", "-o", lib, c, "-Wl,--as-needed", "-lm"]);
+      const needed = [...(await execa("readelf", ["-dW", lib])).stdout.matchAll(/\(NEEDED\).*\[(.+)\]/g)].map((m) => m[1]);
+      expect(needed).toEqual(["libm.so.6"]);
+      expect((await abilink(["patch", "--set-runpath", join(A, "lib"), lib])).code).toBe(0);
+      // With A gone nothing is excused as a problem the file has today: the check alone decides.
+      renameSync(A, `${A}-gone`);
+      const dry = await abilink(["relink", "--dry-run", "--json", app, "--replace", `${A}=${B}`]);
+      renameSync(`${A}-gone`, A);
+      expect(dry.code, dry.stdout).toBe(0);
+      const plan = JSON.parse(dry.stdout);
+      expect(plan.failures).toEqual([]);
+      expect(plan.files).toContainEqual(expect.objectContaining({ kind: "rewrite", path: lib }));
+      const r = await abilink(["relink", "--in-place", app, "--replace", `${A}=${B}`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect((await execa("readelf", ["-dW", lib])).stdout).toContain(`[${join(B, "lib")}]`);
     }, 60_000);
 
     it("usage: --replace is required and must be OLD=NEW, absolute; one of --in-place and --dry-run", async () => {
