@@ -6,12 +6,15 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BufferSource, ElfFile } from "../../src/elf/index.js";
 import { LAYOUTS, type Edit } from "../../src/patch/index.js";
+import { tableGroup } from "../../src/patch/edits.js";
 import { patchBytes } from "../support/patching.js";
 
 const fx = (p: string) => new URL(`../../testdata/fixtures/${p}`, import.meta.url).pathname;
 const FILES = ["x86_64/prog", "x86_64/prog-rpath", "x86_64/prog-nopie", "x86_64/libvers.so.1", "i386/prog-nopie", "aarch64/libvers.so.1", "ppc64/prog", "s390x/prog", "armhf/libvers.so.1"];
 
 interface View {
+  /** The file's class/machine directory in an indirection table (elf64-x86_64). */
+  group: string;
   interp: string | null;
   needed: string[];
   rpath: string[];
@@ -27,6 +30,7 @@ function view(bytes: Uint8Array): View {
   const elf = ElfFile.parse(new BufferSource(bytes));
   const d = elf.dynamic!;
   return {
+    group: tableGroup(elf.header.class, elf.header.e_machine),
     interp: elf.interpreter,
     needed: d.needed,
     rpath: d.rpath,
@@ -42,6 +46,15 @@ const pathChars = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789/._-$"
 const pathArb = fc.array(pathChars, { minLength: 1, maxLength: 90 }).map((a) => `/${a.join("")}`);
 const nameArb = fc.array(fc.constantFrom(..."abcdefghijklmnop0123456789.-".split("")), { minLength: 1, maxLength: 40 }).map((a) => `lib${a.join("")}.so`);
 
+const prefixArb = fc.constantFrom("/lib64", "/lib", "/usr", "/a", "/ab", "/lib6");
+
+/** `p` with `from` replaced when it is a whole-component prefix of it (the model's own reading). */
+function underPrefix(p: string, from: string): string | null {
+  const parts = from.split("/");
+  const have = p.split("/");
+  return parts.every((x, i) => have[i] === x) ? have.slice(parts.length).join("/") : null;
+}
+
 const editArb: fc.Arbitrary<Edit> = fc.oneof(
   pathArb.map((p) => ({ op: "set-interpreter", path: p }) as Edit),
   fc.array(pathArb, { maxLength: 3 }).map((ps) => ({ op: "set-search-path", paths: ps, kind: "runpath" }) as Edit),
@@ -50,6 +63,12 @@ const editArb: fc.Arbitrary<Edit> = fc.oneof(
   nameArb.map((n) => ({ op: "add-needed", name: n }) as Edit),
   nameArb.map((n) => ({ op: "set-soname", name: n }) as Edit),
   fc.tuple(fc.constantFrom("libc.so.6", "libvers.so.1"), nameArb).map(([from, to]) => ({ op: "replace-needed", from, to }) as Edit),
+  // Prefixes the fixtures' interpreters (/lib64/ld-…, /lib/ld-…) and random paths (/a…) start with, or nearly.
+  fc.tuple(prefixArb, pathArb).map(([from, to]) => ({ op: "replace-prefix", from, to }) as Edit),
+  fc.tuple(prefixArb, pathArb, fc.boolean()).map(
+    ([from, table, named]) =>
+      ({ op: "replace-prefix-into", from, table, groups: named ? { "elf64-x86_64": { "ld-linux-x86-64.so.2": "ld.so.x", "libc.so.6": "libc.so.6" }, "elf32-i386": { "ld-linux.so.2": "ld.so.i" } } : {} }) as Edit,
+  ),
 );
 
 /** What `e` should do to the view (the model the reader is checked against). */
@@ -89,6 +108,35 @@ function expected(v: View, e: Edit): View {
       n.needed = n.needed.map((x) => (x === e.from ? e.to : x));
       n.verneed = n.verneed.map((x) => (x.startsWith(`${e.from}:`) ? `${e.to}:${x.slice(e.from.length + 1)}` : x));
       break;
+    case "replace-prefix":
+    case "replace-prefix-into": {
+      // A file: OLD/rest -> NEW/rest, or into the table: TABLE/lib/GROUP/(its entry for rest's last name).
+      const file = (p: string) => {
+        const rest = underPrefix(p, e.from);
+        if (rest === null) return p;
+        if (e.op === "replace-prefix") return rest === "" ? e.to : `${e.to}/${rest}`;
+        const base = p.split("/").pop()!;
+        return `${e.table}/lib/${n.group}/${e.groups[n.group]?.[base] ?? base}`;
+      };
+      if (n.interp !== null) n.interp = file(n.interp);
+      for (const k of ["rpath", "runpath"] as const) {
+        const out: string[] = [];
+        for (const p of n[k]) {
+          const rest = underPrefix(p, e.from);
+          if (rest === null) out.push(p);
+          else if (e.op === "replace-prefix") out.push(rest === "" ? e.to : `${e.to}/${rest}`);
+          else if (!out.includes(`${e.table}/lib/${n.group}`) && !n[k].includes(`${e.table}/lib/${n.group}`)) out.push(`${e.table}/lib/${n.group}`);
+        }
+        n[k] = out;
+      }
+      n.needed = n.needed.map((x) => (x.includes("/") ? file(x) : x));
+      n.verneed = n.verneed.map((x) => {
+        const at = x.lastIndexOf(":");
+        const name = x.slice(0, at);
+        return name.includes("/") ? `${file(name)}${x.slice(at)}` : x;
+      });
+      break;
+    }
     default:
       break;
   }
