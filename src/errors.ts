@@ -54,6 +54,11 @@ export class UsageError extends AbilinkError {
   readonly code = "usage";
 }
 
+/** `abilink demo`: a step did not give what it shows (a command failed, a program printed something else). */
+export class DemoError extends AbilinkError {
+  readonly code = "demo-failed";
+}
+
 /**
  * A failure writing an output named on the command line (`-o FILE`): reported as the
  * output's, not the input's.

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   stub: async () => (await import("./stub.js")).registerStub,
   relink: async () => (await import("./relink.js")).registerRelink,
   table: async () => (await import("./table.js")).registerTable,
+  demo: async () => (await import("./demo.js")).registerDemo,
 };
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -47,6 +48,7 @@ Examples:
   abilink abi libfoo.so.1 -o libfoo.abi && abilink diff libfoo.abi build/libfoo.so.1
   abilink patch --dry-run --add-runpath '$ORIGIN/../lib' bin/*
   abilink patchelf --set-rpath /opt/lib ./prog     # patchelf's command line
+  abilink demo                                     # stub, table, relink after a fix: the whole story
 
 Exit status: 0 success; 1 an input could not be read or is not valid ELF (patch: could not be
 patched, left untouched); 2 usage error.

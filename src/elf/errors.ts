@@ -25,7 +25,8 @@ export type ErrorCode =
   | "bad-input"
   | "file-changed"
   | "output-failed"
-  | "usage";
+  | "usage"
+  | "demo-failed";
 
 /**
  * The reader's error types. Every failure caused by the bytes of the input is one of
