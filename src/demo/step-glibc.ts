@@ -30,6 +30,23 @@ function onPath(name: string): string | null {
   return null;
 }
 
+/** compat's load set, as one line: `loads NAME (PATH), …`. */
+const loadedLine = (json: string): string => {
+  try {
+    return `loads ${(JSON.parse(json) as { loaded: { name: string; path: string }[] }).loaded.slice(1).map((l) => `${l.name} (${l.path})`).join(", ")}`;
+  } catch {
+    return json;
+  }
+};
+
+/** glibc's release as its libc says it (the highest GLIBC_x.y version it defines), without running it. */
+function glibcVersion(libc: string): string {
+  const names = withElfFile(libc, (elf) => elf.versionDefinitions.map((d) => d.name)) ?? [];
+  const releases = names.map((n) => /^GLIBC_(\d+)\.(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null);
+  const best = releases.sort((a, b) => Number(b[1]) - Number(a[1]) || Number(b[2]) - Number(a[2]))[0];
+  return best ? `${best[1]}.${best[2]}` : "system";
+}
+
 const interpreterOf = (path: string): string | null => withElfFile(path, (elf) => elf.interpreter) ?? null;
 
 export async function glibcRelink(s: Session, state: DemoState): Promise<GlibcStep> {
@@ -38,11 +55,11 @@ export async function glibcRelink(s: Session, state: DemoState): Promise<GlibcSt
   const interpreter = programs[0] === undefined ? null : interpreterOf(programs[0]);
   if (interpreter === null || !existsSync(interpreter)) return skip(s, "no dynamically linked ls, cat or sort on PATH");
   const same = programs.filter((p) => interpreterOf(p) === interpreter);
-  // ld.so itself says where libc is (ldd's way), wherever the distribution keeps it.
-  const list = await s.run([interpreter, "--list", same[0]!], undefined, { expect: [0, 1, 127] });
-  const libc = /^\s*libc\.so\.6 => (\/\S+)/m.exec(list.stdout)?.[1];
+  // Where libc is, as ld.so would find it, without running anything: compat's emulation.
+  const load = await s.abilink(["compat", "--json", same[0]!], { expect: [0, 12], show: (r) => `${loadedLine(r.stdout)}\n` });
+  const libc = (JSON.parse(load.stdout) as { loaded: { name: string; path: string }[] }).loaded.find((l) => l.name === "libc.so.6")?.path;
   if (libc === undefined) return skip(s, `${same[0]} does not load glibc's libc.so.6 (another C library?)`);
-  const version = /(\d+\.\d+)\.?$/m.exec((await s.run([interpreter, "--version"], undefined, FIRST_LINE)).stdout.split("\n")[0]!)?.[1] ?? "system";
+  const version = glibcVersion(libc);
   const libdir = dirname(realpathSync(libc));
   const files = [[realpathSync(interpreter), basename(interpreter)], ...GLIBC.filter((l) => existsSync(join(libdir, l))).map((l) => [join(libdir, l), l])] as const;
   const builds: [string, string] = [storePath(state.store, `glibc-${version}`, ["a"]), storePath(state.store, `glibc-${version}-security-fix`, ["b"])];
