@@ -40,8 +40,9 @@ function replacement(value: string, previous: Replacement[] = []): Replacement[]
 
 /**
  * Why a set of replacements is ambiguous, or null. Each path is rewritten by the first OLD
- * it starts with, once; an OLD under another OLD, or a NEW under any OLD, would be read one
- * way by the rewrite and another by a rerun (it would move again), so both are refused.
+ * it starts with, once; an OLD under another OLD, a NEW under any OLD, or an OLD under
+ * another's NEW would be read one way by the rewrite (whose edits apply one after another)
+ * and another by the check or a rerun (it would move again), so all three are refused.
  */
 export function replacementConflict(rs: readonly Replacement[]): string | null {
   for (const a of rs) {
@@ -50,6 +51,7 @@ export function replacementConflict(rs: readonly Replacement[]): string | null {
     for (const b of rs) {
       if (a !== b && replacePrefix(a.from, b.from, b.to) !== null) return `--replace ${a.from}=… lies under --replace ${b.from}=…: give one of them`;
       if (replacePrefix(a.to, b.from, b.to) !== null) return `--replace …=${a.to}: NEW lies under ${b.from}, which is replaced too (a rerun would move it again)`;
+      if (a !== b && replacePrefix(b.from, a.to, a.to) !== null) return `--replace ${b.from}=…: OLD lies under ${a.to}, the NEW of another --replace (a path moved there would move again)`;
     }
   }
   return null;

@@ -206,6 +206,11 @@ export class ObjectCache implements ObjectMap {
   has(path: string): boolean {
     return this.map.has(path);
   }
+  /** Forgets every object (files may have been rewritten since they were read). */
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
   get(path: string): CompatObject | null | undefined {
     const e = this.map.get(path);
     if (!e) return undefined;
@@ -364,7 +369,8 @@ export function loadOrder(binaryPath: string, options: LoadOptions = {}): LoadRe
         continue;
       }
       satisfied.add(name);
-      if (scope.includes(found) || (found.soname !== null && scope.some((o) => o.soname === found.soname))) continue;
+      // By path too: an object the cache dropped and read again is a new object for the same file.
+      if (scope.includes(found) || scope.some((o) => o.path === found.path) || (found.soname !== null && scope.some((o) => o.soname === found.soname))) continue;
       scope.push(found);
     }
   }

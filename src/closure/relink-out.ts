@@ -220,19 +220,21 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
   const summary: RelinkOutSummary = { scanned: files.length, rewritten: 0, copied: 0, linked: 0, directories: 0, symlinks: 0, symlinksRetargeted: 0, bytesGrown: 0 };
   const firstName = new Map<string, string>();
   const mapped = new Map<string, string>();
+  const references: RelinkOutResult["references"] = { rewritten: 0, remaining: [] };
   for (const e of entries) {
     if (e.kind === "dir") summary.directories++;
     else if (e.kind === "symlink") {
       summary.symlinks++;
       const target = pathFromBytes(readlinkSync(fsPath(e.path), { encoding: "buffer" }));
       let to = mapLinkTarget(target, e.rel, { given: posix.resolve(root), real: rootReal }, dir);
-      // A target into OLD moves to NEW where they have the same length (as --in-place does).
+      // A target into OLD moves to NEW where they have the same length (as --in-place does);
+      // any other stays, and is reported (into a table, where it goes depends on what it names).
       for (const r of user) {
         const moved = replacePrefix(to, r.from, r.to);
-        if (moved !== null && !r.table && Buffer.byteLength(r.from) === Buffer.byteLength(r.to)) {
-          to = moved;
-          break;
-        }
+        if (moved === null) continue;
+        if (!r.table && Buffer.byteLength(r.from) === Buffer.byteLength(r.to)) to = moved;
+        else references.remaining.push({ path: e.path, offset: 0, old: r.from });
+        break;
       }
       mapped.set(e.rel, to);
       if (to !== target) summary.symlinksRetargeted++;
@@ -249,7 +251,6 @@ export async function relinkOut(root: string, out: string, user: readonly Replac
       }
     }
   }
-  const references: RelinkOutResult["references"] = { rewritten: 0, remaining: [] };
   const result = { plan, replacements, summary, written: false, interrupted: false, references };
   const errors = plan.files.filter((f) => f.kind === "error");
   if (errors.length > 0) {

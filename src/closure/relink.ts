@@ -222,6 +222,8 @@ export async function planRelinkFiles(paths: Iterable<string>, replacements: rea
   const links: { path: string; links: FileLinks }[] = [];
   let checked = 0;
   let read = 0;
+  // This thread's objects from an earlier plan in this process may be stale (files rewritten since); workers start empty.
+  threadCache.clear();
   const context: RelinkContext = { replacements, roots: options.roots ?? [], checkReplacements: options.checkReplacements ?? replacements, abiCheck: options.abiCheck !== false, plan: options.planEdits !== false };
   await runOrdered(
     "relink",

@@ -1,11 +1,10 @@
 // Reading an indirection table's record (`DIR/abilink-table`, which table.ts writes): what
 // relink needs to move references to a library build into the table — for each class/machine
 // directory, the entry each file name goes to (its SONAME: `libz.so.1.3` → `libz.so.1`).
-import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { unescapeName } from "../abi/format.js";
 import { InputError, describeError } from "../errors.js";
-import { fsPath } from "../io/paths.js";
+import { withFileSource } from "../io/file-source.js";
 
 /** The record's file name in DIR, and its first line. */
 export const TABLE_RECORD = "abilink-table";
@@ -26,11 +25,12 @@ export function readTableNames(dir: string): TableNames | null {
   const path = posix.join(dir, TABLE_RECORD);
   let text: string;
   try {
-    const bytes = readFileSync(fsPath(path));
-    if (bytes.length > MAX_RECORD_BYTES) throw new InputError(`${path}: larger than ${MAX_RECORD_BYTES} bytes: not an abilink table record`);
-    text = bytes.toString("utf8");
+    // A regular file only, opened without blocking (a FIFO or a device there is refused), its size checked before it is read.
+    text = withFileSource(path, (source) => {
+      if (source.size > MAX_RECORD_BYTES) throw new InputError(`larger than ${MAX_RECORD_BYTES} bytes: not an abilink table record`);
+      return Buffer.from(source.read(0, source.size)).toString("utf8");
+    });
   } catch (e) {
-    if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw new InputError(`${path}: ${describeError(e)}`);

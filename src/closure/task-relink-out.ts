@@ -66,22 +66,25 @@ export function writeOne(json: string, context: unknown): RelinkWriteOutcome {
     const decided = withElfFd(src.fd, item.path, (elf) => relinkElf(elf, item.path, edits, inodeKey(src.stat)));
     fd = openSync(fsPath(`${c.tree}/${item.rel}`), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     const plan = decided?.plan ?? null;
-    if (plan !== null) {
-      const planned = { path: item.path, real: item.path, source, plan };
-      source = null; // applyPlan closes it
-      applyPlan(planned, { kind: "into", fd });
-    } else fillCopy(source, fd, unchanged(Number(source.stat.size)));
     const file = decided?.file ?? null;
     const outcome: RelinkWriteOutcome = { kind: "written", path: item.path, file, rewritten: 0, remaining: [] };
     // Other references to OLD in the new file (its dynamic fields are rewritten already):
     // NEW's length written over them in place (the tree is private), the rest reported —
-    // all of them for a program to rebuild. Scanned in the file as written: its own offsets.
-    for (const ref of findReferencesInFd(fd, item.path, c.replacements)) {
-      if (ref.sameLength && file?.kind !== "needs-rebuild") {
-        writeAll(fd, new TextEncoder().encode(ref.new), ref.offset);
-        outcome.rewritten++;
-      } else outcome.remaining.push({ path: item.path, offset: ref.offset, old: ref.old });
-    }
+    // all of them for a program to rebuild. Scanned in the file as written (its own
+    // offsets), before it gets its owner, mode and capabilities, which a write would clear.
+    const references = (into: number) => {
+      for (const ref of findReferencesInFd(into, item.path, c.replacements)) {
+        if (ref.sameLength && file?.kind !== "needs-rebuild") {
+          writeAll(into, new TextEncoder().encode(ref.new), ref.offset);
+          outcome.rewritten++;
+        } else outcome.remaining.push({ path: item.path, offset: ref.offset, old: ref.old });
+      }
+    };
+    if (plan !== null) {
+      const planned = { path: item.path, real: item.path, source, plan };
+      source = null; // applyPlan closes it
+      applyPlan(planned, { kind: "into", fd, finishBytes: references });
+    } else fillCopy(source, fd, unchanged(Number(source.stat.size)), references);
     // Copied as it is, with its times, as `cp -a` (a rewritten file has the time it was written, as `patch` gives it).
     if (plan === null) futimesSync(fd, item.atime, item.mtime);
     open.set(outcome, fd);
@@ -97,8 +100,13 @@ export function writeOne(json: string, context: unknown): RelinkWriteOutcome {
 /** Makes this thread's new files durable (fsyncs together) and closes them; a failed fsync fails its file. */
 export async function finishWrites(results: RelinkWriteOutcome[], context: unknown): Promise<void> {
   const c = context as RelinkWriteContext;
-  const batch = [...open];
-  open.clear();
+  // This batch's files only: the thread may have written the next batch's meanwhile.
+  const batch = results.flatMap((o) => {
+    const fd = open.get(o);
+    if (fd === undefined) return [];
+    open.delete(o);
+    return [[o, fd] as const];
+  });
   await Promise.all(
     batch.map(async ([outcome, fd]) => {
       try {

@@ -475,11 +475,12 @@ export const unchanged = (size: number): FileChange => ({ writes: [], shift: 0, 
  * bytes moved by the kernel (a reflink where the file system can, else copy_file_range;
  * never through this process), the writes, then the source's owner (where permitted), mode
  * (set-user-ID bits) and extended attributes (file capabilities), in that order. Throws
- * ChangedFileError when the source changed meanwhile. Making `fd` durable and giving it its
+ * ChangedFileError when the source changed meanwhile. `finishBytes`, when given, writes its
+ * last bytes into `fd` after the writes and before the owner. Making `fd` durable and giving it its
  * name are the caller's: a temporary file renamed over its destination (prepareChangedCopy),
  * or a file in a private tree renamed into place whole (closure/relink-out.ts).
  */
-export function fillCopy(source: SourceFile, fd: number, change: FileChange): void {
+export function fillCopy(source: SourceFile, fd: number, change: FileChange, finishBytes?: (fd: number) => void): void {
   const size = Number(source.stat.size);
   if (change.shift > 0 || !native.clone(source.fd, fd)) {
     if (native.copyRange(source.fd, fd, 0, change.shift, size) !== size) {
@@ -487,6 +488,9 @@ export function fillCopy(source: SourceFile, fd: number, change: FileChange): vo
     }
   }
   applyWrites(fd, change.writes);
+  // The caller's last writes (relink --out: references in the new bytes), before the owner,
+  // mode and capabilities: a write after them would clear set-user-ID bits and capabilities.
+  finishBytes?.(fd);
   // The copy is what was planned from only if nobody wrote the source meanwhile.
   source.assertUnchanged();
   // Owner first: chown clears set-user-ID bits and file capabilities, which come after.

@@ -250,13 +250,17 @@ function applyEdits(elf: ElfFile, m: Mutable, edits: readonly Edit[]): void {
           e.op === "replace-prefix" ? replacePrefix(p, e.from, e.to) : replacePrefixInto(p, e, tableGroup(elf.header.class, elf.header.e_machine), kind);
         if (m.interp !== null) m.interp = move(m.interp, "file") ?? m.interp;
         for (const s of searchTags()) {
-          // Into a table, several OLD directories (lib, lib64; two builds) become one: searched once.
-          const old = splitSearchPath(s.str!);
+          // Into a table, several OLD directories (lib, lib64; two builds) become one: searched
+          // once, where the first of them was (a later search of it finds nothing new).
           const entries: string[] = [];
-          for (const p of old) {
+          const into = new Set<string>();
+          for (const p of splitSearchPath(s.str!)) {
             const to = move(p, "dir");
-            if (to === null) entries.push(p);
-            else if (e.op === "replace-prefix" || !(entries.includes(to) || old.includes(to))) entries.push(to);
+            if (e.op === "replace-prefix") entries.push(to ?? p);
+            else if (to !== null) {
+              if (!entries.includes(to)) entries.push(to);
+              into.add(to);
+            } else if (!into.has(p)) entries.push(p);
           }
           setStr(s, entries.join(":"));
         }

@@ -31,9 +31,10 @@ export type WriteTarget =
   /**
    * `fd`, a new empty file the caller made, filled (owner, mode, attributes included) and
    * left to the caller to make durable and name: a file of a tree built aside and renamed
-   * into place whole (`relink --out`).
+   * into place whole (`relink --out`). `finishBytes` writes the caller's last bytes before
+   * the owner, mode and attributes are given (see fillCopy).
    */
-  | { kind: "into"; fd: number };
+  | { kind: "into"; fd: number; finishBytes?: (fd: number) => void };
 
 export interface WriteOptions {
   /**
@@ -143,7 +144,7 @@ export function applyPlan(planned: PlannedFile, target: WriteTarget, options: Wr
   const { source } = planned;
   if (target.kind === "in-place" || target.kind === "into") {
     try {
-      if (target.kind === "into") fillCopy(source, target.fd, changeOf(planned.plan));
+      if (target.kind === "into") fillCopy(source, target.fd, changeOf(planned.plan), target.finishBytes);
       else changeInPlace(source, changeOf(planned.plan), durable);
     } finally {
       source.close();

@@ -8,6 +8,7 @@ import { execa } from "execa";
 import fc from "fast-check";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { getAttributeSync, setAttributeSync } from "fs-xattr";
 import { beforeEach, describe, expect, it } from "vitest";
 import { SCAN_CHUNK, findReferences, isNameByte, scanBytes } from "../../src/closure/relink-refs.js";
 import { abilink } from "../support/cli.js";
@@ -20,6 +21,7 @@ const PROGRAMS = ["ls", "cat", "echo"];
 
 let tmp = "";
 withTmpDir((p) => (tmp = p));
+const isRoot = process.getuid?.() === 0;
 
 /** The scanner's rule, written the obvious way: at each offset, the first OLD whose bytes are there and end a component. */
 function naive(bytes: Uint8Array, olds: Uint8Array[]): { offset: number; index: number }[] {
@@ -168,6 +170,12 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasFiles(GLIBC.map((l) => (l.startsWi
 
   it("--out: references of NEW's length are rewritten in DIR's copies, the root untouched; --strict with a longer NEW refuses before writing", async () => {
     const B = glibc("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-glibc-2.36-B");
+    // As root: a file capability (cap_net_raw+ep, vfs_cap_data revision 2) on the program whose
+    // .rodata names OLD. Its copy gets NEW's bytes there before its capability, which a write would clear.
+    const cap = Buffer.alloc(20);
+    cap.writeUInt32LE(0x02000001, 0);
+    cap.writeUInt32LE(1 << 13, 4);
+    if (isRoot) setAttributeSync(join(app, "bin", "where"), "security.capability", cap);
     const before = snapshot(app);
     const dir = join(store, "dddddddddddddddddddddddddddddddd-app");
     const r = await abilink(["relink", app, "--out", dir, "--strict", "--replace", `${A}=${B}`]);
@@ -176,6 +184,7 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasFiles(GLIBC.map((l) => (l.startsWi
     expect(readFileSync(join(dir, "bin", "x-wrapper"), "utf8")).toBe(`#!/bin/sh\nexec "${B}/bin/x" "$@"\n`);
     expect(readFileSync(join(dir, "lib", "pkgconfig", "glibc.pc"), "utf8")).toContain(`prefix=${B}\n`);
     expect(await grepOffsets(join(dir, "bin", "where"), A)).toEqual([]);
+    if (isRoot) expect(getAttributeSync(join(dir, "bin", "where"), "security.capability")).toEqual(cap);
     expect(readlinkSync(join(dir, "lib", "libc.so.6"))).toBe(join(B, "lib", "libc.so.6"));
     rmSync(A, { recursive: true });
     expect((await execa(join(dir, "bin", "where"))).stdout).toBe(`${B}/share/locale`);

@@ -9,9 +9,10 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readTableNames } from "../../src/closure/table-record.js";
+import { BufferSource, ElfFile } from "../../src/elf/index.js";
 import { withElfFile } from "../../src/io/file-source.js";
 import { patchFile } from "../../src/patch/patch-file.js";
-import { elflintClean, runProgram } from "../support/patching.js";
+import { elflintClean, patchBytes, runProgram } from "../support/patching.js";
 import { withTmpDir } from "../support/tmp.js";
 import { CROSS_SYSROOTS, hasCrossSysroots, hasFiles, hasTool } from "../support/tools.js";
 
@@ -174,6 +175,22 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasCrossSysroots() || !hasTool(`${I38
     expect([got64.code, got64.stdout]).toEqual([0, "hello from i386 0.540"]);
     expect(inits(got64.stderr)).toEqual(expect.arrayContaining([join(table, X64, "libc.so.6"), join(table, X64, "libm.so.6")]));
   }, 120_000);
+});
+
+describe("replace-prefix-into: run paths", () => {
+  const prog = new Uint8Array(readFileSync(new URL("../../testdata/fixtures/x86_64/prog", import.meta.url).pathname));
+  const runpath = (bytes: Uint8Array) => ElfFile.parse(new BufferSource(bytes)).dynamic!.runpath;
+  const into = (from: string) => ({ op: "replace-prefix-into" as const, from, table: "/t", groups: {} });
+  it("moves OLD entries into the table's directory where the first of them stood, keeps the others' order, and leaves an entry already there", () => {
+    const start = patchBytes(prog, [{ op: "set-search-path", paths: ["/z/lib", "/app/lib", "/g/lib", "/g/lib64"], kind: "runpath" }]).bytes;
+    // One build at a time, as a closure moved into a table build by build.
+    const one = patchBytes(start, [into("/g")]).bytes;
+    expect(runpath(one)).toEqual(["/z/lib", "/app/lib", "/t/lib/elf64-x86_64"]);
+    expect(runpath(patchBytes(one, [into("/z")]).bytes)).toEqual(["/t/lib/elf64-x86_64", "/app/lib"]);
+    // OLD inside the table: its own directory stays where it is.
+    const inTable = patchBytes(prog, [{ op: "set-search-path", paths: ["/t/lib/elf64-x86_64", "/app/lib"], kind: "runpath" }]).bytes;
+    expect(runpath(patchBytes(inTable, [into("/t/lib")]).bytes)).toEqual(["/t/lib/elf64-x86_64", "/app/lib"]);
+  });
 });
 
 describe("readTableNames", () => {

@@ -120,14 +120,15 @@ function expected(v: View, e: Edit): View {
       };
       if (n.interp !== null) n.interp = file(n.interp);
       for (const k of ["rpath", "runpath"] as const) {
-        const out: string[] = [];
-        for (const p of n[k]) {
+        // Into a table: the table's directory once, where the first OLD entry stood (an entry already naming it, later, dropped).
+        const dir = e.op === "replace-prefix-into" ? `${e.table}/lib/${n.group}` : "";
+        const first = n[k].findIndex((p) => underPrefix(p, e.from) !== null);
+        n[k] = n[k].flatMap((p, i) => {
           const rest = underPrefix(p, e.from);
-          if (rest === null) out.push(p);
-          else if (e.op === "replace-prefix") out.push(rest === "" ? e.to : `${e.to}/${rest}`);
-          else if (!out.includes(`${e.table}/lib/${n.group}`) && !n[k].includes(`${e.table}/lib/${n.group}`)) out.push(`${e.table}/lib/${n.group}`);
-        }
-        n[k] = out;
+          if (e.op === "replace-prefix") return [rest === null ? p : rest === "" ? e.to : `${e.to}/${rest}`];
+          if (rest !== null) return i === first && !n[k].slice(0, i).includes(dir) ? [dir] : [];
+          return p === dir && first >= 0 && i > first ? [] : [p];
+        });
       }
       n.needed = n.needed.map((x) => (x.includes("/") ? file(x) : x));
       n.verneed = n.verneed.map((x) => {
