@@ -110,7 +110,7 @@ fixupPhase() {
   local output
   runHook preFixup
   for output in $(getAllOutputNames); do
-    mkdir -p "${!output}"
+    [[ -e ${!output} ]] || continue
     prefix=${!output} runHook fixupOutput
   done
   runHook postFixup
