@@ -1,0 +1,117 @@
+# The end-to-end test's expression (driven by test/nix/e2e.test.ts): nix/lib.nix called with the
+# minimal stdenv of ./stdenv (builtins.derivation and the host toolchain, no nixpkgs).
+#   version: which libfoo the build-time decoupling steps use ("1.0", "1.0.1" or "2.0");
+#   repo, node: this checkout (built) and the node that runs it; salt: makes every path new.
+{
+  repo,
+  node,
+  salt ? "",
+  version ? "1.0",
+}:
+let
+  stdenv = import ./stdenv { inherit repo node salt; };
+  inherit (stdenv) runCommand abilink;
+  abilinkLib = import ../lib.nix { inherit runCommand abilink; };
+  inherit (abilinkLib) mkAbiStub abiCheck mkIndirectionTable relinkPackage relinkClosure;
+
+  mkLibfoo =
+    {
+      version,
+      name ? "libfoo-${version}",
+    }:
+    runCommand name
+      {
+        src = ./src + "/libfoo-${version}.c";
+        versionScript = ./src/libfoo.map;
+      }
+      ''
+        cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+        mkdir -p "$out/lib"
+        gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -Wl,--version-script,"$versionScript" -o "$out/lib/libfoo.so.1" source.c
+        ln -s libfoo.so.1 "$out/lib/libfoo.so"
+      '';
+
+  # what ld-wrapper does for the -L directories of NIX_LDFLAGS: a RUNPATH entry for each
+  linkFlags = ''
+    rpath=()
+    for f in ''${NIX_LDFLAGS-}; do
+      case $f in -L*) rpath+=("-Wl,-rpath,''${f#-L}") ;; esac
+    done
+  '';
+in
+rec {
+  # 1-3: build-time decoupling
+  libfoo = mkLibfoo { inherit version; };
+  manifest = ./src/libfoo.abi;
+  stub = mkAbiStub {
+    pname = "libfoo";
+    inherit manifest;
+  };
+  appUnlinked = runCommand "app-0.1" {
+    nativeBuildInputs = [ abilink stub ];
+    src = ./src/app.c;
+  } ''
+    ${linkFlags}
+    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+    mkdir -p "$out/bin"
+    gcc -Wl,--enable-new-dtags -o "$out/bin/app" source.c $NIX_LDFLAGS "''${rpath[@]}" -lfoo
+  '';
+  table = mkIndirectionTable {
+    name = "libfoo-table";
+    libs = [ "${libfoo}/lib/libfoo.so.1" ];
+  };
+  tableExpect = mkIndirectionTable {
+    name = "libfoo-table-expect";
+    libs = [ "${libfoo}/lib/libfoo.so.1" ];
+    expect = [ manifest ];
+  };
+  app = relinkPackage {
+    drv = appUnlinked;
+    tables = [ table ];
+    checkPhase = ''
+      "$out/bin/app" | tee app-output
+      [[ "$(cat app-output)" == "libfoo ${version} 42" ]]
+    '';
+  };
+  check = abiCheck {
+    lib = libfoo;
+    inherit manifest;
+  };
+
+  # 4: deployment-time relinking of a closure built the usual way (no stubs)
+  libfoo10 = mkLibfoo { version = "1.0"; };
+  libfooFix = mkLibfoo {
+    version = "1.0.1";
+    name = "libfoo-1.0.1-security-fix";
+  };
+  libbar = runCommand "libbar-1.0" { src = ./src/libbar.c; } ''
+    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+    mkdir -p "$out/lib"
+    gcc -shared -fPIC -Wl,-soname,libbar.so.1 -Wl,--enable-new-dtags -o "$out/lib/libbar.so.1" source.c \
+      -L${libfoo10}/lib -lfoo -Wl,-rpath,${libfoo10}/lib
+    ln -s libbar.so.1 "$out/lib/libbar.so"
+  '';
+  tool = runCommand "tool-1.0" { src = ./src/tool.c; } ''
+    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+    mkdir -p "$out/bin"
+    gcc -Wl,--enable-new-dtags -o "$out/bin/tool" source.c \
+      -L${libbar}/lib -lbar -Wl,-rpath,${libbar}/lib -L${libfoo10}/lib -lfoo -Wl,-rpath,${libfoo10}/lib
+  '';
+  # the closure's root: a program using libbar and libfoo, and a link to tool
+  suite = runCommand "suite-1.0" { src = ./src/app.c; } ''
+    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+    mkdir -p "$out/bin"
+    gcc -Wl,--enable-new-dtags -o "$out/bin/app" source.c \
+      -L${libbar}/lib -lbar -Wl,-rpath,${libbar}/lib -L${libfoo10}/lib -lfoo -Wl,-rpath,${libfoo10}/lib
+    ln -s ${tool}/bin/tool "$out/bin/tool"
+  '';
+  suiteRelinked = relinkClosure {
+    drv = suite;
+    replacements = [
+      {
+        oldDependency = libfoo10;
+        newDependency = libfooFix;
+      }
+    ];
+  };
+}
