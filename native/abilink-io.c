@@ -1,7 +1,7 @@
 /*
  * The few file-descriptor system calls abilink's write path needs and Node's fs lacks:
  * a copy between two descriptors done by the kernel (FICLONE, else copy_file_range, else
- * pread/pwrite here), flock, posix_fallocate and syncfs. Each throws an Error with Node's
+ * pread/pwrite here), flock, and posix_fallocate. Each throws an Error with Node's
  * `code`/`errno`/`syscall` fields on failure, so src/io treats them as fs errors.
  */
 #define _GNU_SOURCE
@@ -184,26 +184,12 @@ static napi_value fallocate_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/*
- * syncfs(fd): writes out everything dirty on the file system holding fd (data and metadata
- * of every file), as `sync -f` does: one call for a whole new tree, instead of an fsync per
- * file, each of which waits for a journal commit that stalls the creation of the next files.
- */
-static napi_value syncfs_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  int fd = (int)get_i64(env, argv[0]);
-  if (syncfs(fd) != 0) return throw_errno(env, errno, "syncfs");
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"clone", NULL, clone_fd, NULL, NULL, NULL, napi_default, NULL},
     {"copyRange", NULL, copy_range, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, flock_fd, NULL, NULL, NULL, napi_default, NULL},
     {"fallocate", NULL, fallocate_fd, NULL, NULL, NULL, napi_default, NULL},
-    {"syncfs", NULL, syncfs_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

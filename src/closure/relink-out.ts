@@ -58,7 +58,7 @@ export interface RelinkOutOptions {
   dryRun?: boolean;
   /** Threads planning, checking and writing (default 1). */
   jobs?: number;
-  /** Write out the tree (one syncfs of its file system) before it is renamed to DIR, and DIR's directory after (default true). */
+  /** fsync every file and directory before the tree is renamed to DIR (default true). */
   fsync?: boolean;
   /** Called as files are read and checked while planning (relink.ts's PlanRelinkOptions). */
   onProgress?: (phase: "read" | "check", done: number, total: number | null) => void;
@@ -337,9 +337,7 @@ async function writeTree(
       wrote();
     }
     let failed: { path: string; message: string } | null = null;
-    // Made durable once, at the end (syncfs below): an fsync per file waits for a journal
-    // commit each time, and file creation stalls behind them.
-    const context: RelinkWriteContext = { tree: fdPath(treeFd), replacements, abort: options.abort };
+    const context: RelinkWriteContext = { tree: fdPath(treeFd), replacements, durable, abort: options.abort };
     await runOrdered(
       "relink-out",
       items.values(),
@@ -370,6 +368,7 @@ async function writeTree(
       if (e.kind !== "dir") continue;
       const fd = e.rel === "" ? treeFd : openSync(at(e.rel), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
       try {
+        if (durable) fsyncSync(fd);
         try {
           fchownSync(fd, Number(e.st.uid), Number(e.st.gid));
         } catch (err) {
@@ -382,9 +381,6 @@ async function writeTree(
       }
     }
     if (aborted()) return true;
-    // Every file and directory of the tree on disk before it gets its name: one syncfs (as
-    // `sync -f`) writes out the whole file system's dirty data and metadata, ours included.
-    if (durable) native.syncfs(treeFd);
     // DIR must still not exist: rename(2) would replace an empty directory someone made meanwhile.
     try {
       lstatSync(fsPath(`${fdPath(parentFd)}/${where.name}`));

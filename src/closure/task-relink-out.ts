@@ -3,10 +3,11 @@
 // plan's only pass over it: the ABI check before reads without planning); its first name
 // made in the private tree with O_EXCL and filled by the rewriter or copied as `cp` copies
 // (reflink, else copy_file_range: never through this process's memory); then its other
-// references to OLD rewritten where NEW has the same length. The tree's directory is named
-// by /proc/self/fd/N, which every thread of the process shares. Making the files durable is
-// relink-out.ts's, once for the whole tree.
-import { closeSync, constants, futimesSync, openSync } from "node:fs";
+// references to OLD rewritten where NEW has the same length. The tree's directory is named by /proc/self/fd/N, which every thread of the
+// process shares. A thread's new files are fsynced together and closed by finishWrites, once
+// per batch, before their outcomes leave the thread.
+import { closeSync, constants, fsync, futimesSync, openSync } from "node:fs";
+import { promisify } from "node:util";
 import { ChangedFileError } from "../errors.js";
 import { SourceFile, fillCopy, unchanged, writeAll } from "../io/atomic-write.js";
 import { fsPath } from "../io/paths.js";
@@ -18,12 +19,15 @@ import { findReferencesInFd } from "./relink-refs.js";
 import { inodeKey } from "./relink-tree.js";
 
 const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+const fsyncAsync = promisify(fsync);
 
 /** What every file of one tree is written with. */
 export interface RelinkWriteContext {
   /** The private tree's directory, as /proc/self/fd/N. */
   tree: string;
   replacements: readonly Replacement[];
+  /** fsync each file before it is closed. */
+  durable: boolean;
   /** Set when the run is interrupted: no further file is started. */
   abort?: Int32Array;
 }
@@ -40,6 +44,9 @@ export interface RelinkWriteItem {
   atime: number;
   mtime: number;
 }
+
+/** New files of this thread, still to be made durable and closed. */
+const open = new Map<RelinkWriteOutcome, number>();
 
 /** Node's times, in seconds with a fraction (what futimes and lutimes take). */
 export const timeOf = (ns: bigint): number => Number(ns / 1000n) / 1e6;
@@ -80,11 +87,36 @@ export function writeOne(json: string, context: unknown): RelinkWriteOutcome {
     } else fillCopy(source, fd, unchanged(Number(source.stat.size)), references);
     // Copied as it is, with its times, as `cp -a` (a rewritten file has the time it was written, as `patch` gives it).
     if (plan === null) futimesSync(fd, item.atime, item.mtime);
+    open.set(outcome, fd);
     return outcome;
   } catch (e) {
+    if (fd >= 0) closeSync(fd);
     return failure(item.path, e);
   } finally {
     source?.close();
-    if (fd >= 0) closeSync(fd);
   }
+}
+
+/** Makes this thread's new files durable (fsyncs together) and closes them; a failed fsync fails its file. */
+export async function finishWrites(results: RelinkWriteOutcome[], context: unknown): Promise<void> {
+  const c = context as RelinkWriteContext;
+  // This batch's files only: the thread may have written the next batch's meanwhile.
+  const batch = results.flatMap((o) => {
+    const fd = open.get(o);
+    if (fd === undefined) return [];
+    open.delete(o);
+    return [[o, fd] as const];
+  });
+  await Promise.all(
+    batch.map(async ([outcome, fd]) => {
+      try {
+        if (c.durable) await fsyncAsync(fd);
+      } catch (e) {
+        const i = results.indexOf(outcome);
+        if (i >= 0) results[i] = failure(outcome.kind === "written" ? outcome.path : "", e);
+      } finally {
+        closeSync(fd);
+      }
+    }),
+  );
 }

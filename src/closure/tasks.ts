@@ -29,7 +29,10 @@ const loaders: { [T in TaskName]: () => Promise<Task<T>> } = {
   scan: async () => ({ run: (await import("./task-scan.js")).scanOne }),
   stub: async () => ({ run: (await import("./task-stub.js")).stubOne }),
   relink: async () => ({ run: (await import("./relink.js")).relinkOne }),
-  "relink-out": async () => ({ run: (await import("./task-relink-out.js")).writeOne }),
+  "relink-out": async () => {
+    const m = await import("./task-relink-out.js");
+    return { run: m.writeOne, finish: m.finishWrites };
+  },
   hash: async () => ({ run: (await import("./task-hash.js")).hashOne }),
   patch: async () => {
     const m = await import("./task-patch.js");

@@ -10,8 +10,6 @@ interface AbilinkIo {
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   /** fallocate(FALLOC_FL_KEEP_SIZE): blocks reserved, size and times unchanged; a file system without it reserves nothing and does not fail. */
   fallocate(fd: number, offset: number, length: number): void;
-  /** syncfs: everything dirty on the file system holding `fd` written out (`sync -f`). */
-  syncfs(fd: number): void;
 }
 
 let addon: AbilinkIo | undefined;
@@ -23,5 +21,4 @@ export const native: AbilinkIo = {
   copyRange: (src, dst, srcOffset, dstOffset, length) => io().copyRange(src, dst, srcOffset, dstOffset, length),
   flock: (fd, exclusive, wait) => io().flock(fd, exclusive, wait),
   fallocate: (fd, offset, length) => io().fallocate(fd, offset, length),
-  syncfs: (fd) => io().syncfs(fd),
 };
