@@ -313,6 +313,12 @@ Examples:
   abilink relink --dry-run /nix/store/...-hello --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
   abilink relink --in-place ./opt/app --replace /opt/openssl-3.0.13=/opt/openssl-3.0.15
   abilink relink /nix/store/...-hello --out /nix/store/...-hello-relinked --replace /nix/store/...-glibc-2.40-36=/nix/store/...-glibc-2.40-37
+  abilink relink --in-place ./app --replace /opt/zlib-1.3=/opt/tables/t1     # into an indirection table
+  abilink relink --in-place ./app --replace /opt/tables/t1=/opt/tables/t2    # from one table to the next
+
+NEW may be an indirection table (abilink table): references under OLD then move into the
+table's directory for each file's class/machine (run-path entries to the directory, the
+interpreter and NEEDED paths to its entry for their file name).
 
 References to OLD elsewhere (strings in any file under the roots, symbolic link targets)
 are rewritten where NEW has the same length; the others are listed with file and offset
