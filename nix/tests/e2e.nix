@@ -10,7 +10,7 @@
 }:
 let
   stdenv = import ./stdenv { inherit repo node salt; };
-  inherit (stdenv) runCommand abilink;
+  inherit (stdenv) mkDerivation runCommand abilink;
   abilinkLib = import ../lib.nix { inherit runCommand abilink; };
   inherit (abilinkLib) mkAbiStub abiCheck mkIndirectionTable relinkPackage relinkClosure;
 
@@ -47,15 +47,35 @@ rec {
     pname = "libfoo";
     inherit manifest;
   };
-  appUnlinked = runCommand "app-0.1" {
-    nativeBuildInputs = [ abilink stub ];
-    src = ./src/app.c;
-  } ''
-    ${linkFlags}
-    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
-    mkdir -p "$out/bin"
-    gcc -Wl,--enable-new-dtags -o "$out/bin/app" source.c $NIX_LDFLAGS "''${rpath[@]}" -lfoo
-  '';
+  # built as a nixpkgs package is: phases, abilink's setup hook acting in fixup
+  mkApp =
+    attrs:
+    mkDerivation (
+      {
+        pname = "app";
+        version = "0.1";
+        src = ./src/app.c;
+        nativeBuildInputs = [ abilink ];
+        buildInputs = [ stub ];
+        buildPhase = ''
+          runHook preBuild
+          ${linkFlags}
+          cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+          gcc -Wl,--enable-new-dtags -o app source.c $NIX_LDFLAGS "''${rpath[@]}" -lfoo
+          runHook postBuild
+        '';
+        installPhase = ''
+          runHook preInstall
+          mkdir -p "$out/bin"
+          cp app "$out/bin/app"
+          runHook postInstall
+        '';
+        meta.mainProgram = "app";
+        passthru.abilinkTest = "kept";
+      }
+      // attrs
+    );
+  appUnlinked = mkApp { };
   table = mkIndirectionTable {
     name = "libfoo-table";
     libs = [ "${libfoo}/lib/libfoo.so.1" ];

@@ -1,7 +1,8 @@
 // nix/lib.nix with a real Nix (Debian's nix-bin): nix/tests/e2e.nix runs nix/lib.nix's functions through a minimal stdenv made from
 // builtins.derivation and the host toolchain (no nixpkgs offline):
-//   1. libfoo 1.0, its committed manifest, the stub, app-unlinked linked against it, a table,
-//      relinkPackage: the app runs and prints libfoo 1.0;
+//   1. libfoo 1.0, its committed manifest, the stub, app-unlinked (built with phases, abilink's
+//      hook in its fixup) linked against it, a table, relinkPackage: the app runs and prints
+//      libfoo 1.0;
 //   2. libfoo 1.0.1 (a fix, same ABI): the stub and app-unlinked keep their store paths,
 //      `nix-build --dry-run` lists exactly libfoo, the table and the relink step; prints 1.0.1;
 //   3. libfoo 2.0 (an ABI break): abiCheck fails with the report, the table with expect refuses;
@@ -77,6 +78,10 @@ describe.skipIf(!hasNix || !isRoot())("nix/lib.nix end to end with a real Nix (n
     expect(await references(unlinked)).toEqual([stub]);
     expect(r.log).toContain(`relinkPackage: out: libfoo.so.1`);
     expect(r.log).toMatch(/^libfoo 1\.0 42$/m); // relinkPackage's checkPhase ran the app
+    // app-unlinked was built with phases, as a nixpkgs package is: the hook ran in its fixup
+    const unlinkedLog = (await execa("nix-store", ["--read-log", await drvPath("appUnlinked", "1.0")], { env })).stdout;
+    expect(unlinkedLog).toMatch(/^running fixupPhase$[\s\S]*abilink: .*\/bin\/app: libfoo\.so\.1 from stub /m);
+    expect(unlinkedLog).not.toContain("running buildCommand");
   });
 
   it("2: libfoo 1.0.1 (same ABI): stub and app-unlinked keep their paths; nix-build --dry-run lists exactly libfoo, the table and the relink step; the app prints 1.0.1", { timeout: 300_000 }, async () => {
