@@ -208,6 +208,31 @@ describe.skipIf(!hasGcc || !hasPatchelf).each(variants)("nix/setup-hook.sh (__st
     expect(r.log).toContain(`abilink:   ${r.paths.out}/bin/app: DT_RPATH entry ${stub} is a stub directory`);
   });
 
+  it("a malformed ELF file in an output (truncated): a warning names it, it is left out, the build carries on", async () => {
+    const buildPhase = `${appBuild()}\nmkdir -p "$out/share/testdata"; head -c 100 /bin/ls > "$out/share/testdata/truncated.elf"`;
+    const r = await build({ ...base(), buildPhase }, ["out", "plugins"], structured);
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toMatch(new RegExp(`^abilink: warning: ${r.paths.out}/share/testdata/truncated\\.elf: .+ \\(left out: not checked for stub references\\)$`, "m"));
+    expect(r.log).toContain("abilink: out: 2 ELF files, 1 linked against stubs");
+    expect(readFileSync(join(r.paths.out!, "nix-support/abilink-stubs"), "utf8")).toBe(`${stub}/libfoo.so.1 ${stubHash}\n`);
+  });
+
+  it("strictDeps: from buildInputs (hostOffset 0) the hook does nothing, said in the log; from nativeBuildInputs it acts", async () => {
+    const b = base();
+    const others = (b.nativeBuildInputs as string[]).filter((p) => p !== pkgs.abilink);
+    const r = await build({ ...b, strictDeps: "1", dontPatchELF: "1", buildInputs: [] }, ["out", "plugins"], structured);
+    expect(r.code).toBe(1); // from nativeBuildInputs: the helper's stub RUNPATH refused
+    const inBuildInputs = await build({ ...b, strictDeps: "1", dontPatchELF: "1", nativeBuildInputs: others, buildInputs: [pkgs.abilink] }, ["out", "plugins"], structured);
+    expect(inBuildInputs.code, inBuildInputs.log).toBe(0);
+    expect(inBuildInputs.log).toContain("abilink: setup hook not used: sourced with hostOffset 0 (targetOffset 1); with strictDeps it acts from nativeBuildInputs only");
+    expect(inBuildInputs.log).not.toContain("abilink: registered");
+    expect(existsSync(join(inBuildInputs.paths.out!, "nix-support/abilink-stubs"))).toBe(false);
+    // without strictDeps nixpkgs does not keep them apart (buildInputs' programs are on PATH), nor does the hook
+    const nonStrict = await build({ ...b, dontPatchELF: "1", nativeBuildInputs: others, buildInputs: [pkgs.abilink] }, ["out", "plugins"], structured);
+    expect(nonStrict.code).toBe(1);
+    expect(nonStrict.log).toContain("abilink: registered abilinkFixupHook");
+  });
+
   it("sourced twice (two inputs carry it): registered once", async () => {
     const b = base();
     const r = await build({ ...b, nativeBuildInputs: [pkgs.abilink, ...(b.nativeBuildInputs as string[])] }, ["out", "plugins"], structured);
