@@ -98,6 +98,24 @@ rec {
     inherit manifest;
   };
 
+  # relinkPackage's refusals: no record (the hook's fixup did not run); a stub reference
+  # relink cannot move (a text file in a second output naming the stub's lib/, whose table path
+  # has another length)
+  appNoRecord = relinkPackage {
+    drv = mkApp { dontAbilink = true; };
+    tables = [ table ];
+  };
+  appStubLeft = relinkPackage {
+    drv = mkApp {
+      outputs = [ "out" "doc" ];
+      postInstall = ''
+        mkdir -p "$doc/share/doc/app"
+        echo "linked against ${stub}/lib" > "$doc/share/doc/app/build-info"
+      '';
+    };
+    tables = [ table ];
+  };
+
   # 4: deployment-time relinking of a closure built the usual way (no stubs)
   libfoo10 = mkLibfoo { version = "1.0"; };
   libfooFix = mkLibfoo {

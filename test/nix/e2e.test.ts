@@ -2,12 +2,14 @@
 // builtins.derivation and the host toolchain (no nixpkgs offline):
 //   1. libfoo 1.0, its committed manifest, the stub, app-unlinked (built with phases, abilink's
 //      hook in its fixup) linked against it, a table, relinkPackage: the app runs and prints
-//      libfoo 1.0;
+//      libfoo 1.0; meta and passthru kept;
 //   2. libfoo 1.0.1 (a fix, same ABI): the stub and app-unlinked keep their store paths,
 //      `nix-build --dry-run` lists exactly libfoo, the table and the relink step; prints 1.0.1;
 //   3. libfoo 2.0 (an ABI break): abiCheck fails with the report, the table with expect refuses;
 //   4. relinkClosure: suite -> tool -> libbar, all on libfoo 1.0, moved onto
-//      libfoo-1.0.1-security-fix: runs, and no reference to 1.0 is left.
+//      libfoo-1.0.1-security-fix: runs, and no reference to 1.0 is left;
+//   6. relinkPackage refuses a package without the hook's record;
+//   7. and one whose output still refers to the stub after relinking.
 // The builds run as root in the default store with the sandbox off (the host's gcc, node and
 // this checkout are absolute paths outside the store). Every run salts its derivations, so it
 // builds all it needs, and deletes the store paths it made when it ends.
@@ -55,6 +57,9 @@ async function outPath(attr: string, version: string): Promise<string> {
 const references = async (p: string) => (await execa("nix-store", ["-q", "--references", p], { env })).stdout.split("\n").filter(Boolean);
 const closure = async (p: string) => (await execa("nix-store", ["-q", "--requisites", p], { env })).stdout.split("\n").filter(Boolean);
 
+const evalAttr = async (attr: string, version: string) =>
+  JSON.parse((await execa("nix-instantiate", ["--eval", "--strict", "--json", expr, ...args(version), "-A", attr], { env })).stdout) as unknown;
+
 describe.skipIf(!hasNix || !isRoot())("nix/lib.nix end to end with a real Nix (nix/tests/e2e.nix)", () => {
   beforeAll(() => {
     storeBefore = new Set(existsSync("/nix/store") ? readdirSync("/nix/store") : []);
@@ -82,6 +87,10 @@ describe.skipIf(!hasNix || !isRoot())("nix/lib.nix end to end with a real Nix (n
     const unlinkedLog = (await execa("nix-store", ["--read-log", await drvPath("appUnlinked", "1.0")], { env })).stdout;
     expect(unlinkedLog).toMatch(/^running fixupPhase$[\s\S]*abilink: .*\/bin\/app: libfoo\.so\.1 from stub /m);
     expect(unlinkedLog).not.toContain("running buildCommand");
+    // what nixpkgs' lib.getExe and others read: drv's meta and passthru
+    expect(await evalAttr("app.meta.mainProgram", "1.0")).toBe("app");
+    expect(await evalAttr("app.passthru.abilinkTest", "1.0")).toBe("kept");
+    expect(await evalAttr("app.abilinkTest", "1.0")).toBe("kept");
   });
 
   it("2: libfoo 1.0.1 (same ABI): stub and app-unlinked keep their paths; nix-build --dry-run lists exactly libfoo, the table and the relink step; the app prints 1.0.1", { timeout: 300_000 }, async () => {
@@ -139,5 +148,20 @@ describe.skipIf(!hasNix || !isRoot())("nix/lib.nix end to end with a real Nix (n
     const hashPart = old.slice("/nix/store/".length, "/nix/store/".length + 32);
     const grep = await execa("grep", ["-r", "-l", "-a", hashPart, ...paths], { reject: false });
     expect([grep.exitCode, grep.stdout]).toEqual([1, ""]);
+  });
+
+  it("6: relinkPackage refuses a package the hook recorded nothing for (dontAbilink), saying why", { timeout: 300_000 }, async () => {
+    const noRecord = await nixBuild("appNoRecord", "1.0");
+    expect(noRecord.code, noRecord.log).not.toBe(0);
+    expect(noRecord.log).toContain("relinkPackage: no output of app-0.1 has nix-support/abilink-stubs, the record abilink's setup hook writes in the fixup phase:");
+  });
+
+  it("7: relinkPackage refuses outputs that still refer to a stub after relinking (a text file in a second output naming it), naming the file", { timeout: 300_000 }, async () => {
+    const left = await nixBuild("appStubLeft", "1.0");
+    expect(left.code, left.log).not.toBe(0);
+    const stub = await outPath("stub", "1.0");
+    expect(left.log).toContain("relinkPackage: the relinked outputs still refer to stubs:");
+    expect(left.log).toMatch(new RegExp(`^relinkPackage: {3}/nix/store/[0-9a-z]{32}-app-0\\.1-doc/share/doc/app/build-info refers to the stub ${stub}$`, "m"));
+    expect(left.log).not.toMatch(/^relinkPackage: {3}.*-app-0\.1\/bin\/app /m); // the program itself was relinked
   });
 });
