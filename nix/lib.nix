@@ -225,7 +225,10 @@ rec {
   # Deployment-time relinking of drv's closure (the glibc case): every store path of it that
   # refers, directly or through others, to an oldDependency gets its own derivation,
   # `abilink relink PATH --out $out` with the replacements and the other relinked paths, under
-  # the same name; references follow the new paths. `replacements` is
+  # the same name; references follow the new paths. With --strict: a reference relink cannot
+  # move (a script, string or link naming an oldDependency whose newDependency's path has another
+  # length) fails that derivation with the file and offset, rather than leaving the old
+  # dependency in use. `replacements` is
   # [ { oldDependency = ...; newDependency = ...; } ], as for nixpkgs' replaceDependencies.
   # Finding the closure is import-from-derivation (exportReferencesGraph, then readFile),
   # and the paths found become inputs through builtins.storePath: Hydra's restricted and pure
@@ -270,7 +273,16 @@ rec {
             inputs = map (x: x.new) pairs;
           }
           ''
-            abilink relink "$src" --out "$out" ${replaceArgs pairs} 2>&1 | cat
+            # --strict: a reference relink cannot move (outside the ELF dynamic fields, to a NEW
+            # of another length) fails the build with its file and offset, instead of a result
+            # that still uses the old dependency
+            status=0
+            abilink relink "$src" --out "$out" --strict ${replaceArgs pairs} > relink.log 2>&1 || status=$?
+            cat relink.log
+            if ((status != 0)); then
+              echo "relinkClosure: abilink relink $src failed (exit $status, its report above)" >&2
+              exit "$status"
+            fi
           '';
     in
     relinked.${discard drv};

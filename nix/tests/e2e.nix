@@ -152,4 +152,20 @@ rec {
       }
     ];
   };
+  # a wrapper naming libfoo 1.0's lib/ in a script: relink cannot move that reference to the
+  # longer name, and --strict fails the wrapper's derivation
+  wrapper = runCommand "wrapper-1.0" { } ''
+    mkdir -p "$out/bin"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/bin/tool "$@"\n' ${libfoo10} ${tool} > "$out/bin/w"
+    chmod +x "$out/bin/w"
+  '';
+  wrapperRelinked = relinkClosure {
+    drv = wrapper;
+    replacements = [
+      {
+        oldDependency = libfoo10;
+        newDependency = libfooFix;
+      }
+    ];
+  };
 }

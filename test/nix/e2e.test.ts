@@ -8,6 +8,8 @@
 //   3. libfoo 2.0 (an ABI break): abiCheck fails with the report, the table with expect refuses;
 //   4. relinkClosure: suite -> tool -> libbar, all on libfoo 1.0, moved onto
 //      libfoo-1.0.1-security-fix: runs, and no reference to 1.0 is left;
+//   5. relinkClosure of a wrapper script naming libfoo 1.0 (a reference relink cannot move to
+//      the longer name): its derivation fails, the log names the wrapper;
 //   6. relinkPackage refuses a package without the hook's record;
 //   7. and one whose output still refers to the stub after relinking.
 // The builds run as root in the default store with the sandbox off (the host's gcc, node and
@@ -148,6 +150,18 @@ describe.skipIf(!hasNix || !isRoot())("nix/lib.nix end to end with a real Nix (n
     const hashPart = old.slice("/nix/store/".length, "/nix/store/".length + 32);
     const grep = await execa("grep", ["-r", "-l", "-a", hashPart, ...paths], { reject: false });
     expect([grep.exitCode, grep.stdout]).toEqual([1, ""]);
+  });
+
+  it("5: relinkClosure of a wrapper script naming libfoo 1.0's lib/ (a reference relink cannot move to the longer name): --strict fails its derivation, the log names the wrapper", { timeout: 300_000 }, async () => {
+    const old = await outPath("libfoo10", "1.0");
+    const r = await nixBuild("wrapperRelinked", "1.0");
+    expect(r.code, r.log).not.toBe(0);
+    const wrapper = await outPath("wrapper", "1.0");
+    expect(readFileSync(join(wrapper, "bin/w"), "utf8")).toContain(`LD_LIBRARY_PATH=${old}/lib exec `);
+    expect(r.log).toContain(`remaining reference: ${wrapper}/bin/w at 26: ${old}`);
+    expect(r.log).toContain("refused by --strict, nothing written");
+    expect(r.log).toContain(`relinkClosure: abilink relink ${wrapper} failed (exit 1, its report above)`);
+    expect(r.log).toMatch(/builder for '[^']*-wrapper-1\.0\.drv' failed with exit code 1/);
   });
 
   it("6: relinkPackage refuses a package the hook recorded nothing for (dontAbilink), saying why", { timeout: 300_000 }, async () => {
