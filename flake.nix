@@ -24,7 +24,7 @@
         pkgs:
         import ./nix/lib.nix {
           inherit (pkgs) runCommand;
-          abilink = self.packages.${pkgs.system}.abilink;
+          abilink = self.packages.${pkgs.stdenv.hostPlatform.system}.abilink;
         }
       );
 

@@ -104,10 +104,14 @@ rec {
 
   # The cheap last step of a package built against stubs: each output of `drv` copied with
   # `abilink relink --out`, its stub references (nix-support/abilink-stubs, written by the setup
-  # hook) moved to the table that has each SONAME, its references to drv's other outputs to this
-  # derivation's. The tables are inputs here, so Nix records the references and keeps them alive;
-  # the stubs are not referenced any more. Output names and store path names are drv's.
-  # `checkPhase` runs afterwards: the package's tests, which could not run against stubs.
+  # hook in the fixup phase) moved to the table that has each SONAME, its references to drv's
+  # other outputs to this derivation's. The tables are inputs here, so Nix records the references
+  # and keeps them alive; the stubs are not referenced any more: afterwards, an output that still
+  # holds a stub's hash (what Nix's reference scan finds: any file's bytes, a link's target)
+  # fails the build, and so does a drv none of whose outputs has the record (built without the
+  # hook's fixup: runCommand, dontFixup, dontAbilink). Output names, store path names, `meta` and
+  # `passthru` are drv's. `checkPhase` runs afterwards: the package's tests, which could not run
+  # against stubs.
   relinkPackage =
     {
       drv,
@@ -122,10 +126,25 @@ rec {
         {
           nativeBuildInputs = [ abilink ];
           inherit outputs tables checkPhase;
+          # the closure of each unlinked output: the stubs among its paths are the ones to check for
+          exportReferencesGraph = builtins.concatLists (map (o: [ "unlinked-references-${o}" drv.${o} ]) outputs);
+          meta = drv.meta or { };
+          passthru = drv.passthru or { };
         }
         // builtins.listToAttrs (map (o: { name = "unlinked_${o}"; value = drv.${o}; }) outputs)
       )
       ''
+        recorded=""
+        for o in $outputs; do
+          src_var=unlinked_$o
+          [[ -e ''${!src_var}/nix-support/abilink-stubs ]] && recorded=1
+        done
+        if [[ -z $recorded ]]; then
+          echo "relinkPackage: no output of $name has nix-support/abilink-stubs, the record abilink's setup hook writes in the fixup phase:" >&2
+          echo "relinkPackage: build it with abilink in nativeBuildInputs and a fixup phase (not a runCommand, nor dontFixup or dontAbilink); a package that links against no stub needs no relinkPackage" >&2
+          exit 1
+        fi
+
         for o in $outputs; do
           src_var=unlinked_$o
           src=''${!src_var}
@@ -156,6 +175,8 @@ rec {
                 args+=(--replace "$stubdir=$table")
               fi
             done < "$src/nix-support/abilink-stubs"
+          else
+            echo "relinkPackage: $o: no stub recorded"
           fi
           unset seen
           # | cat: Nix gives builders a terminal, where relink would draw its progress bar
@@ -163,8 +184,38 @@ rec {
           if [[ -e ''${!o}/nix-support/abilink-stubs ]]; then
             chmod u+w "''${!o}/nix-support"
             rm "''${!o}/nix-support/abilink-stubs"
+            echo "relinkPackage: $o: the record nix-support/abilink-stubs removed from the copy (its remaining reference above goes with it)"
           fi
         done
+
+        # no stub may be left: Nix would not see it (the stubs are no input here) and the program
+        # would load it, or fail to, at run time
+        declare -A stubs=()
+        for graph in unlinked-references-*; do
+          while read -r p; do
+            [[ $p == "$NIX_STORE"/* && -e $p/nix-support/abilink-stub ]] && stubs[$p]=1
+          done < "$graph"
+        done
+        left=()
+        for o in $outputs; do
+          for stub in "''${!stubs[@]}"; do
+            hashPart=''${stub#"$NIX_STORE"/}
+            hashPart=''${hashPart:0:32}
+            while IFS= read -r f; do
+              left+=("$f refers to the stub $stub")
+            done < <(grep -r -l -a -F -e "$hashPart" "''${!o}" || true)
+            while IFS= read -r f; do
+              left+=("$f (a symbolic link) points into the stub $stub")
+            done < <(find "''${!o}" -type l -lname "*$hashPart*")
+          done
+        done
+        if ((''${#left[@]} > 0)); then
+          echo "relinkPackage: the relinked outputs still refer to stubs:" >&2
+          printf 'relinkPackage:   %s\n' "''${left[@]}" >&2
+          echo "relinkPackage: relink moves a stub reference only where the setup hook recorded it and, outside the ELF dynamic fields (scripts, strings, links), only to a table path of the same length (the remaining references listed above); refer to the library through the ELF files' RUNPATH, or build the file against the real library" >&2
+          exit 1
+        fi
+
         if [[ -n $checkPhase ]]; then
           echo "relinkPackage: running checkPhase"
           eval "$checkPhase"
@@ -174,7 +225,10 @@ rec {
   # Deployment-time relinking of drv's closure (the glibc case): every store path of it that
   # refers, directly or through others, to an oldDependency gets its own derivation,
   # `abilink relink PATH --out $out` with the replacements and the other relinked paths, under
-  # the same name; references follow the new paths. `replacements` is
+  # the same name; references follow the new paths. With --strict: a reference relink cannot
+  # move (a script, string or link naming an oldDependency whose newDependency's path has another
+  # length) fails that derivation with the file and offset, rather than leaving the old
+  # dependency in use. `replacements` is
   # [ { oldDependency = ...; newDependency = ...; } ], as for nixpkgs' replaceDependencies.
   # Finding the closure is import-from-derivation (exportReferencesGraph, then readFile),
   # and the paths found become inputs through builtins.storePath: Hydra's restricted and pure
@@ -219,7 +273,16 @@ rec {
             inputs = map (x: x.new) pairs;
           }
           ''
-            abilink relink "$src" --out "$out" ${replaceArgs pairs} 2>&1 | cat
+            # --strict: a reference relink cannot move (outside the ELF dynamic fields, to a NEW
+            # of another length) fails the build with its file and offset, instead of a result
+            # that still uses the old dependency
+            status=0
+            abilink relink "$src" --out "$out" --strict ${replaceArgs pairs} > relink.log 2>&1 || status=$?
+            cat relink.log
+            if ((status != 0)); then
+              echo "relinkClosure: abilink relink $src failed (exit $status, its report above)" >&2
+              exit "$status"
+            fi
           '';
     in
     relinked.${discard drv};

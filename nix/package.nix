@@ -6,8 +6,7 @@
 {
   lib,
   buildNpmPackage,
-  nodejs_20,
-  python3,
+  nodejs,
 }:
 
 buildNpmPackage {
@@ -30,11 +29,12 @@ buildNpmPackage {
   };
 
   npmDepsHash = lib.fakeHash;
-  nodejs = nodejs_20;
+  # nixpkgs' default node; `abilink.override { nodejs = …; }` picks another
+  inherit nodejs;
 
   # node-gyp builds the fs-xattr addon (npm rebuild, in npmConfigHook) and our own
-  # native/abilink-io.c (the package's install script, run here)
-  nativeBuildInputs = [ python3 ];
+  # native/abilink-io.c (the package's install script, run here); buildNpmPackage brings the
+  # python it needs
   postBuild = ''
     npm run install
   '';

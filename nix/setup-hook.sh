@@ -11,11 +11,22 @@
 # Options (derivation attributes, with or without __structuredAttrs):
 #   dontAbilink     skip the check and the record
 #   abilinkIgnore   globs of files to leave out (abilink scan's --exclude: without a slash,
-#                   a base name; with one, the whole path, e.g. "$out/libexec/**")
+#                   a base name; with one, the whole path, e.g. "**/libexec/**")
 #   abilinkFlags    more arguments for `abilink scan` (e.g. --jobs 1)
 #
 # A stub is a library in a store path that has nix-support/abilink-stub (mkAbiStub writes it).
+# A malformed or unreadable file (abilink scan reports it) gets a warning naming it and is left
+# out, as patchelf's --shrink-rpath step of stdenv does; the build carries on.
+#
+# abilink runs on the build platform: the hook acts when abilink comes from nativeBuildInputs
+# (hostOffset -1). With strictDeps (and so in every cross build) it does nothing when sourced
+# from another dependency list; without strictDeps, where buildInputs' programs are on PATH too,
+# it does not tell them apart either (as nixpkgs' CUDA hooks do).
 
+if [[ -n ${strictDeps-} && ${hostOffset:-0} -ne -1 ]]; then
+  echo "abilink: setup hook not used: sourced with hostOffset ${hostOffset:-0} (targetOffset ${targetOffset:-0}); with strictDeps it acts from nativeBuildInputs only"
+  return 0
+fi
 if [[ -n ${abilinkHookOnce-} ]]; then
   return 0
 fi
@@ -114,7 +125,8 @@ abilinkFixupHook() {
     excludes+=(--exclude "$glob")
   done
 
-  local name dir scanOut line file rest field entry soname lib
+  local name dir scanOut scanErr line file rest field entry soname lib
+  local -i scanStatus
   local -a fields needed rpath runpath records
   local interp fileUsesStub
   local -i nElf nLinked
@@ -122,11 +134,25 @@ abilinkFixupHook() {
     dir=${!name-}
     [[ -n $dir && -d $dir ]] || continue
     scanOut=$(mktemp)
-    if ! abilink scan ${flags[@]+"${flags[@]}"} ${excludes[@]+"${excludes[@]}"} -- "$dir" >"$scanOut"; then
-      rm -f "$scanOut"
-      echo "abilink: abilink scan $dir failed" >&2
-      exit 1
-    fi
+    scanErr=$(mktemp)
+    scanStatus=0
+    abilink scan ${flags[@]+"${flags[@]}"} ${excludes[@]+"${excludes[@]}"} -- "$dir" >"$scanOut" 2>"$scanErr" || scanStatus=$?
+    case $scanStatus in
+      0) ;;
+      1)
+        # some files could not be read or are malformed ELF: each named, the others reported
+        while IFS= read -r line; do
+          echo "abilink: warning: ${line#abilink: } (left out: not checked for stub references)" >&2
+        done <"$scanErr"
+        ;;
+      *)
+        cat "$scanErr" >&2
+        rm -f "$scanOut" "$scanErr"
+        echo "abilink: abilink scan $dir failed (exit $scanStatus)" >&2
+        exit 1
+        ;;
+    esac
+    rm -f "$scanErr"
     records=()
     nElf=0
     nLinked=0

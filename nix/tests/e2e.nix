@@ -10,7 +10,7 @@
 }:
 let
   stdenv = import ./stdenv { inherit repo node salt; };
-  inherit (stdenv) runCommand abilink;
+  inherit (stdenv) mkDerivation runCommand abilink;
   abilinkLib = import ../lib.nix { inherit runCommand abilink; };
   inherit (abilinkLib) mkAbiStub abiCheck mkIndirectionTable relinkPackage relinkClosure;
 
@@ -47,15 +47,35 @@ rec {
     pname = "libfoo";
     inherit manifest;
   };
-  appUnlinked = runCommand "app-0.1" {
-    nativeBuildInputs = [ abilink stub ];
-    src = ./src/app.c;
-  } ''
-    ${linkFlags}
-    cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
-    mkdir -p "$out/bin"
-    gcc -Wl,--enable-new-dtags -o "$out/bin/app" source.c $NIX_LDFLAGS "''${rpath[@]}" -lfoo
-  '';
+  # built as a nixpkgs package is: phases, abilink's setup hook acting in fixup
+  mkApp =
+    attrs:
+    mkDerivation (
+      {
+        pname = "app";
+        version = "0.1";
+        src = ./src/app.c;
+        nativeBuildInputs = [ abilink ];
+        buildInputs = [ stub ];
+        buildPhase = ''
+          runHook preBuild
+          ${linkFlags}
+          cp "$src" source.c  # the store path of src would stay in the symbol table (STT_FILE)
+          gcc -Wl,--enable-new-dtags -o app source.c $NIX_LDFLAGS "''${rpath[@]}" -lfoo
+          runHook postBuild
+        '';
+        installPhase = ''
+          runHook preInstall
+          mkdir -p "$out/bin"
+          cp app "$out/bin/app"
+          runHook postInstall
+        '';
+        meta.mainProgram = "app";
+        passthru.abilinkTest = "kept";
+      }
+      // attrs
+    );
+  appUnlinked = mkApp { };
   table = mkIndirectionTable {
     name = "libfoo-table";
     libs = [ "${libfoo}/lib/libfoo.so.1" ];
@@ -76,6 +96,24 @@ rec {
   check = abiCheck {
     lib = libfoo;
     inherit manifest;
+  };
+
+  # relinkPackage's refusals: no record (the hook's fixup did not run); a stub reference
+  # relink cannot move (a text file in a second output naming the stub's lib/, whose table path
+  # has another length)
+  appNoRecord = relinkPackage {
+    drv = mkApp { dontAbilink = true; };
+    tables = [ table ];
+  };
+  appStubLeft = relinkPackage {
+    drv = mkApp {
+      outputs = [ "out" "doc" ];
+      postInstall = ''
+        mkdir -p "$doc/share/doc/app"
+        echo "linked against ${stub}/lib" > "$doc/share/doc/app/build-info"
+      '';
+    };
+    tables = [ table ];
   };
 
   # 4: deployment-time relinking of a closure built the usual way (no stubs)
@@ -107,6 +145,22 @@ rec {
   '';
   suiteRelinked = relinkClosure {
     drv = suite;
+    replacements = [
+      {
+        oldDependency = libfoo10;
+        newDependency = libfooFix;
+      }
+    ];
+  };
+  # a wrapper naming libfoo 1.0's lib/ in a script: relink cannot move that reference to the
+  # longer name, and --strict fails the wrapper's derivation
+  wrapper = runCommand "wrapper-1.0" { } ''
+    mkdir -p "$out/bin"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/bin/tool "$@"\n' ${libfoo10} ${tool} > "$out/bin/w"
+    chmod +x "$out/bin/w"
+  '';
+  wrapperRelinked = relinkClosure {
+    drv = wrapper;
     replacements = [
       {
         oldDependency = libfoo10;

@@ -1,6 +1,7 @@
 // nix/setup-hook.sh driven by bash through nix/tests/stdenv/setup.sh, a minimal stand-in for
-// nixpkgs' stdenv (setup hooks sourced, prePhases, fixupOutputHooks per output, postFixupHooks),
-// with and without __structuredAttrs. A fake store (NIX_STORE) holds a stub made by abilink from
+// nixpkgs' stdenv (setup hooks sourced with their offsets, prePhases, the build and install
+// phases, fixupOutputHooks per output, postFixupHooks; a buildCommand alone), with and without
+// __structuredAttrs, and with and without appendToVar (older stdenvs). A fake store (NIX_STORE) holds a stub made by abilink from
 // a compiled libfoo's manifest; the builds link a program, a helper and a plugin against it.
 // Ordering: a patchelf --shrink-rpath hook (fixupOutputHooks) and an autoPatchelf-like hook
 // sourced after abilink's (postFixupHooks) both run before abilink's check, which sees their
@@ -119,13 +120,25 @@ function appBuild() {
   ].join("\n");
 }
 
-const base = (): Attrs => ({ nativeBuildInputs: [pkgs.abilink, pkgs.shrink, pkgs.autoPatchelf], autoPatchelfLibDirs: stub, buildCommand: appBuild() });
+/** Says in the log whether the stdenv has appendToVar (the hook falls back on its own without). */
+const reportAppendToVar = `if declare -F appendToVar >/dev/null; then echo "stdenv: appendToVar defined"; else echo "stdenv: no appendToVar"; fi`;
 
-describe.skipIf(!hasGcc || !hasPatchelf).each([false, true])("nix/setup-hook.sh (__structuredAttrs: %s)", (structured) => {
+const variants = [false, true].flatMap((structured) => [true, false].map((appendToVar) => ({ structured, appendToVar })));
+
+describe.skipIf(!hasGcc || !hasPatchelf).each(variants)("nix/setup-hook.sh (__structuredAttrs: $structured, appendToVar: $appendToVar)", ({ structured, appendToVar }) => {
+  /** The attributes of the tests' build: abilink, the --shrink-rpath and autoPatchelf-like hooks, appBuild() as buildPhase. */
+  const base = (): Attrs => ({
+    nativeBuildInputs: [pkgs.abilink, pkgs.shrink, pkgs.autoPatchelf],
+    autoPatchelfLibDirs: stub,
+    buildPhase: `${reportAppendToVar}\n${appBuild()}`,
+    fakeStdenvNoAppendToVar: appendToVar ? undefined : "1",
+  });
+
   it("runs last in fixup: after --shrink-rpath and an autoPatchelf-like hook sourced after it; records the stub and its ABI hash per output", async () => {
     const r = await build(base(), ["out", "plugins"], structured);
     expect(r.code, r.log).toBe(0);
     const log = r.log.split("\n");
+    expect(log).toContain(appendToVar ? "stdenv: appendToVar defined" : "stdenv: no appendToVar");
     const at = (re: RegExp) => log.findIndex((l) => re.test(l));
     expect(log.filter((l) => l.startsWith("abilink: registered"))).toHaveLength(1);
     expect(at(/^running abilinkHookRegistration$/)).toBeLessThan(at(/^running buildPhase$/));
@@ -147,7 +160,7 @@ describe.skipIf(!hasGcc || !hasPatchelf).each([false, true])("nix/setup-hook.sh 
   });
 
   it("an output with no stub reference gets no record", async () => {
-    const r = await build({ ...base(), buildCommand: `mkdir -p "$out/bin"; gcc -o "$out/bin/helper" ${tmp}/src/helper.c` }, ["out"], structured);
+    const r = await build({ ...base(), buildPhase: `mkdir -p "$out/bin"; gcc -o "$out/bin/helper" ${tmp}/src/helper.c` }, ["out"], structured);
     expect(r.code, r.log).toBe(0);
     expect(r.log).toContain("abilink: out: 1 ELF files, none linked against stubs");
     expect(existsSync(join(r.paths.out!, "nix-support/abilink-stubs"))).toBe(false);
@@ -189,10 +202,35 @@ describe.skipIf(!hasGcc || !hasPatchelf).each([false, true])("nix/setup-hook.sh 
 
   it("a stub in DT_RPATH (not RUNPATH) fails the build", async () => {
     // without dontPatchELF, --shrink-rpath would have rewritten DT_RPATH as DT_RUNPATH
-    const buildCommand = `mkdir -p "$out/bin"; gcc -Wl,--disable-new-dtags -o "$out/bin/app" ${tmp}/src/app.c -L${stub} -lfoo -Wl,-rpath,${stub}`;
-    const r = await build({ ...base(), dontPatchELF: "1", buildCommand }, ["out", "plugins"], structured);
+    const buildPhase = `mkdir -p "$out/bin"; gcc -Wl,--disable-new-dtags -o "$out/bin/app" ${tmp}/src/app.c -L${stub} -lfoo -Wl,-rpath,${stub}`;
+    const r = await build({ ...base(), dontPatchELF: "1", buildPhase }, ["out", "plugins"], structured);
     expect(r.code, r.log).toBe(1);
     expect(r.log).toContain(`abilink:   ${r.paths.out}/bin/app: DT_RPATH entry ${stub} is a stub directory`);
+  });
+
+  it("a malformed ELF file in an output (truncated): a warning names it, it is left out, the build carries on", async () => {
+    const buildPhase = `${appBuild()}\nmkdir -p "$out/share/testdata"; head -c 100 /bin/ls > "$out/share/testdata/truncated.elf"`;
+    const r = await build({ ...base(), buildPhase }, ["out", "plugins"], structured);
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toMatch(new RegExp(`^abilink: warning: ${r.paths.out}/share/testdata/truncated\\.elf: .+ \\(left out: not checked for stub references\\)$`, "m"));
+    expect(r.log).toContain("abilink: out: 2 ELF files, 1 linked against stubs");
+    expect(readFileSync(join(r.paths.out!, "nix-support/abilink-stubs"), "utf8")).toBe(`${stub}/libfoo.so.1 ${stubHash}\n`);
+  });
+
+  it("strictDeps: from buildInputs (hostOffset 0) the hook does nothing, said in the log; from nativeBuildInputs it acts", async () => {
+    const b = base();
+    const others = (b.nativeBuildInputs as string[]).filter((p) => p !== pkgs.abilink);
+    const r = await build({ ...b, strictDeps: "1", dontPatchELF: "1", buildInputs: [] }, ["out", "plugins"], structured);
+    expect(r.code).toBe(1); // from nativeBuildInputs: the helper's stub RUNPATH refused
+    const inBuildInputs = await build({ ...b, strictDeps: "1", dontPatchELF: "1", nativeBuildInputs: others, buildInputs: [pkgs.abilink] }, ["out", "plugins"], structured);
+    expect(inBuildInputs.code, inBuildInputs.log).toBe(0);
+    expect(inBuildInputs.log).toContain("abilink: setup hook not used: sourced with hostOffset 0 (targetOffset 1); with strictDeps it acts from nativeBuildInputs only");
+    expect(inBuildInputs.log).not.toContain("abilink: registered");
+    expect(existsSync(join(inBuildInputs.paths.out!, "nix-support/abilink-stubs"))).toBe(false);
+    // without strictDeps nixpkgs does not keep them apart (buildInputs' programs are on PATH), nor does the hook
+    const nonStrict = await build({ ...b, dontPatchELF: "1", nativeBuildInputs: others, buildInputs: [pkgs.abilink] }, ["out", "plugins"], structured);
+    expect(nonStrict.code).toBe(1);
+    expect(nonStrict.log).toContain("abilink: registered abilinkFixupHook");
   });
 
   it("sourced twice (two inputs carry it): registered once", async () => {
@@ -201,5 +239,23 @@ describe.skipIf(!hasGcc || !hasPatchelf).each([false, true])("nix/setup-hook.sh 
     expect(r.code, r.log).toBe(0);
     expect(r.log.split("\n").filter((l) => l.startsWith("abilink: registered"))).toHaveLength(1);
     expect(r.log.split("\n").filter((l) => l.startsWith("abilink: out: "))).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!hasGcc || !hasPatchelf).each([false, true])("nix/tests/stdenv/setup.sh (__structuredAttrs: %s)", (structured) => {
+  it("a buildCommand runs alone, as in nixpkgs' genericBuild: no prePhases, no build or install phase, no fixup (the hook neither registered nor run)", async () => {
+    const attrs: Attrs = {
+      nativeBuildInputs: [pkgs.abilink, pkgs.shrink, pkgs.autoPatchelf],
+      autoPatchelfLibDirs: stub,
+      buildCommand: `echo "buildCommand ran"\n${appBuild()}`,
+      buildPhase: "echo buildPhase ran",
+    };
+    const r = await build(attrs, ["out", "plugins"], structured);
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toContain("buildCommand ran");
+    expect(r.log).not.toContain("buildPhase ran");
+    expect(r.log).not.toMatch(/^running (abilinkHookRegistration|buildPhase|fixupPhase)$/m);
+    expect(r.log).not.toMatch(/^(shrink-rpath|auto-patchelf-like|abilink): /m);
+    expect(existsSync(join(r.paths.out!, "nix-support/abilink-stubs"))).toBe(false);
   });
 });
