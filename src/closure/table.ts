@@ -12,7 +12,7 @@
 // The table is built beside DIR in a private directory (relink-out.ts's helpers: a name of
 // the pattern `NAME.abilink-XXXXXXXX`, mode 0700, held with flock, a killed run's tree removed
 // by the next) and renamed to DIR once complete, so a DIR is always a finished table.
-import { closeSync, constants, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmdirSync, statSync, symlinkSync } from "node:fs";
 import { posix } from "node:path";
 import { diffExitStatus, diffManifests, DIFF_INCOMPATIBLE, type AbiChange } from "../abi/diff.js";
 import { escapeName } from "../abi/format.js";
@@ -106,9 +106,12 @@ interface Implementation {
   hash: string;
   manifest: AbiManifest;
   interpreter: string | null;
-  /** The edits that expand $ORIGIN, empty when the library does not use it. */
-  origin: Edit[];
+  /** Where it uses $ORIGIN (empty when it does not): its run path, and NEEDED entries, as they are. */
+  origin: OriginUse[];
 }
+
+/** A use of $ORIGIN in a library: its whole run path (RUNPATH, else RPATH), or one NEEDED entry. */
+type OriginUse = { field: "search"; kind: "runpath" | "rpath"; paths: string[] } | { field: "needed"; name: string };
 
 /** The class/machine directory's name: `elf64-x86_64` (the rewriter's, which moves references into a table). */
 export const groupName = tableGroup;
@@ -120,10 +123,33 @@ const usesOrigin = (value: string) => /\$(ORIGIN\b|\{ORIGIN\})/.test(value);
 export const expandOrigin = (value: string, dir: string): string => value.replace(ORIGIN, () => dir);
 
 /**
- * glibc's libraries: those relink's "one build" check knows, its loader, and the modules
- * libc loads itself (NSS, the malloc debugger), which must come from libc's build too.
+ * The edits that make a copy in the table's directory `tableDir` find what the library finds
+ * from its own directory `implDir`, the table first: each run-path entry with $ORIGIN becomes
+ * two, expanded to the table's directory (what a link there would search: the table's own
+ * entries for its siblings) and then to the implementation's (the siblings the table does not
+ * have); a NEEDED with $ORIGIN names the table's entry when the table has one of that name
+ * (`inTable`), else the implementation's file.
  */
-const isGlibcExtra = (soname: string) => /^libnss_\w+\.so\.\d+$/.test(soname) || /^libc_malloc_debug\.so\.\d+$/.test(soname);
+export function originEdits(origin: readonly OriginUse[], tableDir: string, implDir: string, inTable: (name: string) => boolean): Edit[] {
+  return origin.map((u): Edit => {
+    if (u.field === "search") {
+      const paths = [...new Set(u.paths.flatMap((p) => (usesOrigin(p) ? [expandOrigin(p, tableDir), expandOrigin(p, implDir)] : [p])))];
+      return { op: "set-search-path", paths, kind: u.kind };
+    }
+    const viaTable = expandOrigin(u.name, tableDir);
+    const base = viaTable.slice(viaTable.lastIndexOf("/") + 1);
+    const to = posix.dirname(viaTable) === tableDir && inTable(base) ? viaTable : expandOrigin(u.name, implDir);
+    return { op: "replace-needed", from: u.name, to };
+  });
+}
+
+/**
+ * glibc's libraries: those relink's "one build" check knows, its loader, and the modules
+ * libc loads itself and glibc builds (its NSS modules, the malloc debugger), which must come
+ * from libc's build too. NSS modules of other packages (libnss_systemd, libnss_mymachines)
+ * are libraries like any other.
+ */
+const isGlibcExtra = (soname: string) => /^libnss_(files|dns|compat|db|hesiod|nis|nisplus)\.so\.\d+$/.test(soname) || /^libc_malloc_debug\.so\.\d+$/.test(soname);
 export const isGlibcPart = (soname: string): boolean => GLIBC_SONAMES.has(soname) || isLoader(soname) || isGlibcExtra(soname);
 
 /** Reads one LIB; throws InputError (or a system or ELF error) when it is no shared library. */
@@ -137,11 +163,14 @@ function readImplementation(path: string): Implementation {
     if (!soname) throw new InputError("has no SONAME: no NEEDED entry can name it, so no table entry can stand for it");
     if (soname.includes("/") || soname === "." || soname === "..") throw new InputError(`has a SONAME that cannot be a file name (${soname})`);
     const dir = posix.dirname(real);
-    const origin: Edit[] = [];
+    const origin: OriginUse[] = [];
     const runpath = elf.dynamic?.runpath ?? [];
     const paths = runpath.length > 0 ? runpath : (elf.dynamic?.rpath ?? []);
-    if (paths.some(usesOrigin)) origin.push({ op: "set-search-path", paths: paths.map((p) => expandOrigin(p, dir)), kind: runpath.length > 0 ? "runpath" : "rpath" });
-    for (const n of elf.dynamic?.needed ?? []) if (usesOrigin(n)) origin.push({ op: "replace-needed", from: n, to: expandOrigin(n, dir) });
+    if (paths.some(usesOrigin)) origin.push({ field: "search", kind: runpath.length > 0 ? "runpath" : "rpath", paths });
+    for (const n of elf.dynamic?.needed ?? []) if (usesOrigin(n)) origin.push({ field: "needed", name: n });
+    // A run path cannot hold a directory whose name has ":" (it would split there), nor a "$"
+    // (a token ld.so would expand): such a library cannot be copied with $ORIGIN expanded.
+    if (origin.length > 0 && /[:$]/.test(dir)) throw new InputError(`uses $ORIGIN and lies in a directory whose name holds ":" or "$" (${dir}): a copy could not name it in a run path`);
     const manifest = extractManifest(elf);
     return { soname, group: groupName(elf.header.class, elf.header.e_machine), manifest, hash: abiHash(manifest), interpreter: elf.interpreter, origin };
   });
@@ -339,14 +368,19 @@ function writeTable(
     ({ fd: treeFd, name: treeName } = makeTree(parentFd, where));
     const at = (rel: string) => fsPath(`${fdPath(treeFd)}/${rel}`);
     const dirs = ["lib", ...[...new Set(entries.map((e) => `lib/${e.group}`))]];
-    for (const d of dirs) mkdirSync(at(d), 0o755);
+    // Modes set, not asked of mkdir and open: the umask must not make a table others cannot read.
+    for (const d of dirs) {
+      mkdirSync(at(d), 0o755);
+      chmodSync(at(d), 0o755);
+    }
     for (const [i, e] of entries.entries()) {
       if (aborted()) return true;
       const impl = implementations[i]!;
       if (e.kind === "link") symlinkSync(fsPath(e.target), at(e.entry));
       else {
         try {
-          writeCopy(impl, at(e.entry), durable);
+          const inTable = (name: string) => entries.some((x) => x.group === e.group && x.soname === name);
+          writeCopy(impl, at(e.entry), durable, posix.join(where.dir, "lib", e.group), inTable);
         } catch (err) {
           throw new TableError(impl.path, `${describeError(err)}; nothing written`);
         }
@@ -354,6 +388,7 @@ function writeTable(
     }
     const fd = openSync(at(TABLE_RECORD), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     try {
+      fchmodSync(fd, 0o644);
       writeAll(fd, new TextEncoder().encode(record), 0);
       if (durable) fsyncSync(fd);
     } finally {
@@ -400,9 +435,9 @@ function syncDir(path: string | Buffer, durable: boolean): void {
   }
 }
 
-/** A copy of the implementation with $ORIGIN expanded (the rewriter), made with O_EXCL at `dest`. */
-function writeCopy(impl: Implementation, dest: string | Buffer, durable: boolean): void {
-  const planned = planFile(impl.real, impl.origin);
+/** A copy of the implementation with $ORIGIN expanded (the rewriter, originEdits), made with O_EXCL at `dest`. */
+function writeCopy(impl: Implementation, dest: string | Buffer, durable: boolean, tableDir: string, inTable: (name: string) => boolean): void {
+  const planned = planFile(impl.real, originEdits(impl.origin, tableDir, posix.dirname(impl.real), inTable));
   const mode = Number(planned.source.stat.mode) & 0o755;
   const fd = openSync(dest, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {

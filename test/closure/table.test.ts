@@ -120,13 +120,14 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("eu-elflint", "elfutils") || 
       await execa("gcc", ["-o", main, fx("main.c"), `-L${impl}`, "-l:libA.so.1", `-Wl,-rpath-link,${impl}`]);
     }, 60_000);
 
-    it("is a copy with $ORIGIN expanded to its real directory (eu-elflint clean), and a program finds libB through it", async () => {
+    it("is a copy with $ORIGIN expanded to the table's directory, then its real directory (eu-elflint clean), and a program finds libB through it", async () => {
       const out = fresh();
       const r = written(buildTable(out, [join(impl, "libA.so.1")]));
       expect(r.entries).toEqual([expect.objectContaining({ soname: "libA.so.1", kind: "copy", target: join(impl, "libA.so.1") })]);
       const entry = join(out, X64, "libA.so.1");
       expect(lstatSync(entry).isFile()).toBe(true);
-      expect(withElfFile(entry, (elf) => elf.dynamic?.runpath)).toEqual([impl]);
+      // What a link would search (the table's own entries), then the implementation's directory.
+      expect(withElfFile(entry, (elf) => elf.dynamic?.runpath)).toEqual([join(out, X64), impl]);
       expect(withElfFile(entry, (elf) => elf.dynamic?.soname)).toBe("libA.so.1");
       const lint = await elflintClean(entry);
       expect(lint.ok, lint.output).toBe(true);
@@ -136,6 +137,30 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("eu-elflint", "elfutils") || 
       const got = await runProgram([prog], { env: { LD_DEBUG: "libs" } });
       expect([got.code, got.stdout]).toEqual([0, "a=43"]);
       expect(inits(got.stderr)).toEqual(expect.arrayContaining([entry, join(impl, "libB.so.1")]));
+    });
+
+    it("a sibling the table also has is found in the table: a fixed libB in the table reaches a program that needs only libA", async () => {
+      const fixed = join(tmp, "impl-b-fixed");
+      mkdirSync(fixed);
+      await execa("gcc", ["-shared", "-fPIC", "-DB_VALUE=98", "-Wl,-soname,libB.so.1", "-o", join(fixed, "libB.so.1"), fx("libb.c")]);
+      const out = fresh();
+      written(buildTable(out, [join(impl, "libA.so.1"), join(fixed, "libB.so.1")]));
+      const prog = join(tmp, "main-ab-fixed");
+      copyFileSync(main, prog);
+      pointAt(prog, out, X64, null);
+      const got = await runProgram([prog], { env: { LD_DEBUG: "libs" } });
+      expect([got.code, got.stdout]).toEqual([0, "a=99"]);
+      expect(inits(got.stderr)).toContain(join(out, X64, "libB.so.1"));
+      expect(inits(got.stderr)).not.toContain(join(impl, "libB.so.1"));
+    });
+
+    it("a library using $ORIGIN in a directory whose name holds a colon is refused: no run path can name it", () => {
+      const odd = join(tmp, "impl:odd");
+      mkdirSync(odd);
+      copyFileSync(join(impl, "libA.so.1"), join(odd, "libA.so.1"));
+      const r = buildTable(fresh(), [join(odd, "libA.so.1")]);
+      expect(r.kind).toBe("invalid");
+      expect(r.kind === "invalid" ? r.problems.map((p) => p.message).join("\n") : "").toMatch(/holds ":" or "\$"/);
     });
 
     it("a plain symbolic link in its place would fail: ld.so takes $ORIGIN from the link's directory", async () => {
@@ -259,6 +284,14 @@ describe.skipIf(!hasTool("gcc", "gcc") || !hasTool("eu-elflint", "elfutils") || 
     expect(rb.entries).toEqual(ra.entries);
     expect(tree(b)).toEqual(tree(a));
     expect(readdirSync(join(tmp, "det"))).toEqual(["table"]);
+  });
+
+  it("the umask does not decide the modes: a table made under umask 077 has 0755 directories and a 0644 record, readable by all", async () => {
+    const out = fresh();
+    const abilink = new URL("../../bin/abilink", import.meta.url).pathname;
+    await execa("sh", ["-c", `umask 077 && exec node "$0" table --out "$1" "$2"`, abilink, out, OTHERS[0]!]);
+    for (const d of ["", "lib", X64]) expect((lstatSync(join(out, d)).mode & 0o777).toString(8), d).toBe("755");
+    expect((lstatSync(join(out, TABLE_RECORD)).mode & 0o777).toString(8)).toBe("644");
   });
 
   it("property: any order of any subset gives the record of the subset in table order (fast-check)", () => {
