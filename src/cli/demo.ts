@@ -26,7 +26,8 @@ export function registerDemo(program: Command, setExit: (code: number) => void):
     .summary("the whole story in one run: stub, table, relink after a fix, an ABI break refused, glibc moved")
     .description(
       "In a temporary directory, with gcc only: build libdemo 1.0, 1.0.1 (a security fix, same ABI) and 2.0 (an ABI " +
-        "break) from the C sources in the package's demo/; check 1.0 against the committed manifest demo/libdemo.abi, " +
+        "break) from the C sources in the package's demo/; check 1.0 against the committed manifest demo/libdemo.abi " +
+        "(on another machine than x86_64, 1.0's own manifest stands in for it), " +
         "make the stub from it, and compile a second library and two programs against the stub; make a table of 1.0 " +
         "and relink them onto it; then a table of 1.0.1 and relink again, with no compiler on PATH (same hash, same " +
         "stub bytes); show diff, table --expect and relink refusing 2.0 (exit 12); and move copies of ls, cat and sort " +
@@ -39,11 +40,12 @@ export function registerDemo(program: Command, setExit: (code: number) => void):
       "after",
       `
 Examples:
-  abilink demo                      # about 10 s; the transcript on stdout
+  abilink demo                      # a few seconds; the transcript on stdout
   abilink demo --keep /tmp/d        # then: ls /tmp/d/store; cat /tmp/d/store/*-libdemo-table-1.0.1/abilink-table
   abilink demo --json | jq '.steps.fix'
 
-Exit status: 0 every step gave what it shows; 1 gcc is missing, or a step did not (one line says which).`,
+Exit status: 0 every step gave what it shows; 1 gcc is missing, or a step did not (one line says which);
+128 + the signal's number on SIGINT, SIGTERM or SIGHUP (130, 143, 129), the temporary directory removed.`,
     )
     .action(async (flags: DemoFlags) => setExit(await runDemoCommand(flags)));
 }

@@ -15,6 +15,8 @@ export interface Relinked {
   /** The size of the files it rewrote, as written to DIR. */
   bytesWritten: number;
   seconds: number;
+  /** The files the ABI check refused, each problem as `KIND SUBJECT`. */
+  refused: { path: string; problems: string[] }[];
 }
 
 interface RelinkJson {
@@ -53,6 +55,7 @@ export async function relinkOut(s: Session, root: string, out: string, replace: 
     bytesGrown: d?.summary.bytesGrown ?? 0,
     bytesWritten: written ? rewrites.reduce((n, f) => n + statSync(out + f.path.slice(root.length)).size, 0) : 0,
     seconds: r.seconds,
+    refused: (d?.failures ?? []).map((f) => ({ path: f.path, problems: f.problems.map((p) => `${p.kind} ${p.subject}`) })),
   };
 }
 

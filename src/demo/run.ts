@@ -3,7 +3,7 @@
 // summary and removes the directory.
 import { execa } from "execa";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DemoError } from "../errors.js";
 import { PACKAGE_ROOT, Session } from "./session.js";
@@ -12,6 +12,9 @@ import { securityFix } from "./step-fix.js";
 import { glibcRelink } from "./step-glibc.js";
 import { buildStore, linkAgainstStub } from "./step-link.js";
 import type { DemoResult, DemoState, DemoSummary } from "./types.js";
+
+/** The signals that end the demo early, each removing its directory first. */
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export interface DemoOptions {
   /** Work in DIR (made; it must not exist) and keep it. */
@@ -27,17 +30,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     throw new DemoError("gcc is not installed: the demo compiles a small library and two programs (Debian: apt-get install gcc)");
   }
   const dir = opts.keep === undefined ? mkdtempSync(join(tmpdir(), "abilink-demo-")) : makeKept(resolve(opts.keep));
-  const removeOnSignal = () => {
-    if (opts.keep === undefined) rmSync(dir, { recursive: true, force: true });
-    process.exit(130);
+  let session: Session | null = null;
+  let stopping = false;
+  // Interrupted, hung up or terminated: the running command ended, the directory removed (not
+  // a kept one), exit 128 + the signal's number, as a shell reports a process it killed.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await session?.stop();
+      if (opts.keep === undefined) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      process.exit(128 + osConstants.signals[signal]);
+    })();
   };
-  process.once("SIGINT", removeOnSignal);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
   try {
     const real = realpathSync(dir);
-    const s = new Session(real, opts.print);
+    const s = (session = new Session(real, opts.print));
     s.write(`abilink demo: a library's fix reaches its programs by relinking, without recompiling them\n`);
     s.write(`# D=${real}${opts.keep === undefined ? " (removed at the end; --keep DIR keeps it)" : ""}\n# commands run in ${PACKAGE_ROOT} (demo/ holds the C sources)`, true);
-    const state: DemoState = { store: `${real}/store`, work: `${real}/work`, libdemo: {} as DemoState["libdemo"], stub: "", stubSha256: "", table: "", packages: { greeting: "", hello: "", banner: "" }, relinks: [] };
+    const state: DemoState = { store: `${real}/store`, work: `${real}/work`, libdemo: {} as DemoState["libdemo"], manifest: "", stub: "", stubSha256: "", table: "", packages: { greeting: "", hello: "", banner: "" }, relinks: [] };
     mkdirSync(state.work, { recursive: true });
     const build = await buildStore(s, state);
     state.libdemo = build.libdemo;
@@ -50,7 +62,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     s.write(`\nabilink demo: done in ${seconds.toFixed(1)} s${opts.keep === undefined ? "" : `; everything is in ${real}`}`);
     return { dir: real, kept: opts.keep !== undefined, seconds, steps: { build, link, fix, break: broke, glibc }, summary, commands: s.commands };
   } finally {
-    process.off("SIGINT", removeOnSignal);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
     if (opts.keep === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // The demo's commands: each printed as a shell line (`$ abilink …`, `$ gcc …`, `$ ./prog`)
 // before its output, run for real as a child process, and recorded for --json. Paths under the
 // demo's directory print as `$D/…`, so the transcript reads the same on every run.
-import { execa } from "execa";
+import { execa, type ResultPromise } from "execa";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DemoError } from "../errors.js";
@@ -40,11 +40,18 @@ export interface RunOptions {
   show?: (r: Ran) => string;
 }
 
+/** A promise that never settles: where the demo's steps wait once it is stopped. */
+const HALT = new Promise<never>(() => {});
+
 export class Session {
   step = 0;
   readonly commands: DemoCommand[] = [];
   /** The PATH every command gets, when set (step 3). */
   path: string | undefined;
+  /** The command running now (one at a time), until it ends. */
+  private running: ResultPromise | null = null;
+  /** Set by stop(): no command starts or returns after it (the demo goes no further). */
+  private stopped = false;
 
   constructor(
     /** The demo's directory (`$D`). */
@@ -80,9 +87,14 @@ export class Session {
   async run(argv: string[], shown: string[] = argv, opts: RunOptions = {}): Promise<Ran> {
     const env = { ...opts.env, ...(this.path === undefined ? {} : { PATH: this.path }) };
     const line = [...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${quote(this.short(v))}`), ...shown.map((a) => quote(this.short(a)))].join(" ");
+    if (this.stopped) await HALT;
     this.write(`$ ${line}${opts.suffix ?? ""}`);
     const started = performance.now();
-    const r = await execa(argv[0]!, argv.slice(1), { cwd: PACKAGE_ROOT, env, reject: false, stripFinalNewline: false, stdin: "ignore", all: true });
+    // detached: a process group of its own, so stop() ends gcc's cc1 and ld with it.
+    this.running = execa(argv[0]!, argv.slice(1), { cwd: PACKAGE_ROOT, env, reject: false, stripFinalNewline: false, stdin: "ignore", all: true, detached: true });
+    const r = await this.running;
+    this.running = null;
+    if (this.stopped) await HALT;
     const ran: Ran = { exitCode: r.exitCode ?? 127, stdout: String(r.stdout), stderr: String(r.stderr), seconds: (performance.now() - started) / 1000 };
     this.commands.push({ step: this.step, argv, shown: this.short(line), exitCode: ran.exitCode, seconds: ran.seconds, ...(this.path === undefined ? {} : { path: this.path }) });
     if (r.exitCode === undefined) throw new DemoError(`step ${this.step}: ${shown[0]}: ${r.code === "ENOENT" ? "not found" : r.shortMessage}`);
@@ -96,6 +108,28 @@ export class Session {
     }
     if (ran.exitCode !== 0) this.say(`exit ${ran.exitCode}`);
     return ran;
+  }
+
+  /**
+   * Ends the running command's process group, if any, and waits for it (nothing more writes to
+   * the directory): SIGTERM first, so gcc removes its temporary files from TMPDIR, then SIGKILL
+   * after a second. No command starts or returns after it.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.running;
+    if (child?.pid === undefined) return;
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // the group has ended
+      }
+    };
+    signal("SIGTERM");
+    const timer = setTimeout(() => signal("SIGKILL"), 1000);
+    await child;
+    clearTimeout(timer);
   }
 }
 

@@ -5,7 +5,7 @@ import { DemoError } from "../errors.js";
 import { rollOut, runPrograms } from "./rollout.js";
 import type { Session } from "./session.js";
 import { expectPrinted, hashes, sha256 } from "./step-link.js";
-import { COMMITTED_MANIFEST, storePath } from "./store.js";
+import { storePath } from "./store.js";
 import type { DemoState, FixStep } from "./types.js";
 
 /** The tools a rebuild would need: none may be on step 3's PATH. */
@@ -24,16 +24,16 @@ export async function securityFix(s: Session, state: DemoState): Promise<FixStep
     const lib = state.libdemo["1.0.1"];
     const [before, hash] = hashes((await s.abilink(["hash", state.libdemo["1.0"], lib])).stdout);
     if (before !== hash) throw new DemoError(`step 3: libdemo 1.0.1's ABI hash ${hash} is not 1.0's (${before})`);
-    const diffExit = (await s.abilink(["diff", COMMITTED_MANIFEST, lib])).exitCode;
+    const diffExit = (await s.abilink(["diff", state.manifest, lib])).exitCode;
     s.say("the same hash, no ABI change: 1.0.1 provides the committed manifest, so its stub is the same one:");
     const check = `${state.work}/stub-again`;
     mkdirSync(check);
-    await s.abilink(["stub", COMMITTED_MANIFEST, "-o", `${check}/libdemo.so.1`]);
+    await s.abilink(["stub", state.manifest, "-o", `${check}/libdemo.so.1`]);
     const stubSha256 = sha256(`${check}/libdemo.so.1`);
     if (stubSha256 !== state.stubSha256) throw new DemoError(`step 3: the stub's sha256 ${stubSha256} is not step 2's (${state.stubSha256})`);
     s.say(`sha256 ${stubSha256}: step 2's stub, byte for byte.\nlibgreeting, hello and banner were linked against exactly these bytes: their compile and link steps\nwould be cache hits. Only the table and the relink change:`);
     const table = storePath(state.store, "libdemo-table-1.0.1", [lib, hash!]);
-    await s.abilink(["table", "--out", table, "--expect", COMMITTED_MANIFEST, lib]);
+    await s.abilink(["table", "--out", table, "--expect", state.manifest, lib]);
     await rollOut(s, state, state.table, table);
     const printed = await runPrograms(s, state);
     expectPrinted(s, printed, "1.0.1");

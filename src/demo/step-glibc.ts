@@ -47,13 +47,29 @@ function glibcVersion(libc: string): string {
   return best ? `${best[1]}.${best[2]}` : "system";
 }
 
-const interpreterOf = (path: string): string | null => withElfFile(path, (elf) => elf.interpreter) ?? null;
+/** The program's ELF interpreter (ld.so), or null: no PT_INTERP, not ELF (a script), or unreadable. */
+function interpreterOf(path: string): string | null {
+  try {
+    return withElfFile(path, (elf) => elf.interpreter) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The interpreter of the first of PROGRAMS that is a dynamically linked ELF program, whose ld.so exists; null when none is. */
+export function firstInterpreter(programs: string[]): string | null {
+  for (const p of programs) {
+    const interpreter = interpreterOf(p);
+    if (interpreter !== null && existsSync(interpreter)) return interpreter;
+  }
+  return null;
+}
 
 export async function glibcRelink(s: Session, state: DemoState): Promise<GlibcStep> {
   s.heading(5, "The same for glibc: two builds of this system's glibc, system programs moved from one to the other");
   const programs = PROGRAMS.map(onPath).filter((p): p is string => p !== null);
-  const interpreter = programs[0] === undefined ? null : interpreterOf(programs[0]);
-  if (interpreter === null || !existsSync(interpreter)) return skip(s, "no dynamically linked ls, cat or sort on PATH");
+  const interpreter = firstInterpreter(programs);
+  if (interpreter === null) return skip(s, "no dynamically linked ls, cat or sort on PATH");
   const same = programs.filter((p) => interpreterOf(p) === interpreter);
   // Where libc is, as ld.so would find it, without running anything: compat's emulation.
   const load = await s.abilink(["compat", "--json", same[0]!], { expect: [0, 12], show: (r) => `${loadedLine(r.stdout)}\n` });

@@ -12,12 +12,21 @@ export interface BuildStep {
 export interface LinkStep {
   hash: string;
   committedHash: string;
+  /**
+   * The manifest the demo calls committed: demo/libdemo.abi, or, when that is another target's
+   * (class, data or machine), the 1.0 build's `abi --hints` ($D/work/libdemo-1.0.abi).
+   */
+  manifest: string;
+  /** Null, or how demo/libdemo.abi's target differs from this build's (the transcript's line). */
+  otherTarget: string | null;
   /** The 1.0 build's `abi --hints` has the committed manifest's bytes (link hints included). */
   manifestIdentical: boolean;
   stub: string;
   stubSha256: string;
   /** The status of a program linked against the stub, run before relinking (ld.so refuses the stub). */
   stubRunExit: number;
+  /** ld.so's message for it, naming the stub (libdemo.so.1) and why it refused it. */
+  stubRunError: string;
   unlinked: Unlinked;
   table: string;
   printed: { hello: string; banner: string };
@@ -43,6 +52,8 @@ export interface BreakStep {
   relinkExit: number;
   /** Whether relink's DIR exists after the refusal. */
   relinkWrote: boolean;
+  /** Why relink refused hello: each problem's kind and subject (`copy-grown demo_info@DEMO_0.9`). */
+  relinkRefused: string[];
   printed: { hello: string; banner: string };
 }
 
@@ -78,6 +89,8 @@ export interface DemoState {
   store: string;
   work: string;
   libdemo: Record<Release, string>;
+  /** The manifest the demo calls committed (LinkStep's `manifest`). */
+  manifest: string;
   stub: string;
   stubSha256: string;
   table: string;
