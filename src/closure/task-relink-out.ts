@@ -3,9 +3,10 @@
 // plan's only pass over it: the ABI check before reads without planning); its first name
 // made in the private tree with O_EXCL and filled by the rewriter or copied as `cp` copies
 // (reflink, else copy_file_range: never through this process's memory); then its other
-// references to OLD rewritten where NEW has the same length. The tree's directory is named by /proc/self/fd/N, which every thread of the
-// process shares. A thread's new files are fsynced together and closed by finishWrites, once
-// per batch, before their outcomes leave the thread.
+// references to OLD rewritten where NEW has the same length. The tree's directory is named
+// by /proc/self/fd/N, which every thread of the process shares. A thread's new files are
+// fsynced together and closed by finishWrites, once per batch (its own files only), before
+// their outcomes leave the thread.
 import { closeSync, constants, fsync, futimesSync, openSync } from "node:fs";
 import { promisify } from "node:util";
 import { ChangedFileError } from "../errors.js";
