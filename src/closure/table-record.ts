@@ -13,7 +13,7 @@ export const TABLE_HEADER = "abilink-table 1";
 /** For each class/machine directory (`elf64-x86_64`), the entry each file name goes to. */
 export type TableNames = Record<string, Record<string, string>>;
 
-/** Bounds on a hostile record: lines and bytes. */
+/** The largest record read (a hostile one is refused, not read). */
 const MAX_RECORD_BYTES = 16 << 20;
 
 /**
@@ -37,7 +37,8 @@ export function readTableNames(dir: string): TableNames | null {
   }
   const lines = text.split("\n");
   if (lines[0] !== TABLE_HEADER) throw new InputError(`${path}:1: expected "${TABLE_HEADER}"`);
-  const names: TableNames = {};
+  // No prototype: a SONAME such as __proto__ is a key like any other.
+  const names: TableNames = Object.create(null) as TableNames;
   for (const [i, line] of lines.entries()) {
     if (i === 0 || line === "") continue;
     const f = line.split(" ");
@@ -48,7 +49,7 @@ export function readTableNames(dir: string): TableNames | null {
     const soname = unescapeName(f[2]!);
     const target = unescapeName(f[5]!);
     if (soname.includes("/") || soname === "" || soname === "." || soname === "..") throw new InputError(`${path}:${i + 1}: ${JSON.stringify(soname)} is not a file name`);
-    const g = (names[group] ??= {});
+    const g = (names[group] ??= Object.create(null) as Record<string, string>);
     // The SONAME is the entry's own name; an implementation's file name leads to it unless another entry has that name.
     g[soname] = soname;
     const base = posix.basename(target);
